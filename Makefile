@@ -1,0 +1,43 @@
+# Moderato: `make run` for a local instance with no services, `make test` for the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+export MODERATO_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test lint check-deploy clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## run: SQLite + a file-system broker, a real Celery worker with beat, and gunicorn on $(HOST):$(PORT)
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
+	@echo "API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops everything)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - & \
+	wait
+
+## test: linters and contracts, then the whole pytest suite (DATABASE_URL / REDIS_URL pick the services)
+test: export MODERATO_DATA_DIR = $(CURDIR)/var/test
+test: lint
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

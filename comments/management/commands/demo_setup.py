@@ -1,0 +1,42 @@
+"""Create the demo site and an admin account for the embedded default; safe to run again."""
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from comments.models import Site
+
+DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+
+class Command(BaseCommand):
+    help = "Create the demo site (public key 'demo') and an admin account, and print how to log in."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, username: str, base_url: str, **options: Any) -> None:
+        site, created = Site.objects.get_or_create(
+            public_key="demo",
+            defaults={"name": "Demo site", "allowed_origins": DEMO_ORIGINS, "hold_all": False},
+        )
+        if created:
+            self.stderr.write(f"Created the demo site {site}.")
+        password_file = settings.DATA_DIR / "admin-password"
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None or not password_file.exists():
+            password = secrets.token_urlsafe(12)
+            if user is None:
+                user = User.objects.create_superuser(username=username, email="", password=password)
+            else:
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            password_file.touch(mode=0o600)
+            password_file.write_text(password)
+        password = password_file.read_text().strip()
+        self.stdout.write(f"Admin: {base_url.rstrip('/')}/admin/ user {username} password {password}")

@@ -1,0 +1,159 @@
+"""Submitting comments: validation against the site and thread, storage, queuing for scoring."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from comments.models import Comment, IdempotencyKey, Site, Thread
+from moderation.tasks import comment_score
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key was sent before with a different body."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    comment: Comment
+    replayed: bool
+
+
+def client_address(*, remote_addr: str, forwarded_for: str, trusted_proxies: int) -> str:
+    """Return the client's address, trusting X-Forwarded-For only as far as our own proxies.
+
+    Each trusted proxy appends the address it received the request from, so the client is the
+    ``trusted_proxies``-th entry from the right; anything left of it may be forged by the client.
+    """
+    if trusted_proxies > 0 and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        if hops:
+            candidate = hops[-min(trusted_proxies, len(hops))]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return remote_addr
+
+
+def ip_hash(*, address: str) -> str:
+    """Return a keyed hash of an IP address, so the raw address is never stored."""
+    if not address:
+        return ""
+    key = settings.MODERATO_IP_HASH_KEY.encode()
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
+
+
+def site_get(*, public_key: str) -> Site:
+    try:
+        return Site.objects.get(public_key=public_key)
+    except Site.DoesNotExist:
+        raise ValidationError({"site": ["Unknown site."]}) from None
+
+
+def thread_get_or_create(*, site: Site, key: str) -> Thread:
+    thread = Thread.objects.filter(site=site, key=key).first()
+    if thread is None:
+        if not site.auto_create_threads:
+            raise ValidationError({"thread": ["Unknown thread."]})
+        thread, _ = Thread.objects.get_or_create(site=site, key=key)
+    if not thread.is_open:
+        raise ValidationError({"thread": ["This thread is closed."]})
+    return thread
+
+
+def _parent_get(*, thread: Thread, parent_id: int) -> Comment:
+    parent = Comment.objects.filter(pk=parent_id, status=Comment.Status.PUBLISHED).first()
+    if parent is None:
+        raise ValidationError({"parent": ["Unknown parent comment."]})
+    if parent.thread_id != thread.pk:
+        raise ValidationError({"parent": ["The parent comment belongs to another thread."]})
+    return parent
+
+
+def _request_hash(fields: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def comment_submit(
+    *,
+    site_key: str,
+    thread_key: str,
+    name: str,
+    body: str,
+    email: str = "",
+    parent_id: int | None = None,
+    address: str = "",
+    user_agent: str = "",
+    idempotency_key: str = "",
+) -> Submission:
+    """Store a new comment as pending and queue it for scoring once the row is committed.
+
+    With an idempotency key, a repeat of the same submission returns the first comment and
+    creates nothing; the same key with other fields raises ``IdempotencyConflict``.
+    """
+    site = site_get(public_key=site_key)
+    fields = {"thread": thread_key, "name": name, "comment": body, "email": email, "parent": parent_id}
+    request_hash = _request_hash(fields) if idempotency_key else ""
+    if idempotency_key:
+        replay = _idempotent_replay(site=site, key=idempotency_key, request_hash=request_hash)
+        if replay is not None:
+            return replay
+    try:
+        with transaction.atomic():
+            thread = thread_get_or_create(site=site, key=thread_key)
+            parent = _parent_get(thread=thread, parent_id=parent_id) if parent_id is not None else None
+            comment = Comment.objects.create(
+                thread=thread,
+                parent=parent,
+                root_id=(parent.root_id or parent.pk) if parent else None,
+                author_name=name,
+                author_email=email,
+                body=body,
+                ip_hash=ip_hash(address=address),
+                user_agent=user_agent[:300],
+            )
+            if idempotency_key:
+                IdempotencyKey.objects.create(site=site, key=idempotency_key, request_hash=request_hash, comment=comment)
+            comment_enqueue_on_commit(comment_id=comment.pk)
+    except IntegrityError:
+        # Another request with the same idempotency key committed first.
+        replay = _idempotent_replay(site=site, key=idempotency_key, request_hash=request_hash) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+    return Submission(comment=comment, replayed=False)
+
+
+def _idempotent_replay(*, site: Site, key: str, request_hash: str) -> Submission | None:
+    keep_since = timezone.now() - timedelta(hours=settings.MODERATO_IDEMPOTENCY_KEEP_HOURS)
+    record = IdempotencyKey.objects.filter(site=site, key=key).select_related("comment").first()
+    if record is None:
+        return None
+    if record.created_at < keep_since:
+        record.delete()
+        return None
+    if record.request_hash != request_hash:
+        raise IdempotencyConflict("This Idempotency-Key was used with a different request body.")
+    return Submission(comment=record.comment, replayed=True)
+
+
+def idempotency_keys_purge() -> int:
+    """Delete idempotency keys past their keeping time; return how many."""
+    keep_since = timezone.now() - timedelta(hours=settings.MODERATO_IDEMPOTENCY_KEEP_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=keep_since).delete()
+    return deleted
+
+
+def comment_enqueue_on_commit(*, comment_id: int) -> None:
+    """Queue scoring after the surrounding transaction commits; a broker failure is logged only."""
+    comment_score.delay_on_commit(comment_id)

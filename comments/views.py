@@ -1,0 +1,298 @@
+"""The public REST API: post a reply, follow it, read published threads and counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from comments import selectors, services
+from comments.models import Comment
+
+COMMENT_MESSAGE = "Please enter your comment!"
+NAME_MESSAGE = "Please enter your name here"
+COMMENT_MAX_LENGTH = 5000
+MAX_PAGE_SIZE = 100
+MAX_COUNT_THREADS = 100
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render Django ValidationErrors raised by services as 400s keyed by field."""
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+    return exception_handler(exc, context)
+
+
+def no_lone_surrogates(value: str) -> None:
+    """Reject text that cannot be encoded as UTF-8 (lone surrogates from JSON escapes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Contains characters that are not valid Unicode text.") from None
+
+
+class Text(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(no_lone_surrogates)
+
+
+def public_status(comment: Comment) -> str:
+    """A rejected comment reads as held, so that a spammer learns nothing."""
+    return Comment.Status.HELD if comment.status == Comment.Status.REJECTED else comment.status
+
+
+def status_url(request: Request, comment_id: int) -> str:
+    return request.build_absolute_uri(reverse("api-comment-detail", args=[comment_id]))
+
+
+def comment_as_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.pk,
+        "parent": comment.parent_id,
+        "name": comment.author_name,
+        "comment": comment.body,
+        "created": comment.created_at.isoformat(),
+    }
+
+
+def node_as_json(node: selectors.CommentNode) -> dict[str, Any]:
+    return comment_as_json(node.comment) | {"replies": [node_as_json(reply) for reply in node.replies]}
+
+
+class PublishedCommentSerializer(serializers.Serializer):
+    """Documents the shape of a published comment in a thread listing."""
+
+    id = serializers.IntegerField()
+    parent = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    comment = serializers.CharField()
+    created = serializers.DateTimeField()
+    replies = serializers.ListField(child=serializers.DictField(), help_text="Published replies, same shape.")
+
+
+class ThreadPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Published top-level comments.")
+    total = serializers.IntegerField(help_text="All published comments, replies included.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PublishedCommentSerializer(many=True)
+
+
+class ThreadQuerySerializer(serializers.Serializer):
+    site = Text(max_length=64)
+    page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=20)
+
+
+def thread_page_response(request: Request, thread_key: str) -> Response:
+    query = ThreadQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    site = services.site_get(public_key=query.validated_data["site"])
+    page, page_size = query.validated_data["page"], query.validated_data["page_size"]
+    result = selectors.thread_comments_page(site=site, thread_key=thread_key, page=page, page_size=page_size)
+
+    def page_url(number: int) -> str:
+        params = request.query_params.copy()
+        params["page"] = str(number)
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    has_next = page * page_size < result.count
+    return Response(
+        {
+            "count": result.count,
+            "total": result.total,
+            "page": page,
+            "page_size": page_size,
+            "next": page_url(page + 1) if has_next else None,
+            "previous": page_url(page - 1) if page > 1 else None,
+            "results": [node_as_json(node) for node in result.nodes],
+        }
+    )
+
+
+class CommentCollection(APIView):
+    # Anonymous posting: no session authentication, hence no CSRF check for readers.
+    authentication_classes: list[type] = []
+
+    class InputSerializer(serializers.Serializer):
+        site = Text(max_length=64)
+        thread = Text(max_length=500)
+        name = Text(
+            max_length=100,
+            error_messages={"required": NAME_MESSAGE, "blank": NAME_MESSAGE, "null": NAME_MESSAGE},
+        )
+        comment = Text(
+            max_length=COMMENT_MAX_LENGTH,
+            error_messages={"required": COMMENT_MESSAGE, "blank": COMMENT_MESSAGE, "null": COMMENT_MESSAGE},
+        )
+        email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
+        parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        status = serializers.CharField()
+        status_url = serializers.URLField()
+
+    @extend_schema(
+        operation_id="comment_submit",
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Repeat a submission safely: the same key and body return the first answer.",
+            )
+        ],
+        responses={202: OutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        """Submit a reply; it is stored, then scored in the background. Follow it at status_url."""
+        idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+        if len(idempotency_key) > 255:
+            raise ValidationError({"Idempotency-Key": ["Ensure this header has no more than 255 characters."]})
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        address = services.client_address(
+            remote_addr=request.META.get("REMOTE_ADDR", ""),
+            forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", ""),
+            trusted_proxies=settings.MODERATO_TRUSTED_PROXIES,
+        )
+        try:
+            submission = services.comment_submit(
+                site_key=data["site"],
+                thread_key=data["thread"],
+                name=data["name"],
+                body=data["comment"],
+                email=data.get("email") or "",
+                parent_id=data.get("parent"),
+                address=address,
+                user_agent=request.headers.get("User-Agent", ""),
+                idempotency_key=idempotency_key,
+            )
+        except services.IdempotencyConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        comment = submission.comment
+        body = {"id": comment.pk, "status": Comment.Status.PENDING.value, "status_url": status_url(request, comment.pk)}
+        headers = {"Idempotent-Replayed": "true"} if submission.replayed else {}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @extend_schema(
+        operation_id="comment_list",
+        parameters=[
+            OpenApiParameter("site", OpenApiTypes.STR, required=True),
+            OpenApiParameter("thread", OpenApiTypes.STR, required=True, description="The thread key."),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: ThreadPageSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        """List the published comments of a thread (same as /threads/{key}/comments)."""
+        thread = Text(max_length=500)
+        try:
+            thread_key = thread.run_validation(request.query_params.get("thread", serializers.empty))
+        except ValidationError as exc:
+            raise ValidationError({"thread": exc.detail}) from None
+        return thread_page_response(request, thread_key)
+
+
+class CommentDetail(APIView):
+    @extend_schema(
+        operation_id="comment_status",
+        responses={
+            200: inline_serializer(
+                "CommentStatus",
+                {
+                    "id": serializers.IntegerField(),
+                    "status": serializers.ChoiceField(choices=["pending", "published", "held"]),
+                    "status_url": serializers.URLField(),
+                    "thread": serializers.CharField(),
+                    "comment": PublishedCommentSerializer(required=False, help_text="Only once published."),
+                    "moderation": serializers.DictField(
+                        required=False, help_text="Only for moderators: real status, scores, reasons."
+                    ),
+                },
+            ),
+            404: OpenApiTypes.OBJECT,
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """Follow a submitted comment: pending, published or held (rejected reads as held)."""
+        comment = Comment.objects.select_related("thread").filter(pk=pk).first()
+        if comment is None:
+            return Response({"detail": "No such comment."}, status=status.HTTP_404_NOT_FOUND)
+        body: dict[str, Any] = {
+            "id": comment.pk,
+            "status": public_status(comment),
+            "status_url": status_url(request, comment.pk),
+            "thread": comment.thread.key,
+        }
+        if comment.status == Comment.Status.PUBLISHED:
+            body["comment"] = comment_as_json(comment)
+        if request.user.has_perm("comments.can_moderate"):
+            body["moderation"] = {
+                "status": comment.status,
+                "scores": comment.scores,
+                "model_versions": comment.model_versions,
+                "reasons": comment.reasons,
+                "decided_at": comment.decided_at.isoformat() if comment.decided_at else None,
+                "scoring_attempts": comment.scoring_attempts,
+            }
+        return Response(body)
+
+
+class ThreadCommentList(APIView):
+    @extend_schema(
+        operation_id="thread_comment_list",
+        parameters=[
+            OpenApiParameter("site", OpenApiTypes.STR, required=True),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: ThreadPageSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, thread_key: str) -> Response:
+        """List a thread's published comments: pages of top-level comments, oldest first, replies nested."""
+        try:
+            Text(max_length=500).run_validation(thread_key)
+        except ValidationError as exc:
+            raise ValidationError({"thread": exc.detail}) from None
+        return thread_page_response(request, thread_key)
+
+
+class CommentCounts(APIView):
+    class QuerySerializer(serializers.Serializer):
+        site = Text(max_length=64)
+        thread = serializers.ListField(child=Text(max_length=500), min_length=1, max_length=MAX_COUNT_THREADS)
+
+    @extend_schema(
+        operation_id="comment_counts",
+        parameters=[
+            OpenApiParameter("site", OpenApiTypes.STR, required=True),
+            OpenApiParameter("thread", OpenApiTypes.STR, required=True, many=True, explode=True),
+        ],
+        responses={
+            200: inline_serializer("CommentCounts", {"counts": serializers.DictField(child=serializers.IntegerField())}),
+            400: OpenApiTypes.OBJECT,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        """Count the published comments of each thread, e.g. for a list of articles."""
+        query = self.QuerySerializer(data={"site": request.query_params.get("site"), "thread": request.query_params.getlist("thread")})
+        query.is_valid(raise_exception=True)
+        site = services.site_get(public_key=query.validated_data["site"])
+        return Response({"counts": selectors.thread_counts(site=site, thread_keys=query.validated_data["thread"])})

@@ -1,0 +1,35 @@
+"""The Celery app, configured from Django settings (``CELERY_*``)."""
+
+import functools
+import os
+
+from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from celery.signals import worker_process_init
+from django.db import transaction
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+class OnCommitTask(DjangoTask):
+    """A task whose ``delay_on_commit`` never breaks the request that committed.
+
+    If the broker is unreachable the error is logged by Django and swallowed: the row is
+    already stored, and the periodic sweep queues it once the broker is back.
+    """
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(functools.partial(self.delay, *args, **kwargs), robust=True)
+
+
+app = Celery("moderato", task_cls=OnCommitTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def load_models_in_worker(**_: object) -> None:
+    """Load the models once per worker process, before the first task needs them."""
+    from moderation.scoring import get_scorer
+
+    get_scorer()

@@ -1,0 +1,142 @@
+"""Turn scores and facts about a comment into publish / hold / reject, with the reasons.
+
+Pure: no Django, no models, no I/O, so every rule is tested without a database.
+
+Thresholds are per attribute: a score at or above ``publish`` holds the comment for a moderator,
+a score at or above ``reject`` (when set) rejects it outright. Reject wins over hold.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Outcome(enum.StrEnum):
+    PUBLISHED = "published"
+    HELD = "held"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    publish: float
+    reject: float | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    detail: str
+    attribute: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+
+# Toxic comments are held for a person, never discarded unseen; blatant spam is discarded.
+DEFAULT_THRESHOLDS: dict[str, Threshold] = {
+    "TOXICITY": Threshold(publish=0.5),
+    "SPAM": Threshold(publish=0.5, reject=0.95),
+}
+
+
+def thresholds_to_json(thresholds: Mapping[str, Threshold]) -> dict[str, dict[str, float | None]]:
+    return {name: {"publish": t.publish, "reject": t.reject} for name, t in thresholds.items()}
+
+
+def thresholds_from_json(raw: object) -> dict[str, Threshold]:
+    """Parse ``{"TOXICITY": {"publish": 0.5, "reject": 0.9}, ...}``; raise ValueError on bad values."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("thresholds must be an object mapping attribute names to thresholds")
+    parsed: dict[str, Threshold] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str) or not name.isupper():
+            raise ValueError(f"{name!r} is not an attribute name in capitals, such as TOXICITY")
+        if not isinstance(value, Mapping) or "publish" not in value:
+            raise ValueError(f"{name}: expected an object with 'publish' and optional 'reject'")
+        unknown = set(value) - {"publish", "reject"}
+        if unknown:
+            raise ValueError(f"{name}: unknown keys {sorted(unknown)}")
+        publish = _probability(name, "publish", value["publish"])
+        reject_raw = value.get("reject")
+        reject = None if reject_raw is None else _probability(name, "reject", reject_raw)
+        if reject is not None and reject < publish:
+            raise ValueError(f"{name}: reject ({reject}) must not be below publish ({publish})")
+        parsed[name] = Threshold(publish=publish, reject=reject)
+    return parsed
+
+
+def _probability(name: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{name}.{key} must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
+def decide(
+    *,
+    scores: Mapping[str, float],
+    thresholds: Mapping[str, Threshold],
+    hold_all: bool = False,
+) -> Decision:
+    """Decide one comment from its scores; attributes without a threshold are recorded only."""
+    rejects: list[Reason] = []
+    holds: list[Reason] = []
+    for attribute in sorted(thresholds):
+        threshold = thresholds[attribute]
+        score = scores.get(attribute)
+        if score is None or math.isnan(score):
+            holds.append(
+                Reason(
+                    code="score_missing",
+                    detail=f"No {attribute} score: a person has to look.",
+                    attribute=attribute,
+                )
+            )
+            continue
+        if threshold.reject is not None and score >= threshold.reject:
+            rejects.append(
+                Reason(
+                    code="reject_threshold",
+                    detail=f"{attribute} {score:.2f} is at or above the reject threshold {threshold.reject:.2f}.",
+                    attribute=attribute,
+                    score=round(score, 4),
+                    threshold=threshold.reject,
+                )
+            )
+        elif score >= threshold.publish:
+            holds.append(
+                Reason(
+                    code="hold_threshold",
+                    detail=f"{attribute} {score:.2f} is at or above the publish threshold {threshold.publish:.2f}.",
+                    attribute=attribute,
+                    score=round(score, 4),
+                    threshold=threshold.publish,
+                )
+            )
+    if rejects:
+        return Decision(Outcome.REJECTED, tuple(rejects + holds))
+    if hold_all:
+        holds.insert(0, Reason(code="premoderation", detail="The site holds every comment for a moderator."))
+    if holds:
+        return Decision(Outcome.HELD, tuple(holds))
+    return Decision(Outcome.PUBLISHED, ())
+
+
+def scoring_failed(attempts: int) -> Decision:
+    """The decision for a comment the scorer could not handle: a person decides, no loop."""
+    return Decision(
+        Outcome.HELD,
+        (Reason(code="scoring_failed", detail=f"Scoring failed {attempts} times; held for a moderator."),),
+    )

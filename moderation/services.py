@@ -1,0 +1,102 @@
+"""Scoring and deciding comments.
+
+Every write that decides a comment is a compare-and-set ``UPDATE ... WHERE status = 'pending'``:
+a task that runs twice, or arrives after a moderator has acted, changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from comments.models import Comment
+from moderation import policy
+from moderation.scoring import get_scorer
+
+logger = logging.getLogger(__name__)
+
+
+def comment_attempt_claim(*, comment_id: int) -> int | None:
+    """Count one more scoring attempt on a pending comment; None if it is no longer pending."""
+    claimed = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING).update(
+        scoring_attempts=F("scoring_attempts") + 1
+    )
+    if not claimed:
+        return None
+    return Comment.objects.values_list("scoring_attempts", flat=True).get(pk=comment_id)
+
+
+def comment_attempts_get(*, comment_id: int) -> int:
+    return Comment.objects.filter(pk=comment_id).values_list("scoring_attempts", flat=True).first() or 0
+
+
+def comment_decide(*, comment_id: int, decision: policy.Decision, scores: dict[str, float] | None = None,
+                   model_versions: dict[str, str] | None = None) -> bool:
+    """Write a decision if the comment is still pending; return whether it was written."""
+    fields: dict[str, object] = {
+        "status": decision.outcome.value,
+        "reasons": [reason.as_dict() for reason in decision.reasons],
+        "decided_at": timezone.now(),
+    }
+    if scores is not None:
+        fields["scores"] = scores
+    if model_versions is not None:
+        fields["model_versions"] = model_versions
+    return bool(Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING).update(**fields))
+
+
+def comment_score(*, comment_id: int) -> str:
+    """Score a pending comment and decide it; return the outcome, or "skipped" if not pending.
+
+    Exceptions from the scorer propagate so that the task retries; once the attempts reach
+    MODERATO_MAX_SCORING_ATTEMPTS the comment is held for a person instead of scored again.
+    """
+    attempts = comment_attempt_claim(comment_id=comment_id)
+    if attempts is None:
+        return "skipped"
+    if attempts > settings.MODERATO_MAX_SCORING_ATTEMPTS:
+        return comment_scoring_give_up(comment_id=comment_id, attempts=attempts - 1)
+    comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
+    site = comment.thread.site
+    scorer = get_scorer()
+    scores = scorer.score(comment.body)
+    versions = {attribute: scorer.versions[model] for model, attributes in scorer.attributes.items()
+                for attribute in attributes}
+    decision = policy.decide(
+        scores=scores,
+        thresholds=policy.thresholds_from_json(site.thresholds),
+        hold_all=site.hold_all,
+    )
+    written = comment_decide(comment_id=comment_id, decision=decision, scores=scores, model_versions=versions)
+    return decision.outcome.value if written else "skipped"
+
+
+def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
+    """Hold a comment whose scoring kept failing, so that it never loops."""
+    logger.error("comment %s: scoring failed %s times, holding it for a moderator", comment_id, attempts)
+    written = comment_decide(comment_id=comment_id, decision=policy.scoring_failed(attempts))
+    return policy.Outcome.HELD.value if written else "skipped"
+
+
+def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Return pending comments waiting longer than ``older_than`` and mark them re-queued now.
+
+    A comment is stale when it was created (or last re-queued) before the cut-off: its task was
+    lost (broker down at submission, worker killed) or is stuck behind a long queue.
+    """
+    now = timezone.now()
+    cutoff = now - older_than
+    stale = (
+        Comment.objects.filter(status=Comment.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    ids = list(stale)
+    if ids:
+        Comment.objects.filter(pk__in=ids, status=Comment.Status.PENDING).update(requeued_at=now)
+    return ids

@@ -1,0 +1,37 @@
+"""Celery tasks: thin wrappers that take ids and call services."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from moderation import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def comment_score(self: Task, comment_id: int) -> str:
+    """Score and decide one comment; safe to run twice or after a moderator has acted."""
+    try:
+        return services.comment_score(comment_id=comment_id)
+    except Exception as exc:  # the scorer may fail in any way; bounded retries, then a person
+        attempts = services.comment_attempts_get(comment_id=comment_id)
+        if attempts >= settings.MODERATO_MAX_SCORING_ATTEMPTS:
+            logger.exception("comment %s: giving up after %s attempts", comment_id, attempts)
+            return services.comment_scoring_give_up(comment_id=comment_id, attempts=attempts)
+        raise self.retry(exc=exc, countdown=2**attempts) from exc
+
+
+@shared_task(acks_late=True)
+def pending_comments_sweep() -> int:
+    """Re-queue comments left pending too long; return how many were queued."""
+    ids = services.pending_comments_claim_stale(older_than=timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS))
+    for comment_id in ids:
+        comment_score.delay(comment_id)
+    if ids:
+        logger.info("sweep: re-queued %s pending comments", len(ids))
+    return len(ids)

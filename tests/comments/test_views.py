@@ -1,0 +1,266 @@
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+
+from comments.models import Comment, Thread
+
+URL = "/api/v1/comments"
+
+
+def post(api, body, **headers):
+    return api.post(URL, body, format="json", headers=headers)
+
+
+def reply(site, /, **fields):
+    return {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": "Nice piece."} | fields
+
+
+def published(thread, body="Agreed.", parent=None, name="Bob"):
+    return Comment.objects.create(
+        thread=thread,
+        parent=parent,
+        root=(parent.root or parent) if parent else None,
+        author_name=name,
+        body=body,
+        status=Comment.Status.PUBLISHED,
+        decided_at=timezone.now(),
+    )
+
+
+def test_it_accepts_a_reply_with_202_and_a_status_url(api, site):
+    response = post(api, reply(site, email="alice@example.org"))
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "pending"
+    assert body["status_url"] == f"http://testserver/api/v1/comments/{body['id']}"
+    comment = Comment.objects.get(pk=body["id"])
+    assert (comment.status, comment.author_name, comment.author_email) == ("pending", "Alice", "alice@example.org")
+    assert comment.thread.key == "/news/bridge"
+
+
+def test_it_never_stores_the_raw_ip_address(api, site):
+    response = api.post(URL, reply(site), format="json", REMOTE_ADDR="203.0.113.7")
+    comment = Comment.objects.get(pk=response.json()["id"])
+    assert len(comment.ip_hash) == 64
+    assert "203.0.113.7" not in str(Comment.objects.filter(pk=comment.pk).values().get())
+
+
+@pytest.mark.parametrize("comment", ["", "   \n\t ", None])
+def test_it_asks_for_the_comment_when_it_is_empty(api, site, comment):
+    response = post(api, reply(site, comment=comment))
+    assert response.status_code == 400
+    assert response.json() == {"comment": ["Please enter your comment!"]}
+
+
+def test_it_asks_for_the_name_when_it_is_empty(api, site):
+    response = post(api, reply(site, name=" "))
+    assert response.status_code == 400
+    assert response.json() == {"name": ["Please enter your name here"]}
+
+
+def test_it_asks_for_both_when_both_are_missing(api, site):
+    response = post(api, {"site": site.public_key, "thread": "/a"})
+    assert response.status_code == 400
+    assert response.json() == {"comment": ["Please enter your comment!"], "name": ["Please enter your name here"]}
+
+
+def test_it_refuses_an_unknown_site_under_its_field(api, site):
+    response = post(api, reply(site, site="nope"))
+    assert response.status_code == 400
+    assert response.json() == {"site": ["Unknown site."]}
+    assert not Comment.objects.exists()
+
+
+def test_it_refuses_a_closed_thread(api, site):
+    Thread.objects.create(site=site, key="/old", is_open=False)
+    response = post(api, reply(site, thread="/old"))
+    assert response.status_code == 400
+    assert response.json() == {"thread": ["This thread is closed."]}
+
+
+def test_it_refuses_an_unknown_thread_when_the_site_does_not_create_them(api, site):
+    site.auto_create_threads = False
+    site.save()
+    response = post(api, reply(site, thread="/new"))
+    assert response.json() == {"thread": ["Unknown thread."]}
+    assert not Thread.objects.exists()
+
+
+def test_it_refuses_an_unknown_parent_and_a_parent_in_another_thread(api, site):
+    other = published(Thread.objects.create(site=site, key="/other"))
+    assert post(api, reply(site, parent=999999)).json() == {"parent": ["Unknown parent comment."]}
+    assert post(api, reply(site, parent=other.pk)).json() == {
+        "parent": ["The parent comment belongs to another thread."]
+    }
+
+
+def test_it_refuses_a_reply_to_a_comment_that_is_not_published(api, site):
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    held = Comment.objects.create(
+        thread=thread, author_name="Eve", body="x", status=Comment.Status.HELD, decided_at=timezone.now()
+    )
+    assert post(api, reply(site, parent=held.pk)).json() == {"parent": ["Unknown parent comment."]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("comment", "x" * 5001), ("name", "x" * 101), ("thread", "/" + "x" * 500), ("email", "a" * 250 + "@example.org")],
+)
+def test_it_refuses_over_long_fields_under_their_name(api, site, field, value):
+    response = post(api, reply(site, **{field: value}))
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("email", "not-an-email"), ("parent", "abc"), ("parent", 2**70), ("comment", "a\x00b")]
+)
+def test_it_refuses_malformed_values_under_their_name(api, site, field, value):
+    response = post(api, reply(site, **{field: value}))
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+
+
+def test_it_refuses_lone_surrogates_instead_of_failing_in_the_database(api, site):
+    body = '{"site": "planet", "thread": "/a", "name": "Al", "comment": "bad \\ud800 text"}'
+    response = api.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["comment"]
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"text"', ""])
+def test_it_answers_400_to_malformed_json(api, site, body):
+    response = api.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert not Comment.objects.exists()
+
+
+def test_it_replays_a_repeated_idempotency_key_and_creates_nothing(api, site):
+    first = post(api, reply(site), **{"Idempotency-Key": "k-1"})
+    second = post(api, reply(site), **{"Idempotency-Key": "k-1"})
+    assert second.status_code == 202
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert Comment.objects.count() == 1
+
+
+def test_it_answers_409_to_a_reused_idempotency_key_with_another_body(api, site):
+    post(api, reply(site), **{"Idempotency-Key": "k-1"})
+    response = post(api, reply(site, comment="Something else."), **{"Idempotency-Key": "k-1"})
+    assert response.status_code == 409
+    assert Comment.objects.count() == 1
+
+
+def test_it_keeps_idempotency_keys_per_site(api, site):
+    from comments.models import Site
+
+    Site.objects.create(name="Other", public_key="other")
+    post(api, reply(site), **{"Idempotency-Key": "k-1"})
+    response = post(api, reply(site, site="other"), **{"Idempotency-Key": "k-1"})
+    assert response.status_code == 202
+    assert Comment.objects.count() == 2
+
+
+def test_it_shows_a_rejected_comment_as_held_to_the_public(api, site):
+    response = post(api, reply(site))
+    comment = Comment.objects.get(pk=response.json()["id"])
+    assert api.get(response.json()["status_url"]).json()["status"] == "pending"
+    Comment.objects.filter(pk=comment.pk).update(status="rejected", decided_at=timezone.now(), scores={"SPAM": 0.99})
+    body = api.get(f"{URL}/{comment.pk}").json()
+    assert body["status"] == "held"
+    assert "moderation" not in body and "comment" not in body
+
+
+def test_it_shows_scores_and_reasons_to_a_moderator_only(api, site):
+    response = post(api, reply(site))
+    comment_id = response.json()["id"]
+    Comment.objects.filter(pk=comment_id).update(
+        status="rejected", decided_at=timezone.now(), scores={"SPAM": 0.99}, reasons=[{"code": "reject_threshold"}]
+    )
+    bob = User.objects.create_user("bob", password="pw")
+    api.force_authenticate(bob)
+    assert "moderation" not in api.get(f"{URL}/{comment_id}").json()
+    bob.user_permissions.add(Permission.objects.get(codename="can_moderate"))
+    bob = User.objects.get(pk=bob.pk)  # drop the permission cache
+    api.force_authenticate(bob)
+    moderation = api.get(f"{URL}/{comment_id}").json()["moderation"]
+    assert moderation["status"] == "rejected"
+    assert moderation["scores"] == {"SPAM": 0.99}
+    assert moderation["reasons"] == [{"code": "reject_threshold"}]
+
+
+def test_it_shows_a_published_comment_with_its_text(api, site):
+    comment = published(Thread.objects.create(site=site, key="/a"), body="Line one\nline two")
+    body = api.get(f"{URL}/{comment.pk}").json()
+    assert body["status"] == "published"
+    assert body["comment"]["comment"] == "Line one\nline two"
+
+
+def test_it_answers_404_for_an_unknown_comment(api, db):
+    assert api.get(f"{URL}/12345").status_code == 404
+
+
+def test_it_lists_only_published_comments_with_replies_nested(api, site):
+    thread = Thread.objects.create(site=site, key="news/2026/bridge")
+    first = published(thread, "First")
+    answer = published(thread, "Answer", parent=first)
+    published(thread, "Answer to the answer", parent=answer)
+    second = published(thread, "Second")
+    Comment.objects.create(thread=thread, author_name="Eve", body="held", status="held", decided_at=timezone.now())
+    Comment.objects.create(thread=thread, parent=second, root=second, author_name="Eve", body="pending")
+    response = api.get("/api/v1/threads/news/2026/bridge/comments", {"site": "planet"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["count"], body["total"]) == (2, 4)
+    assert [c["comment"] for c in body["results"]] == ["First", "Second"]
+    assert body["results"][0]["replies"][0]["comment"] == "Answer"
+    assert body["results"][0]["replies"][0]["replies"][0]["comment"] == "Answer to the answer"
+    assert body["results"][1]["replies"] == []
+    assert "author_email" not in str(body) and "ip_hash" not in str(body)
+    same = api.get(URL, {"site": "planet", "thread": "news/2026/bridge"}).json()
+    assert same == body
+
+
+def test_it_pages_top_level_comments_oldest_first(api, site):
+    thread = Thread.objects.create(site=site, key="/a")
+    for n in range(5):
+        published(thread, f"c{n}")
+    page = api.get(URL, {"site": "planet", "thread": "/a", "page_size": 2, "page": 2}).json()
+    assert [c["comment"] for c in page["results"]] == ["c2", "c3"]
+    assert page["count"] == 5
+    assert page["next"].endswith("page=3") and page["previous"].endswith("page=1")
+    last = api.get(page["next"]).json()
+    assert [c["comment"] for c in last["results"]] == ["c4"] and last["next"] is None
+
+
+def test_it_lists_an_unknown_thread_as_empty(api, site):
+    body = api.get(URL, {"site": "planet", "thread": "/nobody-commented"}).json()
+    assert (body["count"], body["total"], body["results"]) == (0, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"thread": "/a"}, "site"), ({"site": "nope", "thread": "/a"}, "site"), ({"site": "planet"}, "thread"),
+     ({"site": "planet", "thread": "/a", "page": 0}, "page"), ({"site": "planet", "thread": "/a", "page_size": 1000}, "page_size")],
+)  # fmt: skip
+def test_it_refuses_bad_listing_queries_under_their_name(api, site, query, field):
+    response = api.get(URL, query)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_it_counts_published_comments_per_thread(api, site):
+    a = Thread.objects.create(site=site, key="/a")
+    published(a)
+    published(a, parent=published(a))
+    Comment.objects.create(thread=a, author_name="Eve", body="pending")
+    response = api.get("/api/v1/counts?site=planet&thread=/a&thread=/b")
+    assert response.json() == {"counts": {"/a": 3, "/b": 0}}
+    assert api.get("/api/v1/counts?site=planet").status_code == 400
+
+
+def test_it_serves_the_openapi_schema_and_the_docs(api, db):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    assert "/api/v1/comments" in schema.json()["paths"]
+    assert api.get("/api/docs/").status_code == 200

@@ -1,0 +1,116 @@
+"""Shared fixtures: sites and an API client, and a real Celery worker process for integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from comments.models import Site
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings) -> None:
+    """Serve static files without the manifest that only collectstatic writes."""
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def site(db) -> Site:
+    return Site.objects.create(name="Daily Planet", public_key="planet", allowed_origins=["https://planet.example"])
+
+
+def database_url() -> str:
+    """The URL of the database the tests use right now (the test database, once it is set up)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """Environment for a process of ours (worker, gunicorn) that shares the tests' database and broker."""
+    return os.environ | {"DATABASE_URL": database_url(), "MODERATO_DATA_DIR": str(settings.DATA_DIR)} | extra
+
+
+def purge_broker() -> None:
+    from config.celery import app
+
+    if settings.CELERY_BROKER_URL == "filesystem://":
+        queue = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        shutil.rmtree(queue, ignore_errors=True)
+        queue.mkdir(parents=True)
+    else:
+        app.control.purge()
+
+
+def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.args!r} did not print {text!r}:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def start_process(args: list[str], log: Path, ready: str, **extra_env: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, env=service_env(**extra_env), stdout=out, stderr=subprocess.STDOUT)
+    wait_for_line(log, ready, process)
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on the configured broker and the test database."""
+    purge_broker()
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--loglevel=INFO", "-n", name]
+    process = start_process(args, log, "ready.")
+    yield process
+    stop_process(process)
+
+
+def wait_for_status(comment_id: int, statuses: set[str], timeout: float = 15) -> str:
+    from comments.models import Comment
+
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = Comment.objects.values_list("status", flat=True).get(pk=comment_id)
+        if status in statuses:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"comment {comment_id} is still {status!r} after {timeout}s")

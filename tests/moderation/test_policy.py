@@ -1,0 +1,88 @@
+import math
+
+import pytest
+
+from moderation.policy import (
+    DEFAULT_THRESHOLDS,
+    Outcome,
+    Threshold,
+    decide,
+    scoring_failed,
+    thresholds_from_json,
+    thresholds_to_json,
+)
+
+THRESHOLDS = {"TOXICITY": Threshold(publish=0.5), "SPAM": Threshold(publish=0.5, reject=0.95)}
+
+
+def test_it_publishes_when_every_score_is_below_its_publish_threshold():
+    decision = decide(scores={"TOXICITY": 0.1, "SPAM": 0.49}, thresholds=THRESHOLDS)
+    assert decision.outcome is Outcome.PUBLISHED
+    assert decision.reasons == ()
+
+
+def test_it_holds_at_the_publish_threshold_and_says_which_attribute():
+    decision = decide(scores={"TOXICITY": 0.5, "SPAM": 0.0}, thresholds=THRESHOLDS)
+    assert decision.outcome is Outcome.HELD
+    [reason] = decision.reasons
+    assert (reason.code, reason.attribute, reason.score, reason.threshold) == ("hold_threshold", "TOXICITY", 0.5, 0.5)
+
+
+def test_it_rejects_at_the_reject_threshold_and_reject_wins_over_hold():
+    decision = decide(scores={"TOXICITY": 0.9, "SPAM": 0.97}, thresholds=THRESHOLDS)
+    assert decision.outcome is Outcome.REJECTED
+    assert [r.code for r in decision.reasons] == ["reject_threshold", "hold_threshold"]
+    assert decision.reasons[0].attribute == "SPAM"
+
+
+def test_it_never_rejects_an_attribute_without_a_reject_threshold():
+    decision = decide(scores={"TOXICITY": 1.0, "SPAM": 0.0}, thresholds=THRESHOLDS)
+    assert decision.outcome is Outcome.HELD
+
+
+def test_it_holds_everything_when_the_site_premoderates():
+    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, hold_all=True)
+    assert decision.outcome is Outcome.HELD
+    assert decision.reasons[0].code == "premoderation"
+
+
+@pytest.mark.parametrize("scores", [{"SPAM": 0.0}, {"TOXICITY": math.nan, "SPAM": 0.0}])
+def test_it_holds_when_a_thresholded_score_is_missing(scores):
+    decision = decide(scores=scores, thresholds=THRESHOLDS)
+    assert decision.outcome is Outcome.HELD
+    assert decision.reasons[0].code == "score_missing"
+
+
+def test_it_records_attributes_without_thresholds_but_ignores_them():
+    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0, "INSULT": 0.99}, thresholds=THRESHOLDS)
+    assert decision.outcome is Outcome.PUBLISHED
+
+
+def test_it_round_trips_thresholds_through_json():
+    assert thresholds_from_json(thresholds_to_json(DEFAULT_THRESHOLDS)) == DEFAULT_THRESHOLDS
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([], "must be an object"),
+        ({"toxicity": {"publish": 0.5}}, "capitals"),
+        ({"TOXICITY": {"reject": 0.5}}, "'publish'"),
+        ({"TOXICITY": {"publish": 1.5}}, "from 0 to 1"),
+        ({"TOXICITY": {"publish": True}}, "from 0 to 1"),
+        ({"TOXICITY": {"publish": 0.8, "reject": 0.5}}, "must not be below"),
+        ({"TOXICITY": {"publish": 0.5, "hold": 0.7}}, "unknown keys"),
+    ],
+)
+def test_it_refuses_bad_thresholds_with_a_message(raw, message):
+    with pytest.raises(ValueError, match=message):
+        thresholds_from_json(raw)
+
+
+def test_it_explains_a_scoring_failure():
+    decision = scoring_failed(3)
+    assert decision.outcome is Outcome.HELD
+    assert decision.reasons[0].as_dict() == {
+        "code": "scoring_failed",
+        "detail": "Scoring failed 3 times; held for a moderator.",
+    }
