@@ -127,3 +127,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "key"], name="idempotency_unique_key_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> comment #{self.comment_id}"

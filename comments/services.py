@@ -53,6 +53,17 @@ def ip_hash(*, address: str) -> str:
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 
 
+def origin_allowed_by_any_site(*, origin: str) -> bool:
+    """Whether some site lists this origin (a few sites per instance: a scan is cheap)."""
+    return any(origin in origins for origins in Site.objects.values_list("allowed_origins", flat=True))
+
+
+def site_check_origin(*, site: Site, origin: str) -> None:
+    """Refuse a browser submission from a page the site does not allow (no Origin: not a browser)."""
+    if origin and origin not in site.allowed_origins:
+        raise ValidationError({"site": [f"This site does not accept comments from {origin}."]})
+
+
 def site_get(*, public_key: str) -> Site:
     try:
         return Site.objects.get(public_key=public_key)
@@ -94,14 +105,17 @@ def comment_submit(
     parent_id: int | None = None,
     address: str = "",
     user_agent: str = "",
+    origin: str = "",
     idempotency_key: str = "",
 ) -> Submission:
     """Store a new comment as pending and queue it for scoring once the row is committed.
 
     With an idempotency key, a repeat of the same submission returns the first comment and
-    creates nothing; the same key with other fields raises ``IdempotencyConflict``.
+    creates nothing; the same key with other fields raises ``IdempotencyConflict``. ``origin`` is
+    the Origin of a cross-origin browser request ("" otherwise), checked against the site's list.
     """
     site = site_get(public_key=site_key)
+    site_check_origin(site=site, origin=origin)
     fields = {"thread": thread_key, "name": name, "comment": body, "email": email, "parent": parent_id}
     request_hash = _request_hash(fields) if idempotency_key else ""
     if idempotency_key:
@@ -123,11 +137,15 @@ def comment_submit(
                 user_agent=user_agent[:300],
             )
             if idempotency_key:
-                IdempotencyKey.objects.create(site=site, key=idempotency_key, request_hash=request_hash, comment=comment)
+                IdempotencyKey.objects.create(
+                    site=site, key=idempotency_key, request_hash=request_hash, comment=comment
+                )
             comment_enqueue_on_commit(comment_id=comment.pk)
     except IntegrityError:
         # Another request with the same idempotency key committed first.
-        replay = _idempotent_replay(site=site, key=idempotency_key, request_hash=request_hash) if idempotency_key else None
+        replay = (
+            _idempotent_replay(site=site, key=idempotency_key, request_hash=request_hash) if idempotency_key else None
+        )
         if replay is None:
             raise
         return replay

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +16,7 @@ from rest_framework.views import APIView, exception_handler
 
 from comments import selectors, services
 from comments.models import Comment
+from comments.throttles import SubmitRateThrottle, request_client_address
 
 COMMENT_MESSAGE = "Please enter your comment!"
 NAME_MESSAGE = "Please enter your name here"
@@ -126,6 +126,9 @@ class CommentCollection(APIView):
     # Anonymous posting: no session authentication, hence no CSRF check for readers.
     authentication_classes: list[type] = []
 
+    def get_throttles(self) -> list[SubmitRateThrottle]:
+        return [SubmitRateThrottle()] if self.request.method == "POST" else []
+
     class InputSerializer(serializers.Serializer):
         site = Text(max_length=64)
         thread = Text(max_length=500)
@@ -166,11 +169,10 @@ class CommentCollection(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        address = services.client_address(
-            remote_addr=request.META.get("REMOTE_ADDR", ""),
-            forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", ""),
-            trusted_proxies=settings.MODERATO_TRUSTED_PROXIES,
-        )
+        address = request_client_address(request)
+        origin = request.headers.get("Origin", "")
+        if origin == f"{request.scheme}://{request.get_host()}":
+            origin = ""  # same origin: the page is served by this instance
         try:
             submission = services.comment_submit(
                 site_key=data["site"],
@@ -181,6 +183,7 @@ class CommentCollection(APIView):
                 parent_id=data.get("parent"),
                 address=address,
                 user_agent=request.headers.get("User-Agent", ""),
+                origin=origin,
                 idempotency_key=idempotency_key,
             )
         except services.IdempotencyConflict as exc:
@@ -286,13 +289,17 @@ class CommentCounts(APIView):
             OpenApiParameter("thread", OpenApiTypes.STR, required=True, many=True, explode=True),
         ],
         responses={
-            200: inline_serializer("CommentCounts", {"counts": serializers.DictField(child=serializers.IntegerField())}),
+            200: inline_serializer(
+                "CommentCounts", {"counts": serializers.DictField(child=serializers.IntegerField())}
+            ),
             400: OpenApiTypes.OBJECT,
         },
     )
     def get(self, request: Request) -> Response:
         """Count the published comments of each thread, e.g. for a list of articles."""
-        query = self.QuerySerializer(data={"site": request.query_params.get("site"), "thread": request.query_params.getlist("thread")})
+        query = self.QuerySerializer(
+            data={"site": request.query_params.get("site"), "thread": request.query_params.getlist("thread")}
+        )
         query.is_valid(raise_exception=True)
         site = services.site_get(public_key=query.validated_data["site"])
         return Response({"counts": selectors.thread_counts(site=site, thread_keys=query.validated_data["thread"])})

@@ -6,6 +6,7 @@ A variable with a value that cannot be parsed stops start-up with a message nami
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "comments.cors.SiteOriginCorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,6 +179,12 @@ MODERATO_SPAM_MODEL = env_str("MODERATO_SPAM_MODEL") or None
 # Client addresses: how many reverse proxies in front of the app append to X-Forwarded-For.
 # 0 trusts no header at all, so a client cannot spoof its address.
 MODERATO_TRUSTED_PROXIES = env_int("MODERATO_TRUSTED_PROXIES", 0)
+# Submissions per client address, DRF rate syntax ("10/minute"); empty turns the limit off.
+MODERATO_SUBMIT_RATE = env_str("MODERATO_SUBMIT_RATE", "10/minute")
+if MODERATO_SUBMIT_RATE and not re.fullmatch(
+    r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", MODERATO_SUBMIT_RATE
+):
+    raise ImproperlyConfigured(f"MODERATO_SUBMIT_RATE={MODERATO_SUBMIT_RATE!r} is not a rate such as 10/minute")
 # The key of the IP hash; changing it makes old hashes unmatchable.
 MODERATO_IP_HASH_KEY = env_str("MODERATO_IP_HASH_KEY") or SECRET_KEY
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.core.checks import Error, register
-
 from ml.artifacts import ArtifactError
 
 

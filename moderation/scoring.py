@@ -1,7 +1,6 @@
 """The models of ``ml``, as configured by settings, loaded once per process."""
 
 from django.conf import settings
-
 from ml import scoring
 
 

@@ -34,8 +34,13 @@ def comment_attempts_get(*, comment_id: int) -> int:
     return Comment.objects.filter(pk=comment_id).values_list("scoring_attempts", flat=True).first() or 0
 
 
-def comment_decide(*, comment_id: int, decision: policy.Decision, scores: dict[str, float] | None = None,
-                   model_versions: dict[str, str] | None = None) -> bool:
+def comment_decide(
+    *,
+    comment_id: int,
+    decision: policy.Decision,
+    scores: dict[str, float] | None = None,
+    model_versions: dict[str, str] | None = None,
+) -> bool:
     """Write a decision if the comment is still pending; return whether it was written."""
     fields: dict[str, object] = {
         "status": decision.outcome.value,
@@ -64,8 +69,9 @@ def comment_score(*, comment_id: int) -> str:
     site = comment.thread.site
     scorer = get_scorer()
     scores = scorer.score(comment.body)
-    versions = {attribute: scorer.versions[model] for model, attributes in scorer.attributes.items()
-                for attribute in attributes}
+    versions = {
+        attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
+    }
     decision = policy.decide(
         scores=scores,
         thresholds=policy.thresholds_from_json(site.thresholds),

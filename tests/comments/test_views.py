@@ -240,9 +240,14 @@ def test_it_lists_an_unknown_thread_as_empty(api, site):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"thread": "/a"}, "site"), ({"site": "nope", "thread": "/a"}, "site"), ({"site": "planet"}, "thread"),
-     ({"site": "planet", "thread": "/a", "page": 0}, "page"), ({"site": "planet", "thread": "/a", "page_size": 1000}, "page_size")],
-)  # fmt: skip
+    [
+        ({"thread": "/a"}, "site"),
+        ({"site": "nope", "thread": "/a"}, "site"),
+        ({"site": "planet"}, "thread"),
+        ({"site": "planet", "thread": "/a", "page": 0}, "page"),
+        ({"site": "planet", "thread": "/a", "page_size": 1000}, "page_size"),
+    ],
+)
 def test_it_refuses_bad_listing_queries_under_their_name(api, site, query, field):
     response = api.get(URL, query)
     assert response.status_code == 400
@@ -264,3 +269,41 @@ def test_it_serves_the_openapi_schema_and_the_docs(api, db):
     assert schema.status_code == 200
     assert "/api/v1/comments" in schema.json()["paths"]
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_it_limits_submissions_per_address_with_retry_after(api, site, settings):
+    settings.MODERATO_SUBMIT_RATE = "2/minute"
+    for _ in range(2):
+        assert api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.20").status_code == 202
+    limited = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.20")
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    # A forged X-Forwarded-For does not buy a fresh budget when no proxy is trusted.
+    forged = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.20", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert forged.status_code == 429
+    assert api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.21").status_code == 202
+    assert Comment.objects.count() == 3
+
+
+def test_it_answers_cors_preflights_for_allowed_origins_only(api, site):
+    allowed = api.options(URL, HTTP_ORIGIN="https://planet.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://planet.example"
+    assert "Idempotency-Key" in allowed.headers["Access-Control-Allow-Headers"]
+    refused = api.options(URL, HTTP_ORIGIN="https://evil.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_it_refuses_a_submission_from_an_origin_the_site_does_not_allow(api, site):
+    from comments.models import Site
+
+    Site.objects.create(name="Evil", public_key="evil", allowed_origins=["https://evil.example"])
+    response = api.post(URL, reply(site), format="json", HTTP_ORIGIN="https://evil.example")
+    assert response.status_code == 400
+    assert response.json() == {"site": ["This site does not accept comments from https://evil.example."]}
+    assert not Comment.objects.exists()
+    ok = api.post(URL, reply(site), format="json", HTTP_ORIGIN="https://planet.example")
+    assert ok.status_code == 202
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://planet.example"
+    same_origin = api.post(URL, reply(site), format="json", HTTP_ORIGIN="http://testserver")
+    assert same_origin.status_code == 202

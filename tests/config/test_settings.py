@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import pytest
+
+from config.settings import env_bool, env_int, env_list
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def test_it_reads_booleans_and_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("FLAG", "yes")
+    assert env_bool("FLAG", False) is True
+    monkeypatch.setenv("FLAG", "0")
+    assert env_bool("FLAG", True) is False
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(Exception, match="FLAG='maybe' is not a boolean"):
+        env_bool("FLAG", False)
+
+
+def test_it_reads_whole_numbers_with_a_minimum(monkeypatch):
+    monkeypatch.setenv("N", "")
+    assert env_int("N", 7) == 7
+    monkeypatch.setenv("N", "12")
+    assert env_int("N", 7, minimum=1) == 12
+    monkeypatch.setenv("N", "0")
+    with pytest.raises(Exception, match="below its minimum 1"):
+        env_int("N", 7, minimum=1)
+    monkeypatch.setenv("N", "ten")
+    with pytest.raises(Exception, match="not a whole number"):
+        env_int("N", 7)
+
+
+def test_it_splits_lists_on_commas(monkeypatch):
+    monkeypatch.setenv("HOSTS", " a.example , ,b.example")
+    assert env_list("HOSTS") == ["a.example", "b.example"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"), ("DATABASE_URL", "nonsense://x", "DATABASE_URL")],
+)
+def test_it_stops_start_up_with_a_message_naming_the_bad_variable(variable, value, message, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={"PATH": "/usr/bin:/bin", variable: value, "MODERATO_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,0 +1,92 @@
+"""End to end through a real Celery worker process, on whichever database and broker are configured."""
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from comments.models import Comment
+from tests.conftest import service_env, wait_for_status
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+CLEAN = "Thanks for the article, I learned a lot about the new bridge."
+TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
+SPAM = "Earn $5000 a week from home!!! Click http://bit.ly/xyz and DM me on WhatsApp +1 555 0100 now"
+
+
+def submit(base_url: str, site, body: str, **fields) -> dict:
+    payload = {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": body} | fields
+    response = httpx.post(f"{base_url}/api/v1/comments", json=payload, timeout=10)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_it_publishes_a_clean_reply_and_lists_it(worker, live_server, site):
+    accepted = submit(live_server.url, site, CLEAN)
+    assert wait_for_status(accepted["id"], {"published", "held", "rejected"}) == "published"
+    status = httpx.get(accepted["status_url"]).json()
+    assert status["status"] == "published"
+    thread = httpx.get(f"{live_server.url}/api/v1/threads/news/bridge/comments", params={"site": "planet"}).json()
+    assert [c["comment"] for c in thread["results"]] == [CLEAN]
+    comment = Comment.objects.get(pk=accepted["id"])
+    assert set(comment.scores) >= {"TOXICITY", "SPAM"}
+    assert set(comment.model_versions) == set(comment.scores)
+    assert comment.decided_at is not None
+
+
+def test_it_holds_a_toxic_reply_and_does_not_list_it(worker, live_server, site):
+    accepted = submit(live_server.url, site, TOXIC)
+    assert wait_for_status(accepted["id"], {"published", "held", "rejected"}) == "held"
+    comment = Comment.objects.get(pk=accepted["id"])
+    assert comment.reasons[0]["attribute"] == "TOXICITY"
+    assert httpx.get(accepted["status_url"]).json()["status"] == "held"
+    thread = httpx.get(f"{live_server.url}/api/v1/comments", params={"site": "planet", "thread": "/news/bridge"})
+    assert thread.json()["total"] == 0
+
+
+def test_it_rejects_blatant_spam_but_tells_the_public_it_is_held(worker, live_server, site):
+    accepted = submit(live_server.url, site, SPAM)
+    assert wait_for_status(accepted["id"], {"published", "held", "rejected"}) == "rejected"
+    assert httpx.get(accepted["status_url"]).json()["status"] == "held"
+
+
+def test_it_nests_a_published_reply_under_its_parent(worker, live_server, site):
+    parent = submit(live_server.url, site, CLEAN)
+    wait_for_status(parent["id"], {"published"})
+    child = submit(live_server.url, site, "I agree, the bridge story was very well researched.", parent=parent["id"])
+    assert wait_for_status(child["id"], {"published", "held", "rejected"}) == "published"
+    thread = httpx.get(f"{live_server.url}/api/v1/comments", params={"site": "planet", "thread": "/news/bridge"})
+    [top] = thread.json()["results"]
+    assert [r["id"] for r in top["replies"]] == [child["id"]]
+
+
+def test_it_keeps_a_comment_posted_while_the_broker_is_down_and_the_sweep_decides_it(worker, site, settings):
+    # Another process, whose broker is a dead address, takes the submission.
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().post('/api/v1/comments', {'site': 'planet', 'thread': '/t', 'name': 'Bob',"
+        f" 'comment': {CLEAN!r}}}, content_type='application/json')\n"
+        "print(r.status_code, r.json()['id'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=service_env(CELERY_BROKER_URL="redis://127.0.0.1:1/0", DJANGO_SETTINGS_MODULE="config.settings"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    code, comment_id = result.stdout.split()[-2:]
+    assert code == "202"
+    comment = Comment.objects.get(pk=int(comment_id))
+    assert comment.status == "pending"
+
+    from moderation.tasks import pending_comments_sweep
+
+    settings.MODERATO_SWEEP_AFTER_SECONDS = 0
+    assert pending_comments_sweep() == 1
+    assert wait_for_status(comment.pk, {"published", "held", "rejected"}) == "published"
+    assert pending_comments_sweep() == 0

@@ -1,0 +1,90 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from comments.models import Comment, Thread
+from moderation import services
+
+CLEAN = "Thanks for the article, I learned a lot about the new bridge."
+TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
+SPAM = "Earn $5000 a week from home!!! Click http://bit.ly/xyz and DM me on WhatsApp +1 555 0100 now"
+
+
+@pytest.fixture
+def thread(site):
+    return Thread.objects.create(site=site, key="/news/bridge")
+
+
+def pending(thread, body=CLEAN, **fields):
+    return Comment.objects.create(thread=thread, author_name="Alice", body=body, **fields)
+
+
+@pytest.mark.parametrize(("body", "outcome"), [(CLEAN, "published"), (TOXIC, "held"), (SPAM, "rejected")])
+def test_it_scores_with_the_shipped_models_and_decides(thread, body, outcome):
+    comment = pending(thread, body)
+    assert services.comment_score(comment_id=comment.pk) == outcome
+    comment.refresh_from_db()
+    assert comment.status == outcome
+    assert set(comment.scores) >= {"TOXICITY", "SPAM"}
+    assert all(0 <= value <= 1 for value in comment.scores.values())
+    assert comment.model_versions["TOXICITY"].startswith("toxicity-")
+    assert comment.model_versions["SPAM"].startswith("spam-")
+    assert comment.decided_at is not None and comment.scoring_attempts == 1
+    if outcome != "published":
+        assert comment.reasons and comment.reasons[0]["code"].endswith("_threshold")
+
+
+def test_it_changes_nothing_when_run_twice(thread):
+    comment = pending(thread)
+    services.comment_score(comment_id=comment.pk)
+    decided = Comment.objects.get(pk=comment.pk)
+    assert services.comment_score(comment_id=comment.pk) == "skipped"
+    again = Comment.objects.get(pk=comment.pk)
+    assert (again.status, again.decided_at, again.scoring_attempts) == (decided.status, decided.decided_at, 1)
+
+
+def test_it_never_overrides_a_moderator_who_acted_first(thread):
+    comment = pending(thread, TOXIC)
+    Comment.objects.filter(pk=comment.pk).update(status="published", decided_at=timezone.now())
+    assert services.comment_score(comment_id=comment.pk) == "skipped"
+    comment.refresh_from_db()
+    assert comment.status == "published" and comment.scores == {}
+
+
+def test_it_holds_everything_on_a_premoderated_site(thread):
+    thread.site.hold_all = True
+    thread.site.save()
+    comment = pending(thread)
+    assert services.comment_score(comment_id=comment.pk) == "held"
+    comment.refresh_from_db()
+    assert comment.reasons[0]["code"] == "premoderation"
+
+
+def test_it_uses_the_site_thresholds(thread):
+    thread.site.thresholds = {"TOXICITY": {"publish": 0.0, "reject": None}}
+    thread.site.save()
+    comment = pending(thread)
+    assert services.comment_score(comment_id=comment.pk) == "held"
+
+
+def test_it_holds_without_scoring_once_the_attempts_are_used_up(thread, settings):
+    comment = pending(thread, scoring_attempts=settings.MODERATO_MAX_SCORING_ATTEMPTS)
+    assert services.comment_score(comment_id=comment.pk) == "held"
+    comment.refresh_from_db()
+    assert comment.scores == {}
+    assert comment.reasons == [{"code": "scoring_failed", "detail": "Scoring failed 3 times; held for a moderator."}]
+
+
+def test_it_claims_only_comments_pending_too_long(thread):
+    now = timezone.now()
+    old = pending(thread)
+    fresh = pending(thread)
+    requeued = pending(thread, requeued_at=now - timedelta(seconds=5))
+    decided = pending(thread, status="published", decided_at=now)
+    Comment.objects.filter(pk__in=[old.pk, requeued.pk, decided.pk]).update(created_at=now - timedelta(minutes=5))
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [old.pk]
+    assert fresh.pk not in services.pending_comments_claim_stale(older_than=timedelta(seconds=30))
+    assert Comment.objects.get(pk=old.pk).requeued_at is not None
+    # Claimed just now: not again until another 30 seconds have passed.
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
