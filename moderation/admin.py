@@ -1,34 +1,62 @@
-"""A first moderation queue; held comments first, oldest first."""
+"""The moderators' queue: held comments first, oldest first, with scores, reasons and actions.
 
-from django.contrib import admin
+Admin actions call ``services.comment_moderate``, the same function the API uses, so every
+decision is checked the same way and leaves an audit row.
+"""
+
+from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from comments.models import Comment
+from moderation import services
+from moderation.models import ModerationAction, ModerationDecision
+
+
+class DecisionInline(admin.TabularInline):
+    model = ModerationDecision
+    fields = ["created_at", "actor", "action", "from_status", "to_status", "labels", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "History of decisions"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
+    def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        decided = 0
+        for comment_id in queryset.values_list("pk", flat=True):
+            services.comment_moderate(comment_id=comment_id, actor=request.user, action=action)
+            decided += 1
+        modeladmin.message_user(request, f"{action.label}: {decided} comment(s).", messages.SUCCESS)
+
+    run.__name__ = f"moderate_{action.value}"
+    return admin.action(description=f"{action.label}: selected comments", permissions=["moderate"])(run)
 
 
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "author_name", "short_body", "thread", "scores", "created_at"]
-    list_filter = ["status", "thread__site"]
-    search_fields = ["body", "author_name", "author_email"]
-    readonly_fields = [
-        "thread",
-        "parent",
-        "root",
-        "author_name",
-        "author_email",
-        "body",
-        "scores",
-        "model_versions",
-        "reasons",
-        "ip_hash",
-        "user_agent",
-        "created_at",
-        "decided_at",
-        "scoring_attempts",
-        "requeued_at",
-    ]
+    list_display = ["id", "status", "author_name", "short_body", "thread", "score_bars", "reason_list", "waited"]
+    list_display_links = ["id", "short_body"]
+    list_filter = ["status", "thread__site", "created_at"]
+    search_fields = ["body", "author_name", "author_email", "thread__key"]
+    list_per_page = 50
+    actions = [moderation_action(action) for action in ModerationAction]
+    inlines = [DecisionInline]
+    fields = [
+        "status", "thread", "parent", "author_name", "author_email", "body", "score_bars", "reason_list",
+        "model_versions", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
+    ]  # fmt: skip
+    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
         held_first = Case(
@@ -36,6 +64,66 @@ class CommentAdmin(admin.ModelAdmin):
         )
         return super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # decisions go through the actions, never through edits
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("comments.can_moderate")
+
     @admin.display(description="comment")
     def short_body(self, comment: Comment) -> str:
         return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
+
+    @admin.display(description="scores")
+    def score_bars(self, comment: Comment) -> str:
+        if not comment.scores:
+            return "-"
+        return format_html_join(
+            "",
+            '<div title="{0} {1} ({2})" style="white-space:nowrap;font-size:11px">'
+            '<span style="display:inline-block;width:70px">{0}</span>'
+            '<span style="display:inline-block;width:60px;height:8px;background:#eee;vertical-align:middle">'
+            '<span style="display:block;height:8px;width:{3}%;background:{4}"></span></span> {1}</div>',
+            (
+                (name, f"{value:.2f}", comment.model_versions.get(name, "?"), round(value * 100), bar_colour(value))
+                for name, value in sorted(comment.scores.items())
+            ),
+        )
+
+    @admin.display(description="reasons")
+    def reason_list(self, comment: Comment) -> str:
+        if not comment.reasons:
+            return "-"
+        return format_html_join(
+            "", "<div>{}</div>", ((reason.get("detail", reason.get("code")),) for reason in comment.reasons)
+        )
+
+    @admin.display(description="waited")
+    def waited(self, comment: Comment) -> str:
+        end = comment.decided_at if comment.status != Comment.Status.HELD else timezone.now()
+        return format_html("{}", timesince(comment.created_at, end or timezone.now()))
+
+
+def bar_colour(value: float) -> str:
+    return "#c0392b" if value >= 0.8 else "#e67e22" if value >= 0.5 else "#27ae60"
+
+
+@admin.register(ModerationDecision)
+class ModerationDecisionAdmin(admin.ModelAdmin):
+    """The audit trail: readable by moderators, editable by nobody."""
+
+    list_display = ["created_at", "actor", "action", "comment", "from_status", "to_status", "labels", "note"]
+    list_filter = ["action", "to_status", "created_at"]
+    search_fields = ["comment__body", "note", "actor__username"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

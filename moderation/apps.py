@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ModerationConfig(AppConfig):
@@ -7,3 +8,7 @@ class ModerationConfig(AppConfig):
 
     def ready(self) -> None:
         from moderation import checks  # noqa: F401  (registers the system checks)
+        from moderation.roles import moderators_group_sync
+
+        # Permissions exist only after migrate has created them, so the group follows migrate.
+        post_migrate.connect(moderators_group_sync, sender=self, dispatch_uid="moderators-group")

@@ -10,11 +10,15 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from comments.models import Comment
 from moderation import policy
+from moderation.models import ModerationAction, ModerationDecision
 from moderation.scoring import get_scorer
 
 logger = logging.getLogger(__name__)
@@ -106,3 +110,40 @@ def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) ->
     if ids:
         Comment.objects.filter(pk__in=ids, status=Comment.Status.PENDING).update(requeued_at=now)
     return ids
+
+
+# What each moderator action does to the comment, and what it teaches the models.
+ACTION_EFFECTS: dict[ModerationAction, tuple[str, dict[str, int]]] = {
+    ModerationAction.APPROVE: (Comment.Status.PUBLISHED, {}),
+    ModerationAction.REJECT: (Comment.Status.REJECTED, {}),
+    ModerationAction.SPAM: (Comment.Status.REJECTED, {"SPAM": 1}),
+    ModerationAction.NOT_SPAM: (Comment.Status.PUBLISHED, {"SPAM": 0}),
+    ModerationAction.TOXIC: (Comment.Status.REJECTED, {"TOXICITY": 1}),
+    ModerationAction.NOT_TOXIC: (Comment.Status.PUBLISHED, {"TOXICITY": 0}),
+}
+
+
+def comment_moderate(
+    *, comment_id: int, actor: AbstractBaseUser, action: ModerationAction, note: str = ""
+) -> ModerationDecision:
+    """Apply a moderator's action to a comment and record it; it wins over any scoring task.
+
+    A pending comment decided here is no longer pending, so a scoring task that arrives later
+    finds nothing to do (its update is conditional on ``status = 'pending'``).
+    """
+    if not actor.has_perm("comments.can_moderate"):
+        raise PermissionDenied("Only moderators can decide comments.")
+    to_status, labels = ACTION_EFFECTS[action]
+    with transaction.atomic():
+        comment = Comment.objects.select_for_update().get(pk=comment_id)
+        from_status = comment.status
+        Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=timezone.now())
+        return ModerationDecision.objects.create(
+            comment=comment,
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            labels=labels,
+            note=note[:500],
+        )

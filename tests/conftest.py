@@ -30,6 +30,11 @@ def plain_static_storage(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def no_submit_rate_limit(settings) -> None:
     """Tests post many comments from one address; the rate limit has tests of its own."""
     settings.MODERATO_SUBMIT_RATE = ""

@@ -88,3 +88,32 @@ def test_it_claims_only_comments_pending_too_long(thread):
     assert Comment.objects.get(pk=old.pk).requeued_at is not None
     # Claimed just now: not again until another 30 seconds have passed.
     assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+
+
+def test_a_moderator_decision_wins_over_a_late_scoring_task(thread):
+    from django.contrib.auth.models import Group, User
+
+    from moderation.models import ModerationAction
+
+    alice = User.objects.create_user("alice")
+    alice.groups.add(Group.objects.get(name="moderators"))
+    comment = pending(thread, TOXIC)
+    decision = services.comment_moderate(comment_id=comment.pk, actor=alice, action=ModerationAction.NOT_TOXIC)
+    assert (decision.from_status, decision.to_status) == ("pending", "published")
+    assert services.comment_score(comment_id=comment.pk) == "skipped"
+    comment.refresh_from_db()
+    assert comment.status == "published"
+
+
+def test_it_refuses_a_decision_from_a_non_moderator(thread):
+    from django.contrib.auth.models import User
+    from django.core.exceptions import PermissionDenied
+
+    from moderation.models import ModerationAction
+
+    comment = pending(thread)
+    with pytest.raises(PermissionDenied):
+        services.comment_moderate(
+            comment_id=comment.pk, actor=User.objects.create_user("bob"), action=ModerationAction.APPROVE
+        )
+    assert Comment.objects.get(pk=comment.pk).status == "pending"

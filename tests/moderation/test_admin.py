@@ -1,0 +1,146 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from comments.models import Comment, Thread
+from moderation.models import ModerationDecision
+
+QUEUE = "/admin/comments/comment/"
+
+
+@pytest.fixture
+def thread(site):
+    return Thread.objects.create(site=site, key="/news/bridge")
+
+
+@pytest.fixture
+def alice(db):
+    """A moderator."""
+    user = User.objects.create_user("alice", password="pw", is_staff=True, email="alice@planet.example")
+    user.groups.add(Group.objects.get(name="moderators"))
+    return user
+
+
+@pytest.fixture
+def bob(db):
+    """Staff, but not a moderator."""
+    return User.objects.create_user("bob", password="pw", is_staff=True)
+
+
+def make(thread, body, status="held", minutes_ago=0, **fields):
+    comment = Comment.objects.create(
+        thread=thread,
+        author_name=fields.pop("author_name", "Reader"),
+        body=body,
+        status=status,
+        decided_at=None if status == "pending" else timezone.now(),
+        **fields,
+    )
+    Comment.objects.filter(pk=comment.pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return comment
+
+
+def act(client, action, *comments):
+    return client.post(
+        QUEUE, {"action": f"moderate_{action}", "_selected_action": [c.pk for c in comments]}, follow=True
+    )
+
+
+def test_it_lists_held_comments_first_and_oldest_first(client, alice, thread):
+    make(thread, "published one", status="published", minutes_ago=30)
+    newer = make(thread, "newer held", minutes_ago=1)
+    older = make(thread, "older held", minutes_ago=10, scores={"TOXICITY": 0.83, "SPAM": 0.01})
+    client.force_login(alice)
+    response = client.get(QUEUE)
+    assert response.status_code == 200
+    rows = [c.pk for c in response.context["cl"].result_list]
+    assert rows[:2] == [older.pk, newer.pk]
+    assert "TOXICITY" in response.content.decode() and "0.83" in response.content.decode()
+
+
+def test_it_searches_text_author_and_email(client, alice, thread):
+    make(thread, "about the footbridge", author_name="Carol", author_email="carol@example.org")
+    make(thread, "about the dam", author_name="Dan")
+    client.force_login(alice)
+    for query in ("footbridge", "Carol", "carol@example.org"):
+        rows = client.get(QUEUE, {"q": query}).context["cl"].result_list
+        assert [c.author_name for c in rows] == ["Carol"]
+
+
+def test_it_filters_by_status(client, alice, thread):
+    make(thread, "held")
+    make(thread, "published", status="published")
+    client.force_login(alice)
+    rows = client.get(QUEUE, {"status__exact": "published"}).context["cl"].result_list
+    assert [c.body for c in rows] == ["published"]
+
+
+def test_it_approves_in_bulk_and_writes_an_audit_row_each(client, alice, thread):
+    first, second = make(thread, "one"), make(thread, "two")
+    client.force_login(alice)
+    act(client, "approve", first, second)
+    assert set(Comment.objects.values_list("status", flat=True)) == {"published"}
+    decisions = ModerationDecision.objects.order_by("comment_id")
+    assert [(d.comment_id, d.actor, d.from_status, d.to_status, d.labels) for d in decisions] == [
+        (first.pk, alice, "held", "published", {}),
+        (second.pk, alice, "held", "published", {}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "labels"),
+    [
+        ("reject", "rejected", {}),
+        ("spam", "rejected", {"SPAM": 1}),
+        ("not_spam", "published", {"SPAM": 0}),
+        ("not_toxic", "published", {"TOXICITY": 0}),
+        ("toxic", "rejected", {"TOXICITY": 1}),
+    ],
+)
+def test_it_keeps_the_action_apart_from_the_label(client, alice, thread, action, status, labels):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    act(client, action, comment)
+    comment.refresh_from_db()
+    assert comment.status == status
+    assert ModerationDecision.objects.get().labels == labels
+
+
+def test_it_lets_no_non_moderator_decide(client, bob, thread):
+    comment = make(thread, "text")
+    client.force_login(bob)
+    assert client.get(QUEUE).status_code == 403
+    act(client, "approve", comment)
+    comment.refresh_from_db()
+    assert comment.status == "held"
+    assert not ModerationDecision.objects.exists()
+
+
+def test_it_lets_nobody_edit_or_delete_the_audit_trail(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    act(client, "approve", comment)
+    decision = ModerationDecision.objects.get()
+    url = f"/admin/moderation/moderationdecision/{decision.pk}/change/"
+    assert client.get(url).status_code == 200  # readable
+    client.post(url, {"note": "rewritten", "action": "reject"})
+    assert (
+        client.post(f"/admin/moderation/moderationdecision/{decision.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    decision.refresh_from_db()
+    assert (decision.note, decision.action) == ("", "approve")
+    admin = User.objects.create_superuser("root", password="pw")
+    client.force_login(admin)
+    assert (
+        client.post(f"/admin/moderation/moderationdecision/{decision.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+
+
+def test_it_shows_the_history_of_decisions_on_the_detail_page(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    act(client, "spam", comment)
+    page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
+    assert "History of decisions" in page and "Mark as spam" in page
