@@ -42,6 +42,9 @@ class Site(models.Model):
         help_text="Per attribute: a score at or above 'publish' is held, at or above 'reject' rejected.",
     )
     hold_all = models.BooleanField(default=False, help_text="Pre-moderate: hold every comment for a moderator.")
+    report_threshold = models.PositiveSmallIntegerField(
+        default=3, help_text="Reader reports that put a published comment back in the moderation queue."
+    )
     auto_create_threads = models.BooleanField(
         default=True, help_text="Create a thread on the first comment to an unknown page."
     )
@@ -114,6 +117,21 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} by {self.author_name}"
+
+
+class Report(models.Model):
+    """A reader's report of a published comment; one per comment and client address."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=300, blank=True)
+    ip_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["comment", "ip_hash"], name="report_one_per_address")]
+
+    def __str__(self) -> str:
+        return f"report on comment #{self.comment_id}"
 
 
 class IdempotencyKey(models.Model):

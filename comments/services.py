@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from comments.models import Comment, IdempotencyKey, Site, Thread
+from comments.models import Comment, IdempotencyKey, Report, Site, Thread
 from moderation.tasks import comment_score
 
 
@@ -175,3 +175,29 @@ def idempotency_keys_purge() -> int:
 def comment_enqueue_on_commit(*, comment_id: int) -> None:
     """Queue scoring after the surrounding transaction commits; a broker failure is logged only."""
     comment_score.delay_on_commit(comment_id)
+
+
+def comment_report(*, comment_id: int, site_key: str, reason: str = "", address: str = "") -> Comment:
+    """Record a reader's report; at the site's threshold the comment goes back to the queue.
+
+    A second report from the same address counts once. Only published comments can be reported.
+    """
+    site = site_get(public_key=site_key)
+    with transaction.atomic():
+        comment = (
+            Comment.objects.select_for_update()
+            .filter(pk=comment_id, thread__site=site, status=Comment.Status.PUBLISHED)
+            .first()
+        )
+        if comment is None:
+            raise ValidationError({"comment": ["No published comment with this id on this site."]})
+        Report.objects.get_or_create(comment=comment, ip_hash=ip_hash(address=address), defaults={"reason": reason})
+        reports = Report.objects.filter(comment=comment).count()
+        if reports >= site.report_threshold:
+            comment.status = Comment.Status.HELD
+            comment.reasons = [
+                *comment.reasons,
+                {"code": "reader_reports", "detail": f"{reports} reader reports put it back in the queue."},
+            ]
+            comment.save(update_fields=["status", "reasons"])
+    return comment

@@ -30,3 +30,7 @@ class SubmitRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Request, view: APIView) -> str:
         address = request_client_address(request)
         return self.cache_format % {"scope": self.scope, "ident": services.ip_hash(address=address)}
+
+
+class ReportRateThrottle(SubmitRateThrottle):
+    scope = "comment_report"

@@ -16,7 +16,7 @@ from rest_framework.views import APIView, exception_handler
 
 from comments import selectors, services
 from comments.models import Comment
-from comments.throttles import SubmitRateThrottle, request_client_address
+from comments.throttles import ReportRateThrottle, SubmitRateThrottle, request_client_address
 
 COMMENT_MESSAGE = "Please enter your comment!"
 NAME_MESSAGE = "Please enter your name here"
@@ -256,6 +256,32 @@ class CommentDetail(APIView):
                 "scoring_attempts": comment.scoring_attempts,
             }
         return Response(body)
+
+
+class CommentReport(APIView):
+    authentication_classes: list[type] = []
+    throttle_classes = [ReportRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        site = Text(max_length=64)
+        reason = Text(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="comment_report",
+        request=InputSerializer,
+        responses={202: inline_serializer("ReportReceived", {"status": serializers.CharField()}), 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Report a published comment; enough reports put it back in the moderation queue."""
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.comment_report(
+            comment_id=pk,
+            site_key=serializer.validated_data["site"],
+            reason=serializer.validated_data["reason"],
+            address=request_client_address(request),
+        )
+        return Response({"status": "received"}, status=status.HTTP_202_ACCEPTED)
 
 
 class ThreadCommentList(APIView):

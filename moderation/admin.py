@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from comments.models import Comment
+from comments.models import Comment, Report
 from moderation import services
 from moderation.models import ModerationAction, ModerationDecision
 
@@ -28,6 +28,18 @@ class DecisionInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ReportInline(admin.TabularInline):
+    model = Report
+    fields = ["created_at", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Reader reports"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -51,7 +63,7 @@ class CommentAdmin(admin.ModelAdmin):
     search_fields = ["body", "author_name", "author_email", "thread__key"]
     list_per_page = 50
     actions = [moderation_action(action) for action in ModerationAction]
-    inlines = [DecisionInline]
+    inlines = [ReportInline, DecisionInline]
     fields = [
         "status", "thread", "parent", "author_name", "author_email", "body", "score_bars", "reason_list",
         "model_versions", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",

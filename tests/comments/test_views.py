@@ -307,3 +307,31 @@ def test_it_refuses_a_submission_from_an_origin_the_site_does_not_allow(api, sit
     assert ok.headers["Access-Control-Allow-Origin"] == "https://planet.example"
     same_origin = api.post(URL, reply(site), format="json", HTTP_ORIGIN="http://testserver")
     assert same_origin.status_code == 202
+
+
+def test_it_puts_a_comment_back_in_the_queue_after_enough_reports(api, site):
+    site.report_threshold = 2
+    site.save()
+    comment = published(Thread.objects.create(site=site, key="/a"))
+    url = f"{URL}/{comment.pk}/report"
+    first = api.post(url, {"site": "planet", "reason": "insulting"}, format="json", REMOTE_ADDR="198.51.100.1")
+    assert first.status_code == 202
+    # The same reader again counts once.
+    api.post(url, {"site": "planet"}, format="json", REMOTE_ADDR="198.51.100.1")
+    comment.refresh_from_db()
+    assert comment.status == "published"
+    api.post(url, {"site": "planet"}, format="json", REMOTE_ADDR="198.51.100.2")
+    comment.refresh_from_db()
+    assert comment.status == "held"
+    assert comment.reasons[-1]["code"] == "reader_reports"
+    assert comment.reports.count() == 2
+
+
+def test_it_refuses_reports_of_unpublished_or_foreign_comments(api, site):
+    from comments.models import Site
+
+    Site.objects.create(name="Other", public_key="other")
+    comment = published(Thread.objects.create(site=site, key="/a"))
+    assert api.post(f"{URL}/{comment.pk}/report", {"site": "other"}, format="json").status_code == 400
+    assert api.post(f"{URL}/999999/report", {"site": "planet"}, format="json").status_code == 400
+    assert api.post(f"{URL}/{comment.pk}/report", {}, format="json").json() == {"site": ["This field is required."]}
