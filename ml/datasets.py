@@ -1,0 +1,157 @@
+"""Read the labelled CSV / CSV.gz files of a training config into train and test rows, with fingerprints."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ml.fingerprints import file_sha256
+from ml.training_config import DataFile, DatasetSpec
+
+# SpamAssassin bodies reach a few kB; the csv module's default limit is 128 kB per field.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class DataError(ValueError):
+    """A data file is missing, unreadable, or lacks the columns and labels its config names."""
+
+
+@dataclass
+class LabelledTexts:
+    texts: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def positives(self) -> int:
+        return sum(self.labels)
+
+    def add(self, text: str, label: int, group: str = "") -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+        self.groups.append(group)
+
+
+@dataclass(frozen=True)
+class FileFingerprint:
+    path: str
+    sha256: str
+    rows: int
+    train_rows: int
+    test_rows: int
+    left_out_rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "left_out_rows": self.left_out_rows,
+        }
+
+
+@dataclass
+class LoadedDataset:
+    spec: DatasetSpec
+    train: LabelledTexts
+    test: LabelledTexts
+    files: list[FileFingerprint]
+
+
+def open_csv_text(path: Path) -> TextIO:
+    """Open a UTF-8 CSV, gzip-compressed when the name ends in ``.gz``."""
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+def read_csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    with open_csv_text(path) as stream:
+        yield from csv.DictReader(stream, restval="")
+
+
+def load_dataset(
+    data_dir: Path, spec: DatasetSpec, roles: frozenset[str] = frozenset({"train", "test"})
+) -> LoadedDataset:
+    """Read one data set's files, keeping the rows whose role is in ``roles``."""
+    loaded = LoadedDataset(spec=spec, train=LabelledTexts(), test=LabelledTexts(), files=[])
+    for data_file in spec.files:
+        path = data_dir / spec.folder / data_file.file
+        if not path.is_file():
+            raise DataError(f"{spec.name}: data file {path} does not exist")
+        try:
+            loaded.files.append(_read_file(path, data_file, spec, loaded, roles))
+        except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+            raise DataError(f"{spec.name}: cannot read {path}: {exc}") from exc
+    return loaded
+
+
+def _read_file(
+    path: Path, data_file: DataFile, spec: DatasetSpec, loaded: LoadedDataset, roles: frozenset[str]
+) -> FileFingerprint:
+    rows = train_rows = test_rows = 0
+    for row in read_csv_rows(path):
+        rows += 1
+        if rows == 1:
+            _check_columns(path, row, data_file, spec)
+        role = data_file.role if data_file.split is None else data_file.split.role_of(row[data_file.split.column])
+        if role is None:
+            continue
+        label = _label(path, rows, row, spec)
+        if spec.keep_label is not None and label != spec.keep_label:
+            continue
+        if spec.relabel is not None:
+            label = spec.relabel
+        if role == "test" and any(row[column] in values for column, values in spec.exclude_from_test.items()):
+            continue
+        if role not in roles:
+            continue
+        group = row[spec.group_column] if spec.group_column else ""
+        if role == "train":
+            loaded.train.add(row["text"], label, group)
+            train_rows += 1
+        else:
+            loaded.test.add(row["text"], label, group)
+            test_rows += 1
+    return FileFingerprint(
+        path=f"{spec.folder}/{data_file.file}",
+        sha256=file_sha256(path),
+        rows=rows,
+        train_rows=train_rows,
+        test_rows=test_rows,
+        left_out_rows=rows - train_rows - test_rows,
+    )
+
+
+def _check_columns(path: Path, row: dict[str, str], data_file: DataFile, spec: DatasetSpec) -> None:
+    needed = {"text", "label"}
+    if data_file.split is not None:
+        needed.add(data_file.split.column)
+    if spec.label_override is not None:
+        needed.add(spec.label_override.column)
+    if spec.group_column:
+        needed.add(spec.group_column)
+    needed.update(spec.exclude_from_test)
+    missing = needed - set(row)
+    if missing:
+        raise DataError(f"{spec.name}: {path} has no column(s) {sorted(missing)}")
+
+
+def _label(path: Path, line: int, row: dict[str, str], spec: DatasetSpec) -> int:
+    if spec.label_override is not None:
+        override = spec.label_override.labels.get(row[spec.label_override.column])
+        if override is not None:
+            return override
+    value = row["label"]
+    if value not in ("0", "1"):
+        raise DataError(f"{spec.name}: {path} data row {line} has label {value!r}, expected 0 or 1")
+    return int(value)

@@ -1,0 +1,169 @@
+"""Held-out metrics (ROC AUC, PR AUC, precision / recall / F1 / FPR at thresholds) and threshold choice."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from ml.datasets import LoadedDataset
+from ml.model import LinearTextModel
+from ml.training_config import ThresholdRules
+
+DEFAULT_THRESHOLD = 0.5
+
+
+def _cumulative_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return, per distinct score from the highest down, the threshold and the true and false positives at it."""
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    sorted_labels = labels[order]
+    true_positives = np.cumsum(sorted_labels)
+    false_positives = np.cumsum(1 - sorted_labels)
+    last_of_tie = np.r_[np.diff(sorted_scores) != 0, True]
+    return sorted_scores[last_of_tie], true_positives[last_of_tie], false_positives[last_of_tie]
+
+
+def choose_thresholds(labels: Sequence[int], scores: np.ndarray, rules: ThresholdRules) -> dict[str, float | None]:
+    """Pick ``publish`` (maximum F1) and, when the rules ask, ``reject`` (lowest score meeting the targets)."""
+    y = np.asarray(labels, dtype=np.int64)
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError("choosing thresholds needs both classes in the validation rows")
+    thresholds, tp, fp = _cumulative_counts(y, np.asarray(scores, dtype=np.float64))
+    f1 = 2 * tp / (tp + fp + positives)
+    chosen: dict[str, float | None] = {"publish": round(float(thresholds[int(np.argmax(f1))]), 4), "reject": None}
+    if rules.reject_min_precision is not None:
+        meets = tp / (tp + fp) >= rules.reject_min_precision
+        if rules.reject_max_false_positive_rate is not None:
+            meets &= fp / negatives <= rules.reject_max_false_positive_rate
+        if meets.any():
+            lowest = float(thresholds[np.flatnonzero(meets)[-1]])
+            # Round up so that rounding never lets in a score the rules excluded.
+            chosen["reject"] = max(math.ceil(lowest * 10_000) / 10_000, chosen["publish"] or 0.0)
+    return chosen
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def metrics_at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    flagged = scores >= threshold
+    tp = int((flagged & (labels == 1)).sum())
+    fp = int((flagged & (labels == 0)).sum())
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, positives)
+    f1 = _ratio(2 * tp, 2 * tp + fp + (positives - tp)) if positives else None
+    return {
+        "threshold": threshold,
+        "flagged": int(flagged.sum()),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "false_positive_rate": _ratio(fp, negatives),
+    }
+
+
+def binary_metrics(labels: Sequence[int], scores: np.ndarray, thresholds: Mapping[str, float | None]) -> dict[str, Any]:
+    """Return rank metrics (``None`` when a class is absent) and metrics at each named threshold."""
+    y = np.asarray(labels, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    positives = int(y.sum())
+    both_classes = 0 < positives < len(y)
+    return {
+        "rows": len(y),
+        "positives": positives,
+        "roc_auc": round(float(roc_auc_score(y, s)), 4) if both_classes else None,
+        "pr_auc": round(float(average_precision_score(y, s)), 4) if both_classes else None,
+        "at": {name: metrics_at_threshold(y, s, value) for name, value in thresholds.items() if value is not None},
+    }
+
+
+def evaluation_thresholds(model: LinearTextModel, attribute: str) -> dict[str, float | None]:
+    suggested = model.thresholds.get(attribute, {})
+    return {"0.5": DEFAULT_THRESHOLD, "publish": suggested.get("publish"), "reject": suggested.get("reject")}
+
+
+def evaluate_model(model: LinearTextModel, datasets: Sequence[LoadedDataset], attribute: str) -> dict[str, Any]:
+    """Score every data set's test rows and return its metrics, keyed by data set name."""
+    column = model.attributes.index(attribute)
+    thresholds = evaluation_thresholds(model, attribute)
+    results: dict[str, Any] = {}
+    for dataset in datasets:
+        if not len(dataset.test):
+            continue
+        scores = model.probabilities(dataset.test.texts)[:, column]
+        metrics = binary_metrics(dataset.test.labels, scores, thresholds)
+        if dataset.spec.group_column:
+            groups = np.asarray(dataset.test.groups)
+            labels = np.asarray(dataset.test.labels)
+            metrics["groups"] = {
+                f"{dataset.spec.group_column}={value}": binary_metrics(
+                    labels[groups == value], scores[groups == value], thresholds
+                )
+                for value in sorted(set(dataset.test.groups))
+            }
+        results[dataset.spec.name] = metrics
+    return results
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def metrics_table(results: Mapping[str, Any]) -> str:
+    """Render per-data-set metrics as a fixed-width text table."""
+    header = (
+        "test set",
+        "rows",
+        "pos",
+        "ROC AUC",
+        "PR AUC",
+        "F1@0.5",
+        "F1@pub",
+        "P@pub",
+        "R@pub",
+        "FPR@pub",
+        "P@rej",
+        "FPR@rej",
+    )
+    lines = [header]
+    for name, metrics in results.items():
+        rows = [(name, metrics)]
+        rows += [(f"  {group}", group_metrics) for group, group_metrics in metrics.get("groups", {}).items()]
+        for label, m in rows:
+            at = m["at"]
+            default = at.get("0.5", {})
+            publish = at.get("publish", {})
+            reject = at.get("reject", {})
+            lines.append(
+                (
+                    label,
+                    str(m["rows"]),
+                    str(m["positives"]),
+                    _cell(m["roc_auc"]),
+                    _cell(m["pr_auc"]),
+                    _cell(default.get("f1")),
+                    _cell(publish.get("f1")),
+                    _cell(publish.get("precision")),
+                    _cell(publish.get("recall")),
+                    _cell(publish.get("false_positive_rate")),
+                    _cell(reject.get("precision")),
+                    _cell(reject.get("false_positive_rate")),
+                )
+            )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    )

@@ -1,0 +1,98 @@
+"""Render the short ``MODEL_CARD.md`` of an artifact from its ``meta.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _metrics_rows(metrics: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| test set | rows | positives | ROC AUC | PR AUC | precision @publish | recall @publish "
+        "| FPR @publish | FPR @reject |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in metrics.items():
+        entries = [(name, m)] + [(f"{name}, {group}", g) for group, g in m.get("groups", {}).items()]
+        for label, entry in entries:
+            publish = entry["at"].get("publish", {})
+            reject = entry["at"].get("reject", {})
+            lines.append(
+                f"| {label} | {entry['rows']} | {entry['positives']} | {_number(entry['roc_auc'])} "
+                f"| {_number(entry['pr_auc'])} | {_number(publish.get('precision'))} "
+                f"| {_number(publish.get('recall'))} | {_number(publish.get('false_positive_rate'))} "
+                f"| {_number(reject.get('false_positive_rate'))} |"
+            )
+    return lines
+
+
+def render_model_card(meta: Mapping[str, Any]) -> str:
+    config = meta.get("config", {})
+    blocks = ", ".join(
+        f"{b['analyzer']} {b['ngram_range'][0]}-{b['ngram_range'][1]}-grams in {b['n_features']:,} buckets"
+        for b in meta["features"]["blocks"]
+    )
+    classifier = meta["classifier"]
+    lines = [
+        f"# Model card: {meta['version']}",
+        "",
+        f"{meta.get('description', '')}",
+        "",
+        "## Model",
+        f"- Attributes: {', '.join(meta['attributes'])} (probabilities from 0 to 1).",
+        "- Features: text normalised by `ml.normalise.normalise_text` "
+        f"(version {meta['features']['normalisation_version']}), "
+        f"then {blocks}; binary, L2-normalised per block.",
+        f"- Classifier: logistic regression (liblinear, C={classifier['C']}), data sets weighted "
+        f"'{classifier['dataset_weighting']}'; the {classifier['max_nonzero_weights'] or 'all'} largest of "
+        f"{classifier['nonzero_coefficients_before_pruning']:,} coefficients kept.",
+        f"- Trained {meta['created_at']} with Python {meta['libraries']['python']}, scikit-learn "
+        f"{meta['libraries']['scikit-learn']}, numpy {meta['libraries']['numpy']}; loading needs scikit-learn "
+        f"{'.'.join(meta['libraries']['scikit-learn'].split('.')[:2])}.x.",
+        "",
+        "## Suggested thresholds",
+    ]
+    for attribute, values in meta["thresholds"].items():
+        reject = values.get("reject")
+        rejects = "never reject" if reject is None else f"reject at or above {reject}"
+        lines.append(f"- {attribute}: publish below {values.get('publish')}, hold at or above it; {rejects}.")
+    rules = meta["threshold_rules"]
+    lines += [
+        f"- Chosen on {rules['chosen_on']}. publish: {rules['publish']}. reject: {rules['reject']}.",
+        "- The validation mix is far richer in positives than real comment traffic, so calibrate on your own.",
+        "",
+        "## Training data",
+        "| data set | licence | train rows | positives | source |",
+        "|---|---|---:|---:|---|",
+    ]
+    for summary in meta["training_data"]:
+        note = f" ({summary['note']})" if summary.get("note") else ""
+        lines.append(
+            f"| {summary['name']}{note} | {summary['licence']} | {summary['train_rows']} "
+            f"| {summary['train_positives']} | {summary['source']} |"
+        )
+    if meta.get("test_only_data"):
+        lines += ["", "Test only (not trained on):", ""]
+        for summary in meta["test_only_data"]:
+            lines.append(f"- {summary['name']}: {summary['licence']}; {summary['source']}")
+    lines += [
+        "",
+        "## Held-out metrics",
+        "Test splits as in each set's PROVENANCE.md; the model never saw them during training or threshold choice.",
+        "",
+        *_metrics_rows(meta["metrics"]),
+    ]
+    caveats = config.get("caveats", [])
+    if caveats:
+        lines += ["", "## Caveats", *[f"- {caveat}" for caveat in caveats]]
+    lines += [
+        "",
+        "## Reproduce",
+        f"`python -m ml train --model {meta['name']} --data <shared data dir> --version {meta['version']}`",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""Score comments with the toxicity and spam models, loaded lazily once per process.
+
+``get_scorer`` caches one ``Scorer`` per (artifacts directory, toxicity version, spam version);
+a version of ``None`` resolves to the newest present at first load, and ``clear_cache`` forgets
+every loaded scorer (after new artifacts are installed, or in tests).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ml.artifacts import load_model
+from ml.features import FeatureSpec, HashedTextFeatures
+from ml.model import LinearTextModel
+
+DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+TOXICITY = "toxicity"
+SPAM = "spam"
+
+
+class Scorer:
+    """All attributes of several models for one text; models that share a feature spec share the features."""
+
+    def __init__(self, models: Mapping[str, LinearTextModel]) -> None:
+        if not models:
+            raise ValueError("a scorer needs at least one model")
+        attributes = [attribute for model in models.values() for attribute in model.attributes]
+        if len(set(attributes)) != len(attributes):
+            raise ValueError(f"two models produce the same attribute: {attributes}")
+        self.models = dict(models)
+        groups: dict[FeatureSpec, tuple[HashedTextFeatures, list[LinearTextModel]]] = {}
+        for model in self.models.values():
+            groups.setdefault(model.features.spec, (model.features, []))[1].append(model)
+        self._groups = list(groups.values())
+
+    def __repr__(self) -> str:
+        return f"<Scorer {self.versions}>"
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Map model name to version, e.g. ``{"toxicity": "toxicity-2026.11.28"}``."""
+        return {name: model.version for name, model in self.models.items()}
+
+    @property
+    def attributes(self) -> dict[str, tuple[str, ...]]:
+        """Map model name to the attributes it produces, e.g. ``{"spam": ("SPAM",)}``."""
+        return {name: model.attributes for name, model in self.models.items()}
+
+    @property
+    def suggested_thresholds(self) -> dict[str, dict[str, float | None]]:
+        """Map attribute to the ``publish`` / ``reject`` thresholds suggested in the models' metadata."""
+        return {
+            attribute: dict(thresholds)
+            for model in self.models.values()
+            for attribute, thresholds in model.thresholds.items()
+        }
+
+    def score(self, text: str) -> dict[str, float]:
+        """Return every attribute's probability for one text, e.g. ``{"TOXICITY": 0.03, "SPAM": 0.01}``."""
+        scores: dict[str, float] = {}
+        for features, models in self._groups:
+            active = features.active_features(text)
+            for model in models:
+                probabilities = model.probabilities_from_active(active)
+                scores.update(zip(model.attributes, probabilities.tolist(), strict=True))
+        return scores
+
+    def score_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        scores: list[dict[str, float]] = [{} for _ in texts]
+        if not texts:
+            return scores
+        for features, models in self._groups:
+            matrix = features.matrix(texts)
+            for model in models:
+                for row, probabilities in zip(scores, model.probabilities_from_matrix(matrix).tolist(), strict=True):
+                    row.update(zip(model.attributes, probabilities, strict=True))
+        return scores
+
+
+_cache: dict[tuple[Path, str | None, str | None], Scorer] = {}
+_cache_lock = threading.Lock()
+
+
+def get_scorer(
+    artifacts_dir: Path | None = None,
+    toxicity_version: str | None = None,
+    spam_version: str | None = None,
+) -> Scorer:
+    """Return the process-wide scorer for these arguments, loading its models on first use."""
+    directory = Path(artifacts_dir or DEFAULT_ARTIFACTS_DIR).resolve()
+    key = (directory, toxicity_version, spam_version)
+    with _cache_lock:
+        scorer = _cache.get(key)
+        if scorer is None:
+            scorer = Scorer(
+                {
+                    TOXICITY: load_model(directory, TOXICITY, toxicity_version),
+                    SPAM: load_model(directory, SPAM, spam_version),
+                }
+            )
+            _cache[key] = scorer
+        return scorer
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

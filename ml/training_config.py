@@ -1,0 +1,302 @@
+"""The checked-in training configs (``ml/config/<model>.json``): data sets, splits and hyperparameters.
+
+A data set names its folder under the shared data directory and, per file, which rows train and
+which rows test: a whole file (``"role"``) or the values of a split column (``"split"``). Rows
+whose split value is listed in neither are left out and counted. A set whose licence does not
+allow shipping a trained model carries ``"training_allowed": false`` and may only test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ml.features import FeatureSpec
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+MODEL_NAMES = ("toxicity", "spam")
+WEIGHTINGS = ("sqrt", "rows")
+ROLES = ("train", "test")
+
+
+class ConfigError(ValueError):
+    """A training config is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    column: str
+    train: frozenset[str]
+    test: frozenset[str]
+
+    def role_of(self, value: str) -> str | None:
+        if value in self.train:
+            return "train"
+        if value in self.test:
+            return "test"
+        return None
+
+
+@dataclass(frozen=True)
+class DataFile:
+    file: str
+    role: str | None = None
+    split: SplitRule | None = None
+
+
+@dataclass(frozen=True)
+class LabelOverride:
+    column: str
+    labels: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    folder: str
+    files: tuple[DataFile, ...]
+    licence: str
+    training_allowed: bool
+    source: str = ""
+    note: str = ""
+    weight: float = 1.0
+    keep_label: int | None = None
+    relabel: int | None = None
+    label_override: LabelOverride | None = None
+    exclude_from_test: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    group_column: str | None = None
+
+    @property
+    def has_train_rows(self) -> bool:
+        return any(f.role == "train" or (f.split is not None and f.split.train) for f in self.files)
+
+    @property
+    def has_test_rows(self) -> bool:
+        return any(f.role == "test" or (f.split is not None and f.split.test) for f in self.files)
+
+
+@dataclass(frozen=True)
+class ThresholdRules:
+    """``publish``: the F1-maximising threshold on validation; ``reject``: optional precision and FPR targets."""
+
+    reject_min_precision: float | None = None
+    reject_max_false_positive_rate: float | None = None
+
+    @property
+    def has_reject(self) -> bool:
+        return self.reject_min_precision is not None
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    model: str
+    attribute: str
+    features: FeatureSpec
+    regularisation: float
+    max_iter: int
+    dataset_weighting: str
+    validation_fraction: float
+    max_nonzero_weights: int | None
+    thresholds: ThresholdRules
+    datasets: tuple[DatasetSpec, ...]
+    description: str
+    raw: Mapping[str, Any]
+
+    @property
+    def training_sets(self) -> tuple[DatasetSpec, ...]:
+        return tuple(spec for spec in self.datasets if spec.has_train_rows)
+
+    @property
+    def test_sets(self) -> tuple[DatasetSpec, ...]:
+        return tuple(spec for spec in self.datasets if spec.has_test_rows)
+
+
+def default_config_path(model: str) -> Path:
+    return CONFIG_DIR / f"{model}.json"
+
+
+def load_config(path: Path) -> TrainingConfig:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+    return parse_config(raw, where=str(path))
+
+
+def parse_config(raw: object, where: str = "config") -> TrainingConfig:
+    try:
+        return _parse_config(_mapping(raw, "config"))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
+    model = _string(raw.get("model"), "model")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", model):
+        raise ConfigError(f"model must be a lower-case identifier, not {model!r}")
+    attribute = _string(raw.get("attribute"), "attribute")
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", attribute):
+        raise ConfigError(f"attribute must be a Perspective-style name in capitals, not {attribute!r}")
+    classifier = _mapping(raw.get("classifier", {}), "classifier")
+    regularisation = _number(classifier.get("C", 1.0), "classifier.C", minimum=0.0, exclusive=True)
+    max_iter = _integer(classifier.get("max_iter", 1000), "classifier.max_iter", minimum=1)
+    weighting = raw.get("dataset_weighting", "sqrt")
+    if weighting not in WEIGHTINGS:
+        raise ConfigError(f"dataset_weighting must be one of {WEIGHTINGS}, not {weighting!r}")
+    validation_fraction = _number(raw.get("validation_fraction", 0.1), "validation_fraction", minimum=0.0)
+    if not 0 < validation_fraction < 0.5:
+        raise ConfigError(f"validation_fraction must be between 0 and 0.5, not {validation_fraction!r}")
+    max_nonzero = raw.get("max_nonzero_weights")
+    if max_nonzero is not None:
+        max_nonzero = _integer(max_nonzero, "max_nonzero_weights", minimum=1)
+    datasets = tuple(_parse_dataset(_mapping(item, "dataset")) for item in _list(raw.get("datasets"), "datasets"))
+    names = [spec.name for spec in datasets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"dataset names must be unique: {names}")
+    config = TrainingConfig(
+        model=model,
+        attribute=attribute,
+        features=FeatureSpec.from_json(_mapping(raw.get("features"), "features")),
+        regularisation=regularisation,
+        max_iter=max_iter,
+        dataset_weighting=weighting,
+        validation_fraction=validation_fraction,
+        max_nonzero_weights=max_nonzero,
+        thresholds=_parse_thresholds(_mapping(raw.get("thresholds", {}), "thresholds")),
+        datasets=datasets,
+        description=str(raw.get("description", "")),
+        raw=raw,
+    )
+    if not config.training_sets:
+        raise ConfigError("no data set has training rows")
+    if not config.test_sets:
+        raise ConfigError("no data set has test rows")
+    return config
+
+
+def _parse_thresholds(raw: Mapping[str, Any]) -> ThresholdRules:
+    publish = raw.get("publish", "max_f1")
+    if publish != "max_f1":
+        raise ConfigError(f"thresholds.publish supports only 'max_f1', not {publish!r}")
+    reject = raw.get("reject")
+    if reject is None:
+        return ThresholdRules()
+    reject = _mapping(reject, "thresholds.reject")
+    precision = _number(reject.get("min_precision"), "thresholds.reject.min_precision", minimum=0.0)
+    max_fpr = reject.get("max_false_positive_rate")
+    if max_fpr is not None:
+        max_fpr = _number(max_fpr, "thresholds.reject.max_false_positive_rate", minimum=0.0)
+    return ThresholdRules(reject_min_precision=precision, reject_max_false_positive_rate=max_fpr)
+
+
+def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
+    name = _string(raw.get("name"), "dataset name")
+    where = f"dataset {name!r}"
+    folder = _string(raw.get("folder"), f"{where}: folder")
+    if Path(folder).is_absolute() or ".." in Path(folder).parts:
+        raise ConfigError(f"{where}: folder must be relative to the data directory, not {folder!r}")
+    files = tuple(_parse_file(_mapping(item, f"{where}: file"), where) for item in _list(raw.get("files"), where))
+    training_allowed = raw.get("training_allowed")
+    if not isinstance(training_allowed, bool):
+        raise ConfigError(f"{where}: training_allowed must be true or false (the README's 'ship model?' column)")
+    keep_label = raw.get("keep_label")
+    relabel = raw.get("relabel")
+    for key, value in (("keep_label", keep_label), ("relabel", relabel)):
+        if value not in (None, 0, 1) or isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be 0 or 1, not {value!r}")
+    override = raw.get("label_override")
+    label_override = None
+    if override is not None:
+        override = _mapping(override, f"{where}: label_override")
+        labels = _mapping(override.get("labels"), f"{where}: label_override.labels")
+        if any(value not in (0, 1) or isinstance(value, bool) for value in labels.values()):
+            raise ConfigError(f"{where}: label_override.labels must map values to 0 or 1")
+        label_override = LabelOverride(
+            column=_string(override.get("column"), f"{where}: label_override.column"), labels=dict(labels)
+        )
+    exclude = _mapping(raw.get("exclude_from_test", {}), f"{where}: exclude_from_test")
+    spec = DatasetSpec(
+        name=name,
+        folder=folder,
+        files=files,
+        licence=_string(raw.get("licence"), f"{where}: licence"),
+        training_allowed=training_allowed,
+        source=str(raw.get("source", "")),
+        note=str(raw.get("note", "")),
+        weight=_number(raw.get("weight", 1.0), f"{where}: weight", minimum=0.0, exclusive=True),
+        keep_label=keep_label,
+        relabel=relabel,
+        label_override=label_override,
+        exclude_from_test={
+            column: frozenset(_strings(values, f"{where}: exclude_from_test")) for column, values in exclude.items()
+        },
+        group_column=raw.get("group_column"),
+    )
+    if spec.has_train_rows and not spec.training_allowed:
+        raise ConfigError(f"{where}: its licence does not allow shipping a trained model, so it may only test")
+    return spec
+
+
+def _parse_file(raw: Mapping[str, Any], where: str) -> DataFile:
+    file = _string(raw.get("file"), f"{where}: file")
+    if Path(file).name != file:
+        raise ConfigError(f"{where}: file must be a plain file name, not {file!r}")
+    role = raw.get("role")
+    split = raw.get("split")
+    if (role is None) == (split is None):
+        raise ConfigError(f"{where}: {file} needs exactly one of 'role' or 'split'")
+    if role is not None:
+        if role not in ROLES:
+            raise ConfigError(f"{where}: {file} role must be one of {ROLES}, not {role!r}")
+        return DataFile(file=file, role=role)
+    split = _mapping(split, f"{where}: {file} split")
+    train = frozenset(_strings(split.get("train", []), f"{where}: split.train"))
+    test = frozenset(_strings(split.get("test", []), f"{where}: split.test"))
+    if train & test:
+        raise ConfigError(f"{where}: {file} split values {sorted(train & test)} are both train and test")
+    column = _string(split.get("column"), f"{where}: split.column")
+    return DataFile(file=file, split=SplitRule(column=column, train=train, test=test))
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must be an object")
+    return value
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{what} must be a non-empty list")
+    return value
+
+
+def _string(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{what} must be a non-empty string")
+    return value
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{what} must be a list of strings")
+    return value
+
+
+def _integer(value: object, what: str, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{what} must be an integer of at least {minimum}, not {value!r}")
+    return value
+
+
+def _number(value: object, what: str, minimum: float, exclusive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{what} must be a number, not {value!r}")
+    if value < minimum or (exclusive and value == minimum):
+        raise ConfigError(f"{what} must be {'above' if exclusive else 'at least'} {minimum}, not {value!r}")
+    return float(value)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from ml.evaluation import binary_metrics, choose_thresholds, metrics_at_threshold, metrics_table
+from ml.training_config import ThresholdRules
+
+LABELS = [0, 0, 0, 1, 1, 1]
+SCORES = np.array([0.1, 0.2, 0.6, 0.4, 0.8, 0.9])
+
+
+def test_it_picks_the_f1_maximising_publish_threshold() -> None:
+    assert choose_thresholds(LABELS, SCORES, ThresholdRules())["publish"] == 0.4
+
+
+def test_it_leaves_reject_empty_without_reject_rules() -> None:
+    assert choose_thresholds(LABELS, SCORES, ThresholdRules())["reject"] is None
+
+
+def test_it_picks_the_lowest_reject_threshold_that_meets_precision_and_false_positive_rate() -> None:
+    rules = ThresholdRules(reject_min_precision=0.99, reject_max_false_positive_rate=0.0)
+    assert choose_thresholds(LABELS, SCORES, rules)["reject"] == 0.8
+
+
+def test_it_leaves_reject_empty_when_no_score_meets_the_targets() -> None:
+    rules = ThresholdRules(reject_min_precision=0.99)
+    assert choose_thresholds([1, 0], np.array([0.1, 0.9]), rules)["reject"] is None
+
+
+def test_it_needs_both_classes_to_choose_thresholds() -> None:
+    with pytest.raises(ValueError, match="both classes"):
+        choose_thresholds([0, 0], np.array([0.1, 0.2]), ThresholdRules())
+
+
+def test_it_counts_precision_recall_f1_and_false_positive_rate_at_a_threshold() -> None:
+    metrics = metrics_at_threshold(np.array(LABELS), SCORES, 0.5)
+    assert metrics == {
+        "threshold": 0.5,
+        "flagged": 3,
+        "precision": 0.6667,
+        "recall": 0.6667,
+        "f1": 0.6667,
+        "false_positive_rate": 0.3333,
+    }
+
+
+def test_it_reports_rank_metrics_and_metrics_at_each_threshold() -> None:
+    metrics = binary_metrics(LABELS, SCORES, {"0.5": 0.5, "reject": None})
+    assert metrics["rows"] == 6
+    assert metrics["positives"] == 3
+    assert metrics["roc_auc"] == pytest.approx(8 / 9, abs=1e-4)
+    assert metrics["pr_auc"] is not None
+    assert list(metrics["at"]) == ["0.5"]
+
+
+def test_it_reports_no_rank_metrics_for_a_set_with_one_class() -> None:
+    metrics = binary_metrics([0, 0, 0], np.array([0.1, 0.7, 0.2]), {"publish": 0.5})
+    assert metrics["roc_auc"] is None
+    assert metrics["pr_auc"] is None
+    assert metrics["at"]["publish"]["false_positive_rate"] == 0.3333
+    assert metrics["at"]["publish"]["recall"] is None
+
+
+def test_it_renders_a_table_row_per_test_set() -> None:
+    results = {"alice-set": binary_metrics(LABELS, SCORES, {"0.5": 0.5, "publish": 0.4})}
+    table = metrics_table(results)
+    assert table.splitlines()[0].startswith("test set")
+    assert "alice-set" in table
+    assert "0.889" in table

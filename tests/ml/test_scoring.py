@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from ml.artifacts import ArtifactError
+from ml.scoring import DEFAULT_ARTIFACTS_DIR, clear_cache, get_scorer
+
+CLEAN = "Thanks for the article, I learned a lot about the new bridge."
+INSULT = "You are a worthless idiot, shut up"
+SPAM = "Earn $5000 a week from home!!! Click http://bit.ly/xyz and DM me on WhatsApp"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    clear_cache()
+
+
+def test_it_scores_every_attribute_of_both_models(trained_artifacts: Path) -> None:
+    scores = get_scorer(trained_artifacts).score("shut up, you worthless clown")
+    assert set(scores) == {"TOXICITY", "SPAM"}
+    assert all(0.0 <= value <= 1.0 for value in scores.values())
+    assert scores["TOXICITY"] > 0.5
+
+
+def test_it_reports_versions_attributes_and_suggested_thresholds(trained_artifacts: Path) -> None:
+    scorer = get_scorer(trained_artifacts)
+    assert scorer.versions == {"toxicity": "toxicity-2026.01.02", "spam": "spam-2026.01.02"}
+    assert scorer.attributes == {"toxicity": ("TOXICITY",), "spam": ("SPAM",)}
+    assert set(scorer.suggested_thresholds) == {"TOXICITY", "SPAM"}
+    assert set(scorer.suggested_thresholds["SPAM"]) == {"publish", "reject"}
+
+
+def test_it_scores_many_texts_like_one_at_a_time(trained_artifacts: Path) -> None:
+    scorer = get_scorer(trained_artifacts)
+    texts = ["earn $5000 a week from home", "the museum story was well researched", "", "ＩＤＩＯＴ"]  # noqa: RUF001 (look-alike letters on purpose)
+    for text, scores in zip(texts, scorer.score_many(texts), strict=True):
+        assert scores == pytest.approx(scorer.score(text))
+    assert scorer.score_many([]) == []
+
+
+def test_it_loads_once_per_argument_combination(trained_artifacts: Path) -> None:
+    first = get_scorer(trained_artifacts)
+    assert get_scorer(trained_artifacts) is first
+    pinned = get_scorer(trained_artifacts, toxicity_version="toxicity-2026.01.02")
+    assert pinned is not first
+    assert get_scorer(trained_artifacts, toxicity_version="toxicity-2026.01.02") is pinned
+    clear_cache()
+    assert get_scorer(trained_artifacts) is not first
+
+
+def test_it_raises_an_artifact_error_for_a_missing_version(trained_artifacts: Path) -> None:
+    with pytest.raises(ArtifactError):
+        get_scorer(trained_artifacts, spam_version="spam-2030.01.01")
+
+
+def test_it_uses_the_committed_artifacts_by_default() -> None:
+    scorer = get_scorer()
+    assert scorer is get_scorer(DEFAULT_ARTIFACTS_DIR)
+    assert set(scorer.versions) == {"toxicity", "spam"}
+
+
+def test_it_scores_the_sanity_sentences_in_the_right_direction() -> None:
+    scorer = get_scorer()
+    clean, insult, spam = (scorer.score(text) for text in (CLEAN, INSULT, SPAM))
+    assert clean["TOXICITY"] < 0.3 and clean["SPAM"] < 0.3
+    assert insult["TOXICITY"] > 0.8
+    assert spam["SPAM"] > 0.9
+    assert insult["TOXICITY"] > spam["TOXICITY"] and spam["SPAM"] > insult["SPAM"]

@@ -1,0 +1,74 @@
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ml.training_config import MODEL_NAMES, ConfigError, default_config_path, load_config, parse_config
+
+RawConfig = Callable[[str], dict[str, Any]]
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_it_loads_the_checked_in_configs(model: str) -> None:
+    config = load_config(default_config_path(model))
+    assert config.model == model
+    assert config.attribute == model.upper()
+    assert config.training_sets and config.test_sets
+    assert all(spec.training_allowed for spec in config.training_sets)
+
+
+def test_it_parses_the_tiny_config(raw_config: RawConfig) -> None:
+    config = parse_config(raw_config("spam"))
+    assert [spec.name for spec in config.training_sets] == ["tiny-spam"]
+    assert [spec.name for spec in config.test_sets] == ["tiny-spam", "tiny-news"]
+    assert config.thresholds.reject_min_precision == 0.9
+
+
+def test_it_refuses_training_on_a_set_whose_licence_forbids_it(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["datasets"][0]["training_allowed"] = False
+    with pytest.raises(ConfigError, match="may only test"):
+        parse_config(raw)
+
+
+def test_it_requires_training_allowed_to_be_stated(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    del raw["datasets"][0]["training_allowed"]
+    with pytest.raises(ConfigError, match="training_allowed"):
+        parse_config(raw)
+
+
+def test_it_refuses_a_file_with_both_a_role_and_a_split(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["datasets"][0]["files"] = [{"file": "x.csv", "role": "train", "split": {"column": "split", "train": ["a"]}}]
+    with pytest.raises(ConfigError, match="exactly one"):
+        parse_config(raw)
+
+
+def test_it_refuses_a_split_value_in_both_train_and_test(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["datasets"][0]["files"] = [{"file": "x.csv", "split": {"column": "split", "train": ["a"], "test": ["a"]}}]
+    with pytest.raises(ConfigError, match="both train and test"):
+        parse_config(raw)
+
+
+def test_it_refuses_a_folder_outside_the_data_directory(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["datasets"][0]["folder"] = "../elsewhere"
+    with pytest.raises(ConfigError, match="relative"):
+        parse_config(raw)
+
+
+def test_it_refuses_an_attribute_not_in_capitals(raw_config: RawConfig) -> None:
+    raw = raw_config("spam")
+    raw["attribute"] = "spam"
+    with pytest.raises(ConfigError, match="capitals"):
+        parse_config(raw)
+
+
+def test_it_needs_test_rows(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["datasets"] = raw["datasets"][:1]
+    raw["datasets"][0]["files"][0]["split"]["test"] = []
+    with pytest.raises(ConfigError, match="no data set has test rows"):
+        parse_config(raw)
