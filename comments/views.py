@@ -269,7 +269,10 @@ class CommentReport(APIView):
     @extend_schema(
         operation_id="comment_report",
         request=InputSerializer,
-        responses={202: inline_serializer("ReportReceived", {"status": serializers.CharField()}), 400: OpenApiTypes.OBJECT},
+        responses={
+            202: inline_serializer("ReportReceived", {"status": serializers.CharField()}),
+            400: OpenApiTypes.OBJECT,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         """Report a published comment; enough reports put it back in the moderation queue."""

@@ -1,6 +1,5 @@
 """The Celery app, configured from Django settings (``CELERY_*``)."""
 
-import functools
 import os
 
 from celery import Celery
@@ -19,7 +18,13 @@ class OnCommitTask(DjangoTask):
     """
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        transaction.on_commit(functools.partial(self.delay, *args, **kwargs), robust=True)
+        # A named function, not a functools.partial: Django's robust on_commit logs the failing
+        # callback by its __qualname__, which a partial does not have.
+        def send() -> None:
+            self.delay(*args, **kwargs)
+
+        send.__qualname__ = f"{self.name}.delay"
+        transaction.on_commit(send, robust=True)
 
 
 app = Celery("moderato", task_cls=OnCommitTask)

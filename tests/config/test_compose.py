@@ -39,8 +39,8 @@ def free_port() -> int:
 
 
 def native(command: list[str]) -> list[str]:
-    """The compose command with this virtualenv's executables."""
-    head, *rest = command
+    """The compose command with this virtualenv's executables, "$$" unescaped as compose does."""
+    head, *rest = (arg.replace("$$", "$") for arg in command)
     return [str(BIN / head) if (BIN / head).exists() else head, *rest]
 
 

@@ -28,7 +28,7 @@ def test_it_publishes_a_clean_reply_and_lists_it(worker, live_server, site):
     assert wait_for_status(accepted["id"], {"published", "held", "rejected"}) == "published"
     status = httpx.get(accepted["status_url"]).json()
     assert status["status"] == "published"
-    thread = httpx.get(f"{live_server.url}/api/v1/threads/news/bridge/comments", params={"site": "planet"}).json()
+    thread = httpx.get(f"{live_server.url}/api/v1/threads/%2Fnews%2Fbridge/comments", params={"site": "planet"}).json()
     assert [c["comment"] for c in thread["results"]] == [CLEAN]
     comment = Comment.objects.get(pk=accepted["id"])
     assert set(comment.scores) >= {"TOXICITY", "SPAM"}
@@ -67,7 +67,7 @@ def test_it_keeps_a_comment_posted_while_the_broker_is_down_and_the_sweep_decide
     script = (
         "import django; django.setup()\n"
         "from django.test import Client\n"
-        "r = Client().post('/api/v1/comments', {'site': 'planet', 'thread': '/t', 'name': 'Bob',"
+        "r = Client(HTTP_HOST='127.0.0.1').post('/api/v1/comments', {'site': 'planet', 'thread': '/t', 'name': 'Bob',"
         f" 'comment': {CLEAN!r}}}, content_type='application/json')\n"
         "print(r.status_code, r.json()['id'])\n"
     )
