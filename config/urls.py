@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
-from django.views.generic import RedirectView
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 
@@ -19,5 +19,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health, name="health"),
-    path("", RedirectView.as_view(pattern_name="api-docs"), name="home"),
+    # The demo article page, embedding the widget exactly as a publisher would.
+    path(
+        "",
+        TemplateView.as_view(
+            template_name="comments/demo.html", extra_context={"site_key": "demo", "thread_key": "/demo/article"}
+        ),
+        name="demo",
+    ),
 ]

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.checks import Error, register
+
 from ml.artifacts import ArtifactError
 
 

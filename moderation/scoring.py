@@ -1,6 +1,7 @@
 """The models of ``ml``, as configured by settings, loaded once per process."""
 
 from django.conf import settings
+
 from ml import scoring
 
 

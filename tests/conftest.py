@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -88,18 +90,23 @@ def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], timeou
 
 def start_process(args: list[str], log: Path, ready: str, **extra_env: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        process = subprocess.Popen(args, env=service_env(**extra_env), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, env=service_env(**extra_env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     wait_for_line(log, ready, process)
     return process
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+    """Stop the process and everything it started (``sh -c`` leaves its children otherwise)."""
+    os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # children that outlived their parent
 
 
 @pytest.fixture(scope="session")

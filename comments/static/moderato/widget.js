@@ -1,0 +1,637 @@
+/*! Moderato comment widget: a "Leave a reply" form and the published comments of one page.
+ *
+ *   <script src="https://HOST/static/moderato/widget.js" data-site="KEY" async></script>
+ *   <div id="moderato-thread"></div>   (optional; created right after the script tag when absent)
+ *
+ * data-site       the site's public key (required)
+ * data-thread     the thread key (default: location.pathname)
+ * data-api        the API origin (default: the origin this script was loaded from)
+ * data-lang       en, de, fr or es (default: the page's <html lang>, then en)
+ * data-texts      JSON overriding any text below, e.g. '{"post": "Send"}'
+ * data-page-size  top-level comments per page (default 20, at most 100)
+ * data-theme      "light" or "dark" (default: follow prefers-color-scheme)
+ *
+ * Theming: set any of these CSS custom properties on the page; they inherit into the shadow root:
+ * --moderato-accent, --moderato-accent-text, --moderato-text, --moderato-muted, --moderato-background,
+ * --moderato-surface, --moderato-border, --moderato-error, --moderato-font, --moderato-font-size,
+ * --moderato-radius.
+ *
+ * No cookies, no localStorage; an unsent draft is kept in sessionStorage. User text is only ever
+ * set as textContent.
+ */
+(() => {
+  "use strict";
+
+  // Captured now: document.currentScript is null once this script has finished running.
+  const script = document.currentScript || document.querySelector('script[src*="moderato/widget.js"][data-site]');
+  if (!script) return;
+
+  const TEXTS = {
+    en: {
+      heading: "Leave a reply",
+      comment: "Comment",
+      name: "Name",
+      email: "Email",
+      optional: "(optional, never shown)",
+      post: "Post Comment",
+      posting: "Posting…",
+      commentRequired: "Please enter your comment!",
+      nameRequired: "Please enter your name here",
+      emailInvalid: "Please enter a valid email address",
+      checking: "Thanks! Your comment is being checked…",
+      published: "Thanks! Your comment has been published.",
+      held: "Your comment is awaiting moderation.",
+      slow: "Your comment was received and is still being checked. It will appear once it has been reviewed.",
+      failed: "Your comment could not be sent. Your text is still here; please try again.",
+      rateLimited: "You are posting too quickly. Your text is still here; please try again in a moment.",
+      reply: "Reply",
+      replyingTo: "Replying to {name}",
+      cancelReply: "Cancel reply",
+      report: "Report",
+      reportReason: "Why should a moderator look at this comment?",
+      sendReport: "Send report",
+      cancel: "Cancel",
+      reportThanks: "Thanks, a moderator will look at it.",
+      reportFailed: "Could not send the report.",
+      loading: "Loading comments…",
+      loadFailed: "Comments could not be loaded.",
+      retry: "Try again",
+      loadMore: "Load more comments",
+      none: "No comments yet",
+      one: "1 comment",
+      many: "{n} comments",
+    },
+    de: {
+      heading: "Schreibe einen Kommentar",
+      comment: "Kommentar",
+      name: "Name",
+      email: "E-Mail",
+      optional: "(optional, wird nie angezeigt)",
+      post: "Kommentar abschicken",
+      posting: "Wird gesendet…",
+      commentRequired: "Bitte gib einen Kommentar ein!",
+      nameRequired: "Bitte gib hier deinen Namen ein",
+      emailInvalid: "Bitte gib eine gültige E-Mail-Adresse ein",
+      checking: "Danke! Dein Kommentar wird geprüft…",
+      published: "Danke! Dein Kommentar ist veröffentlicht.",
+      held: "Dein Kommentar wartet auf Freischaltung.",
+      slow: "Dein Kommentar ist angekommen und wird noch geprüft. Er erscheint, sobald er geprüft ist.",
+      failed: "Dein Kommentar konnte nicht gesendet werden. Dein Text ist noch da; bitte versuche es erneut.",
+      rateLimited: "Du schreibst gerade sehr schnell. Dein Text ist noch da; bitte versuche es gleich noch einmal.",
+      reply: "Antworten",
+      replyingTo: "Antwort an {name}",
+      cancelReply: "Antwort abbrechen",
+      report: "Melden",
+      reportReason: "Warum sollte sich ein Moderator diesen Kommentar ansehen?",
+      sendReport: "Meldung senden",
+      cancel: "Abbrechen",
+      reportThanks: "Danke, ein Moderator sieht sich das an.",
+      reportFailed: "Die Meldung konnte nicht gesendet werden.",
+      loading: "Kommentare werden geladen…",
+      loadFailed: "Die Kommentare konnten nicht geladen werden.",
+      retry: "Erneut versuchen",
+      loadMore: "Weitere Kommentare laden",
+      none: "Noch keine Kommentare",
+      one: "1 Kommentar",
+      many: "{n} Kommentare",
+    },
+    fr: {
+      heading: "Laisser un commentaire",
+      comment: "Commentaire",
+      name: "Nom",
+      email: "E-mail",
+      optional: "(facultatif, jamais affiché)",
+      post: "Publier le commentaire",
+      posting: "Envoi…",
+      commentRequired: "Veuillez saisir votre commentaire !",
+      nameRequired: "Veuillez saisir votre nom ici",
+      emailInvalid: "Veuillez saisir une adresse e-mail valide",
+      checking: "Merci ! Votre commentaire est en cours de vérification…",
+      published: "Merci ! Votre commentaire a été publié.",
+      held: "Votre commentaire est en attente de modération.",
+      slow: "Votre commentaire a bien été reçu et est encore en cours de vérification. Il apparaîtra après examen.",
+      failed: "Votre commentaire n’a pas pu être envoyé. Votre texte est conservé ; veuillez réessayer.",
+      rateLimited: "Vous publiez trop vite. Votre texte est conservé ; réessayez dans un instant.",
+      reply: "Répondre",
+      replyingTo: "Réponse à {name}",
+      cancelReply: "Annuler la réponse",
+      report: "Signaler",
+      reportReason: "Pourquoi un modérateur devrait-il examiner ce commentaire ?",
+      sendReport: "Envoyer le signalement",
+      cancel: "Annuler",
+      reportThanks: "Merci, un modérateur va l’examiner.",
+      reportFailed: "Le signalement n’a pas pu être envoyé.",
+      loading: "Chargement des commentaires…",
+      loadFailed: "Les commentaires n’ont pas pu être chargés.",
+      retry: "Réessayer",
+      loadMore: "Afficher plus de commentaires",
+      none: "Aucun commentaire pour l’instant",
+      one: "1 commentaire",
+      many: "{n} commentaires",
+    },
+    es: {
+      heading: "Deja una respuesta",
+      comment: "Comentario",
+      name: "Nombre",
+      email: "Correo electrónico",
+      optional: "(opcional, nunca se muestra)",
+      post: "Publicar el comentario",
+      posting: "Enviando…",
+      commentRequired: "¡Por favor, escribe tu comentario!",
+      nameRequired: "Por favor, escribe aquí tu nombre",
+      emailInvalid: "Por favor, escribe una dirección de correo válida",
+      checking: "¡Gracias! Tu comentario se está revisando…",
+      published: "¡Gracias! Tu comentario se ha publicado.",
+      held: "Tu comentario está pendiente de moderación.",
+      slow: "Tu comentario se ha recibido y todavía se está revisando. Aparecerá cuando se haya revisado.",
+      failed: "No se pudo enviar tu comentario. Tu texto sigue aquí; inténtalo de nuevo.",
+      rateLimited: "Estás publicando demasiado rápido. Tu texto sigue aquí; inténtalo de nuevo en un momento.",
+      reply: "Responder",
+      replyingTo: "Respuesta a {name}",
+      cancelReply: "Cancelar respuesta",
+      report: "Denunciar",
+      reportReason: "¿Por qué debería un moderador revisar este comentario?",
+      sendReport: "Enviar denuncia",
+      cancel: "Cancelar",
+      reportThanks: "Gracias, un moderador lo revisará.",
+      reportFailed: "No se pudo enviar la denuncia.",
+      loading: "Cargando comentarios…",
+      loadFailed: "No se pudieron cargar los comentarios.",
+      retry: "Reintentar",
+      loadMore: "Cargar más comentarios",
+      none: "Todavía no hay comentarios",
+      one: "1 comentario",
+      many: "{n} comentarios",
+    },
+  };
+
+  const DARK =
+    "--_a:var(--moderato-accent,#7aa7ff);--_at:var(--moderato-accent-text,#0b1220);" +
+    "--_fg:var(--moderato-text,#e6edf3);--_mu:var(--moderato-muted,#9da7b3);" +
+    "--_bg:var(--moderato-background,#161b22);--_sf:var(--moderato-surface,#0d1117);" +
+    "--_bd:var(--moderato-border,#3d444d);--_er:var(--moderato-error,#ff8e85);--_p:1.25em 1.5em;color-scheme:dark";
+
+  const CSS = `
+:host{display:block;--_a:var(--moderato-accent,#1a5fb4);--_at:var(--moderato-accent-text,#fff);
+--_fg:var(--moderato-text,currentColor);--_mu:var(--moderato-muted,#5b636d);--_bg:var(--moderato-background,transparent);
+--_sf:var(--moderato-surface,#fff);--_bd:var(--moderato-border,#d0d7de);--_er:var(--moderato-error,#b42318);
+--_r:var(--moderato-radius,6px);--_p:0;color-scheme:light;
+font-family:var(--moderato-font);font-size:var(--moderato-font-size);line-height:1.5}
+@media (prefers-color-scheme:dark){:host(:not([data-theme=light])){${DARK}}}
+:host([data-theme=dark]){${DARK}}
+*{box-sizing:border-box}
+[hidden]{display:none!important}
+.m{color:var(--_fg);background:var(--_bg);border-radius:var(--_r);padding:var(--_p)}
+h2,h3{margin:0 0 .8em;line-height:1.25}
+h2{font-size:1.3em}
+h3{font-size:1.15em}
+ol{list-style:none;margin:0;padding:0}
+.list{border-bottom:1px solid var(--_bd)}
+.list>.c{border-top:1px solid var(--_bd)}
+.a{display:flex;gap:.8em;padding:1em 0}
+.av{flex:none;width:2.4em;height:2.4em;border-radius:50%;display:grid;place-items:center;color:#fff;font-weight:700;user-select:none}
+.mn{flex:1;min-width:0}
+.hd{display:flex;flex-wrap:wrap;align-items:baseline;gap:.15em .6em}
+.n{font-weight:700}
+time{color:var(--_mu);font-size:.85em}
+.b{white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0 .45em}
+.b a{color:var(--_a)}
+.acts{display:flex;gap:1.1em}
+.rp{margin-left:1.2em;padding-left:1.2em;border-left:2px solid var(--_bd)}
+.rp:empty{display:none}
+.rp .rp .rp .rp{margin-left:0;padding-left:0;border:0}
+.new>.a{animation:hl 2.5s ease-out}
+@keyframes hl{from{background:color-mix(in srgb,var(--_a) 18%,transparent)}}
+.l{background:none;border:0;padding:0;margin:0;font:inherit;font-size:.875em;font-weight:600;color:var(--_a);cursor:pointer}
+.l:hover{text-decoration:underline}
+.btn{font:inherit;font-weight:600;color:var(--_at);background:var(--_a);border:1px solid var(--_a);border-radius:var(--_r);padding:.55em 1.3em;cursor:pointer}
+.btn:hover{filter:brightness(1.1)}
+.btn:disabled{opacity:.65;cursor:progress}
+.sm{font-size:.875em;padding:.35em .9em}
+:focus-visible{outline:2px solid var(--_a);outline-offset:2px}
+.more{display:block;margin:1em auto 0;font:inherit;font-size:.9em;color:var(--_a);background:none;border:1px solid var(--_bd);border-radius:var(--_r);padding:.45em 1.2em;cursor:pointer}
+.form{margin-top:1.75em}
+.c .form{margin:0 0 1.25em 3.2em;padding:1em 1.1em;border:1px solid var(--_bd);border-radius:var(--_r)}
+.to{margin:-.4em 0 1em;color:var(--_mu);display:flex;flex-wrap:wrap;gap:.6em;align-items:baseline}
+.f{margin-bottom:1em}
+.row{display:grid;grid-template-columns:repeat(auto-fit,minmax(13em,1fr));gap:0 1em}
+label{display:block;font-weight:600;font-size:.9em;margin-bottom:.3em}
+.hint{font-weight:400;color:var(--_mu)}
+input,textarea{display:block;width:100%;font:inherit;color:inherit;background:var(--_sf);border:1px solid var(--_bd);border-radius:var(--_r);padding:.5em .7em}
+textarea{min-height:7.5em;resize:vertical}
+input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in srgb,var(--_a) 35%,transparent);outline-offset:0}
+[aria-invalid=true]{border-color:var(--_er)}
+.er{margin:.3em 0 0;color:var(--_er);font-size:.875em;font-weight:600}
+.er:empty{margin:0}
+.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+.act{display:flex;flex-wrap:wrap;gap:1em;align-items:center}
+.nt{margin:.9em 0 0;padding:.55em .8em;border-left:3px solid var(--_a)}
+.nt:empty{margin:0;padding:0;border:0}
+.nt[data-kind=err],.st{color:var(--_er);border-color:var(--_er)}
+.st{margin:0 0 1em}
+.st:empty{margin:0}
+.rf{margin:.4em 0 .6em;max-width:32em}
+.rf input{margin-bottom:.5em}
+`;
+
+  const h = (tag, props, ...kids) => {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v == null || v === false) continue;
+      if (k === "text") el.textContent = v;
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? "" : v);
+    }
+    el.append(...kids.filter((kid) => kid != null)); // strings become text nodes, never markup
+    return el;
+  };
+  const fmt = (text, vars) => text.replace(/\{(\w+)\}/g, (all, key) => (key in vars ? vars[key] : all));
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const uid = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+  const opt = script.dataset;
+  const API = (opt.api || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  const SITE = opt.site || "";
+  const THREAD = opt.thread || location.pathname;
+  const PAGE_SIZE = Math.min(100, Math.max(1, parseInt(opt.pageSize, 10) || 20));
+  const LOCALE = [opt.lang, document.documentElement.lang].find((tag) => tag && TEXTS[tag.slice(0, 2).toLowerCase()]) || "en";
+  const T = Object.assign({}, TEXTS.en, TEXTS[LOCALE.slice(0, 2).toLowerCase()]);
+  if (opt.texts) {
+    try {
+      Object.assign(T, JSON.parse(opt.texts));
+    } catch (e) {
+      console.warn("Moderato: data-texts is not valid JSON", e);
+    }
+  }
+
+  const call = (url, init = {}) =>
+    fetch(url, {
+      mode: "cors",
+      credentials: "omit",
+      ...init,
+      headers: { Accept: "application/json", ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers },
+    });
+
+  const rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(LOCALE, { numeric: "auto" }) : null;
+  const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const ago = (date) => {
+    if (isNaN(date)) return "";
+    const seconds = Math.min(0, (date - Date.now()) / 1000);
+    if (!rtf) return date.toLocaleDateString(LOCALE);
+    for (const [unit, size] of UNITS) if (-seconds >= size) return rtf.format(Math.round(seconds / size), unit);
+    return rtf.format(0, "second");
+  };
+
+  // Clickable links, marked as user content; only http(s) URLs are ever made into links.
+  const linkify = (text) => {
+    const parts = [];
+    let last = 0;
+    for (const match of text.matchAll(/\bhttps?:\/\/[^\s<>"]+/gi)) {
+      const url = match[0].replace(/[.,;:!?'")\]]+$/, "");
+      parts.push(text.slice(last, match.index), h("a", { href: url, rel: "nofollow ugc noopener", target: "_blank", text: url }));
+      last = match.index + url.length;
+    }
+    parts.push(text.slice(last));
+    return parts;
+  };
+
+  const hue = (name) => {
+    let sum = 0;
+    for (const ch of name) sum = (sum * 31 + ch.codePointAt(0)) % 360;
+    return sum;
+  };
+
+  function start() {
+    let mount = document.getElementById("moderato-thread");
+    if (!mount) {
+      mount = h("div", { id: "moderato-thread" });
+      if (document.body.contains(script)) script.after(mount);
+      else document.body.append(mount);
+    }
+    if (mount.shadowRoot) return;
+    if (opt.theme) mount.setAttribute("data-theme", opt.theme);
+    const root = mount.attachShadow({ mode: "open" });
+    try {
+      // A constructed stylesheet is not an inline style, so a strict Content-Security-Policy allows it.
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      root.append(h("style", { text: CSS }));
+    }
+
+    const errors = {};
+    const field = (id, label, control, hint) => {
+      errors[id] = h("p", { class: "er", id: id + "-error", "aria-live": "polite" });
+      return h("div", { class: "f" }, h("label", { for: id }, label, hint ? h("span", { class: "hint", text: " " + hint }) : null), control, errors[id]);
+    };
+    const text = h("textarea", { id: "comment", name: "comment", rows: 5, maxlength: 5000, required: true });
+    const name = h("input", { id: "name", name: "name", autocomplete: "name", maxlength: 100, required: true });
+    const email = h("input", { id: "email", name: "email", type: "email", autocomplete: "email", maxlength: 254 });
+    const honeypot = h("input", { id: "website", name: "website", tabindex: "-1", autocomplete: "off" });
+    const controls = { comment: text, name, email };
+    const button = h("button", { type: "submit", class: "btn", text: T.post });
+    const notice = h("p", { class: "nt", role: "status", "aria-live": "polite" });
+    const replyingTo = h("span");
+    const replying = h("p", { class: "to", hidden: true }, replyingTo, h("button", { type: "button", class: "l", onclick: () => cancelReply(true), text: T.cancelReply }));
+    const form = h(
+      "form",
+      { class: "form", novalidate: true, "aria-labelledby": "form-heading" },
+      h("h3", { id: "form-heading", text: T.heading }),
+      replying,
+      field("comment", T.comment, text),
+      h("div", { class: "row" }, field("name", T.name, name), field("email", T.email, email, T.optional)),
+      h("div", { class: "hp", "aria-hidden": "true" }, h("label", { for: "website" }, "Website"), honeypot),
+      h("div", { class: "act" }, button),
+      notice
+    );
+    const heading = h("h2", { id: "count", text: T.loading });
+    const status = h("p", { class: "st", role: "status", "aria-live": "polite" });
+    const list = h("ol", { class: "list" });
+    const more = h("button", { type: "button", class: "more", hidden: true, text: T.loadMore, onclick: () => load() });
+    const home = h("div", {}, form);
+    root.append(h("section", { class: "m", "aria-labelledby": "count" }, heading, status, list, more, home));
+
+    const say = (message, kind) => {
+      notice.textContent = message || "";
+      if (kind) notice.setAttribute("data-kind", kind);
+      else notice.removeAttribute("data-kind");
+    };
+
+    // The thread.
+    const nodes = new Map(); // comment id -> {li, replies, comment, replyButton}
+    let page = 0;
+    let total = 0;
+    const showCount = () => {
+      heading.hidden = false;
+      heading.textContent = total === 0 ? T.none : total === 1 ? T.one : fmt(T.many, { n: total.toLocaleString(LOCALE) });
+    };
+
+    function add(comment, into) {
+      if (nodes.has(comment.id)) return null;
+      const created = new Date(comment.created);
+      const initial = (Array.from(comment.name.trim())[0] || "?").toUpperCase();
+      const avatar = h("div", { class: "av", "aria-hidden": "true", text: initial });
+      avatar.style.backgroundColor = `hsl(${hue(comment.name)},42%,42%)`;
+      const replyButton = h("button", { type: "button", class: "l", text: T.reply, onclick: () => replyTo(comment.id) });
+      const reportButton = h("button", { type: "button", class: "l", text: T.report, "aria-expanded": "false" });
+      const reportBox = h("div");
+      reportButton.addEventListener("click", () => report(comment.id, reportBox, reportButton));
+      const replies = h("ol", { class: "rp" });
+      const li = h(
+        "li",
+        { class: "c", "data-comment-id": comment.id },
+        h(
+          "article",
+          { class: "a" },
+          avatar,
+          h(
+            "div",
+            { class: "mn" },
+            h("header", { class: "hd" }, h("strong", { class: "n", text: comment.name }), h("time", { datetime: comment.created, title: isNaN(created) ? null : created.toLocaleString(LOCALE), text: ago(created) })),
+            h("div", { class: "b" }, ...linkify(comment.comment)),
+            h("div", { class: "acts" }, replyButton, reportButton),
+            reportBox
+          )
+        ),
+        replies
+      );
+      nodes.set(comment.id, { li, replies, comment, replyButton });
+      into.append(li);
+      for (const reply of comment.replies || []) add(reply, replies);
+      return li;
+    }
+
+    async function load() {
+      more.disabled = true;
+      status.textContent = "";
+      try {
+        const query = new URLSearchParams({ site: SITE, thread: THREAD, page: page + 1, page_size: PAGE_SIZE });
+        const response = await call(`${API}/api/v1/comments?${query}`);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        page = data.page;
+        total = data.total;
+        showCount();
+        for (const comment of data.results) add(comment, list);
+        more.hidden = !data.next;
+      } catch (e) {
+        console.warn("Moderato: could not load the comments", e);
+        if (!page) heading.hidden = true;
+        status.replaceChildren(T.loadFailed + " ", h("button", { type: "button", class: "l", text: T.retry, onclick: () => load() }));
+      } finally {
+        more.disabled = false;
+      }
+    }
+
+    // Replies: the form moves under the comment replied to.
+    let parentId = null;
+    function replyTo(id) {
+      const node = nodes.get(id);
+      parentId = id;
+      node.li.insertBefore(form, node.replies);
+      replyingTo.textContent = fmt(T.replyingTo, { name: node.comment.name });
+      replying.hidden = false;
+      text.focus();
+    }
+    function cancelReply(refocus) {
+      const node = nodes.get(parentId);
+      parentId = null;
+      replying.hidden = true;
+      home.append(form);
+      if (refocus && node) node.replyButton.focus();
+    }
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && parentId) cancelReply(true);
+    });
+
+    function report(id, box, opener) {
+      if (box.firstChild) {
+        box.textContent = "";
+        opener.setAttribute("aria-expanded", "false");
+        return;
+      }
+      const reason = h("input", { id: `reason-${id}`, maxlength: 500 });
+      const sent = h("p", { class: "nt", role: "status", "aria-live": "polite" });
+      const send = h("button", { type: "submit", class: "btn sm", text: T.sendReport });
+      const parts = [
+        h("label", { for: `reason-${id}`, text: T.reportReason }),
+        reason,
+        h("div", { class: "act" }, send, h("button", { type: "button", class: "l", text: T.cancel, onclick: () => {
+          report(id, box, opener);
+          opener.focus();
+        } })),
+      ];
+      const reportForm = h("form", { class: "rf", novalidate: true }, ...parts, sent);
+      reportForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        send.disabled = true;
+        let ok = false;
+        try {
+          const response = await call(`${API}/api/v1/comments/${id}/report`, { method: "POST", body: JSON.stringify({ site: SITE, reason: reason.value.trim() }) });
+          ok = response.ok;
+        } catch (e) {
+          ok = false;
+        }
+        send.disabled = false;
+        sent.textContent = ok ? T.reportThanks : T.reportFailed;
+        if (ok) parts.forEach((part) => part.remove());
+        else sent.setAttribute("data-kind", "err");
+      });
+      box.append(reportForm);
+      opener.setAttribute("aria-expanded", "true");
+      reason.focus();
+    }
+
+    // The draft survives a reload of the tab, never the session.
+    const draftKey = `moderato:${SITE}:${THREAD}`;
+    const store = (() => {
+      try {
+        return window.sessionStorage;
+      } catch (e) {
+        return null;
+      }
+    })();
+    const saveDraft = () => {
+      try {
+        store.setItem(draftKey, JSON.stringify({ comment: text.value, name: name.value, email: email.value }));
+      } catch (e) {
+        // Storage full or blocked: the text is still in the form.
+      }
+    };
+    try {
+      const draft = JSON.parse(store.getItem(draftKey)) || {};
+      text.value = draft.comment || "";
+      name.value = draft.name || "";
+      email.value = draft.email || "";
+    } catch (e) {
+      // No draft.
+    }
+
+    const clearError = (key) => {
+      errors[key].textContent = "";
+      controls[key].removeAttribute("aria-invalid");
+      controls[key].removeAttribute("aria-describedby");
+    };
+    form.addEventListener("input", (event) => {
+      saveDraft();
+      const key = event.target.id;
+      if (controls[key] && controls[key].hasAttribute("aria-invalid")) clearError(key);
+    });
+
+    // Shows field messages next to their fields, any other message in the notice; true if any.
+    const showErrors = (messages) => {
+      const other = [];
+      let first = null;
+      for (const [key, value] of Object.entries(messages)) {
+        const joined = [].concat(value).join(" ");
+        if (controls[key]) {
+          errors[key].textContent = joined;
+          controls[key].setAttribute("aria-invalid", "true");
+          controls[key].setAttribute("aria-describedby", key + "-error");
+          first = first || controls[key];
+        } else other.push(joined);
+      }
+      if (other.length) say(other.join(" "), "err");
+      if (first) first.focus();
+      return !!(first || other.length);
+    };
+
+    let idempotencyKey = "";
+    let keyedBody = "";
+    let busy = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (busy) return;
+      Object.keys(controls).forEach(clearError);
+      say("");
+      const invalid = {};
+      if (!text.value.trim()) invalid.comment = T.commentRequired;
+      if (!name.value.trim()) invalid.name = T.nameRequired;
+      if (email.value.trim() && !email.checkValidity()) invalid.email = T.emailInvalid;
+      if (showErrors(invalid)) return;
+
+      const body = { site: SITE, thread: THREAD, name: name.value.trim(), comment: text.value };
+      if (email.value.trim()) body.email = email.value.trim();
+      if (parentId) body.parent = parentId;
+      if (honeypot.value) body.website = honeypot.value;
+      const json = JSON.stringify(body);
+      // The same text keeps its key, so a retry after a lost answer never posts twice.
+      if (json !== keyedBody) {
+        keyedBody = json;
+        idempotencyKey = uid();
+      }
+
+      busy = true;
+      button.disabled = true;
+      button.textContent = T.posting;
+      form.setAttribute("aria-busy", "true");
+      let response = null;
+      let data = {};
+      try {
+        response = await call(`${API}/api/v1/comments`, { method: "POST", headers: { "Idempotency-Key": idempotencyKey }, body: json });
+        data = await response.json().catch(() => ({}));
+      } catch (e) {
+        console.warn("Moderato: could not send the comment", e);
+      }
+      busy = false;
+      button.disabled = false;
+      button.textContent = T.post;
+      form.removeAttribute("aria-busy");
+
+      if (response && response.ok && data.status_url) {
+        keyedBody = "";
+        text.value = "";
+        saveDraft();
+        if (parentId) cancelReply(false);
+        say(T.checking);
+        follow(data.status_url);
+      } else if (response && response.status === 400 && showErrors(data)) {
+        // Shown next to the fields.
+      } else {
+        if (response && response.status === 409) keyedBody = "";
+        say(response && response.status === 429 ? T.rateLimited : T.failed, "err");
+      }
+    });
+
+    // Polls a submitted comment until it is decided, backing off; gives up after a minute.
+    async function follow(url) {
+      const deadline = Date.now() + 60000;
+      let wait = 500;
+      while (Date.now() < deadline) {
+        await sleep(wait);
+        wait = Math.min(wait * 1.5, 5000);
+        let data;
+        try {
+          const response = await call(url);
+          if (!response.ok) continue;
+          data = await response.json();
+        } catch (e) {
+          continue;
+        }
+        if (data.status === "published" && data.comment) {
+          const parent = nodes.get(data.comment.parent);
+          const li = add(data.comment, parent ? parent.replies : list);
+          if (li) {
+            total += 1;
+            showCount();
+            li.classList.add("new");
+            li.scrollIntoView({ block: "nearest", behavior: "smooth" });
+          }
+          return say(T.published);
+        }
+        if (data.status === "held" || data.status === "rejected") return say(T.held);
+      }
+      say(T.slow);
+    }
+
+    setInterval(() => {
+      for (const time of root.querySelectorAll("time")) time.textContent = ago(new Date(time.dateTime));
+    }, 60000);
+
+    load();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
