@@ -169,6 +169,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-comments": {
         "task": "moderation.tasks.pending_comments_sweep",
         "schedule": float(MODERATO_SWEEP_EVERY_SECONDS),
+        "kwargs": {"older_than_seconds": MODERATO_SWEEP_AFTER_SECONDS},
     },
     "purge-idempotency-keys": {"task": "comments.tasks.idempotency_keys_purge", "schedule": 3600.0},
 }

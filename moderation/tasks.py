@@ -27,9 +27,14 @@ def comment_score(self: Task, comment_id: int) -> str:
 
 
 @shared_task(acks_late=True)
-def pending_comments_sweep() -> int:
-    """Re-queue comments left pending too long; return how many were queued."""
-    ids = services.pending_comments_claim_stale(older_than=timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS))
+def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
+    """Re-queue comments left pending too long; return how many were queued.
+
+    Beat passes its own MODERATO_SWEEP_AFTER_SECONDS, so whichever worker runs the sweep
+    applies the scheduler's setting.
+    """
+    seconds = settings.MODERATO_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    ids = services.pending_comments_claim_stale(older_than=timedelta(seconds=seconds))
     for comment_id in ids:
         comment_score.delay(comment_id)
     if ids:
