@@ -42,6 +42,29 @@ class Site(models.Model):
         help_text="Per attribute: a score at or above 'publish' is held, at or above 'reject' rejected.",
     )
     hold_all = models.BooleanField(default=False, help_text="Pre-moderate: hold every comment for a moderator.")
+    hold_first_comment = models.BooleanField(
+        default=False,
+        help_text="Hold a commenter's first comment (a commenter: the e-mail address, else address hash and name).",
+    )
+    hold_links_at = models.PositiveSmallIntegerField(
+        default=0, help_text="Hold comments with this many links or more (0: off)."
+    )
+    blocked_words = models.TextField(
+        blank=True,
+        help_text="One word or phrase per line; matched on word boundaries over normalised text. A match holds.",
+    )
+    allowed_words = models.TextField(
+        blank=True, help_text="One per line; never counted as blocked words (e.g. a place name)."
+    )
+    blocked_email_domains = models.TextField(
+        blank=True, help_text="One domain per line; comments from these e-mail domains are rejected."
+    )
+    moderators = models.ManyToManyField(
+        "auth.User",
+        blank=True,
+        related_name="moderated_sites",
+        help_text="Moderators limited to this site. A moderator on no site's list moderates every site.",
+    )
     report_threshold = models.PositiveSmallIntegerField(
         default=3, help_text="Reader reports that put a published comment back in the moderation queue."
     )

@@ -5,6 +5,7 @@ decision is checked the same way and leaves an audit row.
 """
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
@@ -13,7 +14,7 @@ from django.utils.timesince import timesince
 
 from comments.models import Comment, Report
 from moderation import services
-from moderation.models import ModerationAction, ModerationDecision
+from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
 
 
 class DecisionInline(admin.TabularInline):
@@ -55,6 +56,21 @@ def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
     return admin.action(description=f"{action.label}: selected comments", permissions=["moderate"])(run)
 
 
+def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # type: ignore[no-untyped-def]
+    def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        flagged = 0
+        for comment_id in queryset.values_list("pk", flat=True):
+            try:
+                services.commenter_flag(comment_id=comment_id, actor=request.user, kind=kind, by=by)
+                flagged += 1
+            except ValidationError as exc:
+                modeladmin.message_user(request, " ".join(exc.messages), messages.WARNING)
+        modeladmin.message_user(request, f"{description}: {flagged} commenter(s).", messages.SUCCESS)
+
+    run.__name__ = f"commenter_{kind}_{by}"
+    return admin.action(description=description, permissions=["moderate"])(run)
+
+
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "author_name", "short_body", "thread", "score_bars", "reason_list", "waited"]
@@ -62,7 +78,12 @@ class CommentAdmin(admin.ModelAdmin):
     list_filter = ["status", "thread__site", "created_at"]
     search_fields = ["body", "author_name", "author_email", "thread__key"]
     list_per_page = 50
-    actions = [moderation_action(action) for action in ModerationAction]
+    actions = [
+        *(moderation_action(action) for action in ModerationAction),
+        commenter_action(CommenterFlag.Kind.TRUSTED, "commenter", "Trust the commenter (skip pre-moderation)"),
+        commenter_action(CommenterFlag.Kind.BLOCKED, "email", "Block the commenter by e-mail"),
+        commenter_action(CommenterFlag.Kind.BLOCKED, "ip", "Block the commenter by address hash"),
+    ]
     inlines = [ReportInline, DecisionInline]
     fields = [
         "status", "thread", "parent", "author_name", "author_email", "body", "score_bars", "reason_list",
@@ -74,7 +95,9 @@ class CommentAdmin(admin.ModelAdmin):
         held_first = Case(
             When(status=Comment.Status.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
-        return super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
+        queryset = super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
+        site_ids = services.moderator_site_ids(user=request.user)
+        return queryset if site_ids is None else queryset.filter(thread__site_id__in=site_ids)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -139,3 +162,10 @@ class ModerationDecisionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(CommenterFlag)
+class CommenterFlagAdmin(admin.ModelAdmin):
+    list_display = ["identity", "kind", "site", "created_by", "created_at"]
+    list_filter = ["kind", "site"]
+    search_fields = ["identity"]

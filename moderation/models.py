@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from comments.models import Comment
+from comments.models import Comment, Site
 
 
 class ModerationAction(models.TextChoices):
@@ -36,3 +36,26 @@ class ModerationDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} on comment #{self.comment_id}"
+
+
+class CommenterFlag(models.Model):
+    """A moderator's word on a commenter of one site: trusted (skips pre-moderation) or blocked.
+
+    ``identity`` is ``email:<address>``, ``ip:<address hash>`` or ``ip:<address hash>:<name>``.
+    """
+
+    class Kind(models.TextChoices):
+        TRUSTED = "trusted"
+        BLOCKED = "blocked"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    identity = models.CharField(max_length=400)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "identity"], name="commenter_flag_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.identity}"

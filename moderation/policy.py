@@ -40,6 +40,23 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What is known about a comment besides its scores, for the site's rules.
+
+    ``first_comment`` is true only when the site holds first comments and this commenter has
+    no published comment yet; ``hold_links_at`` 0 turns the link rule off.
+    """
+
+    hold_all: bool = False
+    first_comment: bool = False
+    links: int = 0
+    hold_links_at: int = 0
+    trusted: bool = False
+    blocked: str = ""
+    blocked_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
@@ -88,11 +105,18 @@ def decide(
     *,
     scores: Mapping[str, float],
     thresholds: Mapping[str, Threshold],
-    hold_all: bool = False,
+    facts: Facts = Facts(),  # noqa: B008  (frozen, so one shared default is safe)
 ) -> Decision:
-    """Decide one comment from its scores; attributes without a threshold are recorded only."""
+    """Decide one comment from its scores and the site's rules; every rule that fires is a reason.
+
+    A blocked commenter or a score at a reject threshold rejects. Otherwise a blocked word, a
+    score at a publish threshold, or pre-moderation (all comments, first comments, links; a
+    trusted commenter skips these three) holds. Attributes without a threshold are ignored.
+    """
     rejects: list[Reason] = []
     holds: list[Reason] = []
+    if facts.blocked:
+        rejects.append(Reason(code="blocked_commenter", detail=f"The commenter is blocked ({facts.blocked})."))
     for attribute in sorted(thresholds):
         threshold = thresholds[attribute]
         score = scores.get(attribute)
@@ -125,10 +149,22 @@ def decide(
                     threshold=threshold.publish,
                 )
             )
+    if facts.blocked_words:
+        holds.append(Reason(code="blocked_words", detail=f"Blocked words: {', '.join(facts.blocked_words)}."))
+    if not facts.trusted:
+        if facts.hold_all:
+            holds.append(Reason(code="premoderation", detail="The site holds every comment for a moderator."))
+        if facts.first_comment:
+            holds.append(Reason(code="first_comment", detail="The site holds a commenter's first comment."))
+        if facts.hold_links_at and facts.links >= facts.hold_links_at:
+            holds.append(
+                Reason(
+                    code="links",
+                    detail=f"{facts.links} links; the site holds comments with {facts.hold_links_at} or more.",
+                )
+            )
     if rejects:
         return Decision(Outcome.REJECTED, tuple(rejects + holds))
-    if hold_all:
-        holds.insert(0, Reason(code="premoderation", detail="The site holds every comment for a moderator."))
     if holds:
         return Decision(Outcome.HELD, tuple(holds))
     return Decision(Outcome.PUBLISHED, ())

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from comments.models import Comment
-from moderation import policy
-from moderation.models import ModerationAction, ModerationDecision
+from comments.models import Comment, Site
+from moderation import policy, rules
+from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
 from moderation.scoring import get_scorer
 
 logger = logging.getLogger(__name__)
@@ -77,12 +77,55 @@ def comment_score(*, comment_id: int) -> str:
         attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
     }
     decision = policy.decide(
-        scores=scores,
-        thresholds=policy.thresholds_from_json(site.thresholds),
-        hold_all=site.hold_all,
+        scores=scores, thresholds=policy.thresholds_from_json(site.thresholds), facts=comment_facts(comment=comment)
     )
     written = comment_decide(comment_id=comment_id, decision=decision, scores=scores, model_versions=versions)
     return decision.outcome.value if written else "skipped"
+
+
+def commenter_identities(*, comment: Comment) -> list[str]:
+    """The identities a commenter flag can name for this comment, the commenter's own first."""
+    email = comment.author_email.strip().lower()
+    identities = [f"email:{email}"] if email else []
+    if comment.ip_hash:
+        identities += [f"ip:{comment.ip_hash}:{comment.author_name.strip().lower()}", f"ip:{comment.ip_hash}"]
+    return identities
+
+
+def commenter_has_published(*, comment: Comment) -> bool:
+    """Whether this commenter (e-mail address, else address hash and name) has a published comment here."""
+    published = Comment.objects.filter(thread__site_id=comment.thread.site_id, status=Comment.Status.PUBLISHED)
+    if comment.author_email:
+        return published.filter(author_email__iexact=comment.author_email.strip()).exists()
+    return published.filter(ip_hash=comment.ip_hash, author_name__iexact=comment.author_name.strip()).exists()
+
+
+def comment_facts(*, comment: Comment) -> policy.Facts:
+    """Gather what the site's rules need to know about a comment."""
+    site = comment.thread.site
+    flags = dict(
+        CommenterFlag.objects.filter(site=site, identity__in=commenter_identities(comment=comment)).values_list(
+            "identity", "kind"
+        )
+    )
+    blocked = next((identity for identity, kind in flags.items() if kind == CommenterFlag.Kind.BLOCKED), "")
+    domain = rules.email_domain(comment.author_email) if comment.author_email else ""
+    if not blocked and domain and domain in {d.lower() for d in rules.word_list_parse(site.blocked_email_domains)}:
+        blocked = f"e-mail domain {domain}"
+    trusted = CommenterFlag.Kind.TRUSTED in flags.values()
+    return policy.Facts(
+        hold_all=site.hold_all,
+        first_comment=site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),
+        links=rules.links_count(comment.body),
+        hold_links_at=site.hold_links_at,
+        trusted=trusted,
+        blocked=blocked,
+        blocked_words=rules.blocked_words_found(
+            comment.body,
+            blocked=rules.word_list_parse(site.blocked_words),
+            allowed=rules.word_list_parse(site.allowed_words),
+        ),
+    )
 
 
 def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
@@ -123,19 +166,16 @@ ACTION_EFFECTS: dict[ModerationAction, tuple[str, dict[str, int]]] = {
 }
 
 
-def comment_moderate(
-    *, comment_id: int, actor: AbstractBaseUser, action: ModerationAction, note: str = ""
-) -> ModerationDecision:
+def comment_moderate(*, comment_id: int, actor: Any, action: ModerationAction, note: str = "") -> ModerationDecision:
     """Apply a moderator's action to a comment and record it; it wins over any scoring task.
 
     A pending comment decided here is no longer pending, so a scoring task that arrives later
     finds nothing to do (its update is conditional on ``status = 'pending'``).
     """
-    if not actor.has_perm("comments.can_moderate"):
-        raise PermissionDenied("Only moderators can decide comments.")
     to_status, labels = ACTION_EFFECTS[action]
     with transaction.atomic():
-        comment = Comment.objects.select_for_update().get(pk=comment_id)
+        comment = Comment.objects.select_for_update().select_related("thread").get(pk=comment_id)
+        moderator_check(actor=actor, site_id=comment.thread.site_id)
         from_status = comment.status
         Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=timezone.now())
         return ModerationDecision.objects.create(
@@ -147,3 +187,44 @@ def comment_moderate(
             labels=labels,
             note=note[:500],
         )
+
+
+def moderator_site_ids(*, user: Any) -> set[int] | None:
+    """The sites a moderator is limited to, or None for every site."""
+    if user.is_superuser:
+        return None
+    site_ids = set(Site.objects.filter(moderators=user).values_list("pk", flat=True))
+    return site_ids or None
+
+
+def moderator_check(*, actor: Any, site_id: int) -> None:
+    if not actor.has_perm("comments.can_moderate"):
+        raise PermissionDenied("Only moderators can decide comments.")
+    allowed = moderator_site_ids(user=actor)
+    if allowed is not None and site_id not in allowed:
+        raise PermissionDenied("This moderator is limited to other sites.")
+
+
+def commenter_flag(*, comment_id: int, actor: Any, kind: CommenterFlag.Kind, by: str = "commenter") -> CommenterFlag:
+    """Trust or block the author of a comment on its site.
+
+    ``by`` picks the identity: "commenter" (e-mail address, else address hash and name),
+    "email" or "ip" (the address hash alone, whatever the name).
+    """
+    comment = Comment.objects.select_related("thread").get(pk=comment_id)
+    moderator_check(actor=actor, site_id=comment.thread.site_id)
+    email = comment.author_email.strip().lower()
+    if by == "email" and email:
+        identity = f"email:{email}"
+    elif by == "ip" and comment.ip_hash:
+        identity = f"ip:{comment.ip_hash}"
+    elif by == "commenter":
+        identity = commenter_identities(comment=comment)[0] if (email or comment.ip_hash) else ""
+    else:
+        identity = ""
+    if not identity:
+        raise ValidationError(f"Comment #{comment_id} has no {by} to flag.")
+    flag, _ = CommenterFlag.objects.update_or_create(
+        site_id=comment.thread.site_id, identity=identity, defaults={"kind": kind, "created_by": actor}
+    )
+    return flag

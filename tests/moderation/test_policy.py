@@ -4,6 +4,7 @@ import pytest
 
 from moderation.policy import (
     DEFAULT_THRESHOLDS,
+    Facts,
     Outcome,
     Threshold,
     decide,
@@ -41,7 +42,7 @@ def test_it_never_rejects_an_attribute_without_a_reject_threshold():
 
 
 def test_it_holds_everything_when_the_site_premoderates():
-    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, hold_all=True)
+    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=Facts(hold_all=True))
     assert decision.outcome is Outcome.HELD
     assert decision.reasons[0].code == "premoderation"
 
@@ -86,3 +87,41 @@ def test_it_explains_a_scoring_failure():
         "code": "scoring_failed",
         "detail": "Scoring failed 3 times; held for a moderator.",
     }
+
+
+def test_it_rejects_a_blocked_commenter_whatever_the_scores():
+    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=Facts(blocked="email:e@x"))
+    assert decision.outcome is Outcome.REJECTED
+    assert decision.reasons[0].code == "blocked_commenter"
+
+
+@pytest.mark.parametrize(
+    ("facts", "code"),
+    [
+        (Facts(first_comment=True), "first_comment"),
+        (Facts(links=3, hold_links_at=2), "links"),
+        (Facts(blocked_words=("idiot",)), "blocked_words"),
+    ],
+)
+def test_it_holds_when_a_site_rule_fires_and_says_which(facts, code):
+    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=facts)
+    assert decision.outcome is Outcome.HELD
+    assert [r.code for r in decision.reasons] == [code]
+
+
+def test_it_lets_links_below_the_limit_and_no_limit_pass():
+    for facts in (Facts(links=1, hold_links_at=2), Facts(links=9, hold_links_at=0)):
+        assert (
+            decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=facts).outcome
+            is Outcome.PUBLISHED
+        )
+
+
+def test_a_trusted_commenter_skips_pre_moderation_but_not_the_models_or_word_lists():
+    trusted = Facts(trusted=True, hold_all=True, first_comment=True, links=5, hold_links_at=1)
+    assert (
+        decide(scores={"TOXICITY": 0.1, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=trusted).outcome is Outcome.PUBLISHED
+    )
+    assert decide(scores={"TOXICITY": 0.9, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=trusted).outcome is Outcome.HELD
+    words = Facts(trusted=True, blocked_words=("x",))
+    assert decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=words).outcome is Outcome.HELD

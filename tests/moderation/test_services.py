@@ -117,3 +117,58 @@ def test_it_refuses_a_decision_from_a_non_moderator(thread):
             comment_id=comment.pk, actor=User.objects.create_user("bob"), action=ModerationAction.APPROVE
         )
     assert Comment.objects.get(pk=comment.pk).status == "pending"
+
+
+def decide_new(thread, body=CLEAN, **fields):
+    comment = pending(thread, body, **fields)
+    services.comment_score(comment_id=comment.pk)
+    comment.refresh_from_db()
+    return comment
+
+
+def test_it_holds_a_first_comment_then_publishes_the_next_once_one_is_published(thread):
+    thread.site.hold_first_comment = True
+    thread.site.save()
+    first = decide_new(thread, author_email="Carol@Example.org")
+    assert (first.status, first.reasons[0]["code"]) == ("held", "first_comment")
+    Comment.objects.filter(pk=first.pk).update(status="published")
+    assert decide_new(thread, author_email="carol@example.org").status == "published"
+    # No e-mail: the commenter is the address hash plus the name.
+    assert decide_new(thread, ip_hash="h1", author_name="Dan").status == "held"
+
+
+def test_it_holds_comments_with_too_many_links(thread):
+    thread.site.hold_links_at = 2
+    thread.site.save()
+    held = decide_new(thread, "Useful: https://a.example/1 and https://b.example/2")
+    assert [r["code"] for r in held.reasons] == ["links"]
+    assert decide_new(thread, "Source: https://a.example/1").status == "published"
+
+
+def test_it_holds_blocked_words_but_not_inside_allowed_words(thread):
+    thread.site.blocked_words = "bridge troll"
+    thread.site.allowed_words = "scunthorpe"
+    thread.site.save()
+    held = decide_new(thread, "Only a Bridge Troll would say that.")
+    assert held.reasons[0] == {"code": "blocked_words", "detail": "Blocked words: bridge troll."}
+
+
+def test_it_rejects_blocked_commenters_and_email_domains(thread):
+    from moderation.models import CommenterFlag
+
+    CommenterFlag.objects.create(site=thread.site, identity="ip:abc", kind="blocked")
+    assert decide_new(thread, ip_hash="abc", author_name="Anyone").status == "rejected"
+    thread.site.blocked_email_domains = "spam.example"
+    thread.site.save()
+    rejected = decide_new(thread, author_email="x@SPAM.example")
+    assert rejected.reasons[0]["code"] == "blocked_commenter"
+
+
+def test_a_trusted_commenter_skips_pre_moderation(thread):
+    from moderation.models import CommenterFlag
+
+    thread.site.hold_all = True
+    thread.site.save()
+    CommenterFlag.objects.create(site=thread.site, identity="email:vip@example.org", kind="trusted")
+    assert decide_new(thread, author_email="VIP@example.org").status == "published"
+    assert decide_new(thread, author_email="other@example.org").status == "held"
