@@ -129,7 +129,7 @@ class CommentCollection(APIView):
     def get_throttles(self) -> list[SubmitRateThrottle]:
         return [SubmitRateThrottle()] if self.request.method == "POST" else []
 
-    class InputSerializer(serializers.Serializer):
+    class SubmitInputSerializer(serializers.Serializer):
         site = Text(max_length=64)
         thread = Text(max_length=500)
         name = Text(
@@ -143,14 +143,14 @@ class CommentCollection(APIView):
         email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
         parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
 
-    class OutputSerializer(serializers.Serializer):
+    class SubmitOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         status = serializers.CharField()
         status_url = serializers.URLField()
 
     @extend_schema(
         operation_id="comment_submit",
-        request=InputSerializer,
+        request=SubmitInputSerializer,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -159,14 +159,14 @@ class CommentCollection(APIView):
                 description="Repeat a submission safely: the same key and body return the first answer.",
             )
         ],
-        responses={202: OutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={202: SubmitOutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
         """Submit a reply; it is stored, then scored in the background. Follow it at status_url."""
         idempotency_key = request.headers.get("Idempotency-Key", "").strip()
         if len(idempotency_key) > 255:
             raise ValidationError({"Idempotency-Key": ["Ensure this header has no more than 255 characters."]})
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.SubmitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         address = request_client_address(request)
@@ -262,13 +262,13 @@ class CommentReport(APIView):
     authentication_classes: list[type] = []
     throttle_classes = [ReportRateThrottle]
 
-    class InputSerializer(serializers.Serializer):
+    class ReportInputSerializer(serializers.Serializer):
         site = Text(max_length=64)
         reason = Text(max_length=300, required=False, allow_blank=True, default="")
 
     @extend_schema(
         operation_id="comment_report",
-        request=InputSerializer,
+        request=ReportInputSerializer,
         responses={
             202: inline_serializer("ReportReceived", {"status": serializers.CharField()}),
             400: OpenApiTypes.OBJECT,
@@ -276,7 +276,7 @@ class CommentReport(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Report a published comment; enough reports put it back in the moderation queue."""
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.ReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.comment_report(
             comment_id=pk,
@@ -307,7 +307,7 @@ class ThreadCommentList(APIView):
 
 
 class CommentCounts(APIView):
-    class QuerySerializer(serializers.Serializer):
+    class CountsQuerySerializer(serializers.Serializer):
         site = Text(max_length=64)
         thread = serializers.ListField(child=Text(max_length=500), min_length=1, max_length=MAX_COUNT_THREADS)
 
@@ -326,7 +326,7 @@ class CommentCounts(APIView):
     )
     def get(self, request: Request) -> Response:
         """Count the published comments of each thread, e.g. for a list of articles."""
-        query = self.QuerySerializer(
+        query = self.CountsQuerySerializer(
             data={"site": request.query_params.get("site"), "thread": request.query_params.getlist("thread")}
         )
         query.is_valid(raise_exception=True)

@@ -105,7 +105,7 @@ def decide(
     *,
     scores: Mapping[str, float],
     thresholds: Mapping[str, Threshold],
-    facts: Facts = Facts(),  # noqa: B008  (frozen, so one shared default is safe)
+    facts: Facts = Facts(),  # frozen, so one shared default is safe
 ) -> Decision:
     """Decide one comment from its scores and the site's rules; every rule that fires is a reason.
 

@@ -335,3 +335,16 @@ def test_it_refuses_reports_of_unpublished_or_foreign_comments(api, site):
     assert api.post(f"{URL}/{comment.pk}/report", {"site": "other"}, format="json").status_code == 400
     assert api.post(f"{URL}/999999/report", {"site": "planet"}, format="json").status_code == 400
     assert api.post(f"{URL}/{comment.pk}/report", {}, format="json").json() == {"site": ["This field is required."]}
+
+
+def test_it_generates_a_valid_schema_without_warnings(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr

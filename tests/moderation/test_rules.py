@@ -28,7 +28,7 @@ def test_it_matches_blocked_words_on_word_boundaries_only():
 
 
 def test_it_matches_phrases_and_folds_width_and_case():
-    assert blocked_words_found("Ｂｕｙ ＮＯＷ cheap", blocked=("buy now",)) == ("buy now",)
+    assert blocked_words_found("\uff22\uff55\uff59 \uff2e\uff2f\uff37 cheap", blocked=("buy now",)) == ("buy now",)
 
 
 def test_it_ignores_blocked_words_inside_allowed_phrases():
