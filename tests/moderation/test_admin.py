@@ -144,3 +144,30 @@ def test_it_shows_the_history_of_decisions_on_the_detail_page(client, alice, thr
     act(client, "spam", comment)
     page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
     assert "History of decisions" in page and "Mark as spam" in page
+
+
+def test_a_moderator_limited_to_a_site_sees_and_decides_only_its_comments(client, alice, thread):
+    from comments.models import Site
+
+    other_site = Site.objects.create(name="Other", public_key="other")
+    other = make(Thread.objects.create(site=other_site, key="/x"), "elsewhere")
+    mine = make(thread, "mine")
+    other_site.moderators.add(User.objects.create_user("carol"))  # limits carol, not alice
+    thread.site.moderators.add(alice)
+    client.force_login(alice)
+    assert [c.pk for c in client.get(QUEUE).context["cl"].result_list] == [mine.pk]
+    act(client, "approve", mine, other)
+    assert Comment.objects.get(pk=other.pk).status == "held"
+    assert Comment.objects.get(pk=mine.pk).status == "published"
+
+
+def test_it_trusts_and_blocks_commenters_from_the_queue(client, alice, thread):
+    from moderation.models import CommenterFlag
+
+    known = make(thread, "hi", author_name="Erin", author_email="Erin@Example.org", ip_hash="h9")
+    client.force_login(alice)
+    client.post(QUEUE, {"action": "commenter_trusted_commenter", "_selected_action": [known.pk]})
+    client.post(QUEUE, {"action": "commenter_blocked_ip", "_selected_action": [known.pk]})
+    flags = dict(CommenterFlag.objects.values_list("identity", "kind"))
+    assert flags == {"email:erin@example.org": "trusted", "ip:h9": "blocked"}
+    assert CommenterFlag.objects.get(identity="ip:h9").created_by == alice
