@@ -1,3 +1,5 @@
+import secrets
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -14,6 +16,10 @@ def validate_thresholds(value: object) -> None:
         policy.thresholds_from_json(value)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
 
 
 def validate_origins(value: object) -> None:
@@ -58,6 +64,12 @@ class Site(models.Model):
     )
     blocked_email_domains = models.TextField(
         blank=True, help_text="One domain per line; comments from these e-mail domains are rejected."
+    )
+    webhook_url = models.URLField(
+        blank=True, help_text="Receives comment.published, comment.held and comment.rejected events (signed)."
+    )
+    webhook_secret = models.CharField(
+        max_length=64, default=new_webhook_secret, help_text="Key of the HMAC-SHA256 signature of each webhook."
     )
     moderators = models.ManyToManyField(
         "auth.User",

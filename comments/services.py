@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from comments.models import Comment, IdempotencyKey, Report, Site, Thread
-from moderation.tasks import comment_score
+from moderation.tasks import comment_score, decision_notify
 
 
 class IdempotencyConflict(Exception):
@@ -200,4 +200,5 @@ def comment_report(*, comment_id: int, site_key: str, reason: str = "", address:
                 {"code": "reader_reports", "detail": f"{reports} reader reports put it back in the queue."},
             ]
             comment.save(update_fields=["status", "reasons"])
+            decision_notify(comment_id=comment.pk, status=comment.status)
     return comment

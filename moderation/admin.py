@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from comments.models import Comment, Report
-from moderation import services
+from moderation import services, tasks
 from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
 
 
@@ -48,7 +48,8 @@ def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         decided = 0
         for comment_id in queryset.values_list("pk", flat=True):
-            services.comment_moderate(comment_id=comment_id, actor=request.user, action=action)
+            decision = services.comment_moderate(comment_id=comment_id, actor=request.user, action=action)
+            tasks.decision_notify(comment_id=comment_id, status=decision.to_status)
             decided += 1
         modeladmin.message_user(request, f"{action.label}: {decided} comment(s).", messages.SUCCESS)
 

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from comments.models import Comment, Site
-from moderation import policy, rules
+from moderation import policy, rules, webhooks
 from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
 from moderation.scoring import get_scorer
 
@@ -228,3 +228,34 @@ def commenter_flag(*, comment_id: int, actor: Any, kind: CommenterFlag.Kind, by:
         site_id=comment.thread.site_id, identity=identity, defaults={"kind": kind, "created_by": actor}
     )
     return flag
+
+
+def site_has_webhook(*, comment_id: int) -> bool:
+    return Comment.objects.filter(pk=comment_id).exclude(thread__site__webhook_url="").exists()
+
+
+def comment_webhook_send(*, comment_id: int, event: str) -> bool:
+    """POST the comment's current state to its site's webhook; False when the site has none."""
+    comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
+    site = comment.thread.site
+    if not site.webhook_url:
+        return False
+    payload = {
+        "event": event,
+        "site": site.public_key,
+        "comment": {
+            "id": comment.pk,
+            "thread": comment.thread.key,
+            "parent": comment.parent_id,
+            "status": comment.status,
+            "name": comment.author_name,
+            "comment": comment.body,
+            "scores": comment.scores,
+            "model_versions": comment.model_versions,
+            "reasons": comment.reasons,
+            "created": comment.created_at.isoformat(),
+            "decided": comment.decided_at.isoformat() if comment.decided_at else None,
+        },
+    }
+    webhooks.webhook_post(url=site.webhook_url, secret=site.webhook_secret, event=event, payload=payload)
+    return True

@@ -9,6 +9,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from moderation import services
+from moderation.webhooks import WebhookError
 
 logger = logging.getLogger(__name__)
 
@@ -17,13 +18,35 @@ logger = logging.getLogger(__name__)
 def comment_score(self: Task, comment_id: int) -> str:
     """Score and decide one comment; safe to run twice or after a moderator has acted."""
     try:
-        return services.comment_score(comment_id=comment_id)
+        outcome = services.comment_score(comment_id=comment_id)
     except Exception as exc:  # the scorer may fail in any way; bounded retries, then a person
         attempts = services.comment_attempts_get(comment_id=comment_id)
-        if attempts >= settings.MODERATO_MAX_SCORING_ATTEMPTS:
-            logger.exception("comment %s: giving up after %s attempts", comment_id, attempts)
-            return services.comment_scoring_give_up(comment_id=comment_id, attempts=attempts)
-        raise self.retry(exc=exc, countdown=2**attempts) from exc
+        if attempts < settings.MODERATO_MAX_SCORING_ATTEMPTS:
+            raise self.retry(exc=exc, countdown=2**attempts) from exc
+        logger.exception("comment %s: giving up after %s attempts", comment_id, attempts)
+        outcome = services.comment_scoring_give_up(comment_id=comment_id, attempts=attempts)
+    decision_notify(comment_id=comment_id, status=outcome)
+    return outcome
+
+
+def decision_notify(*, comment_id: int, status: str) -> None:
+    """Queue the site's webhook for a decision (after commit); nothing when the site has none."""
+    if status in {"published", "held", "rejected"} and services.site_has_webhook(comment_id=comment_id):
+        comment_webhook.delay_on_commit(comment_id, f"comment.{status}")
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(WebhookError,),
+    max_retries=6,
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def comment_webhook(self: Task, comment_id: int, event: str) -> bool:
+    """Deliver one signed event; retried with back-off (about 10 minutes in all) while the receiver fails."""
+    return services.comment_webhook_send(comment_id=comment_id, event=event)
 
 
 @shared_task(acks_late=True)

@@ -90,3 +90,28 @@ def test_it_keeps_a_comment_posted_while_the_broker_is_down_and_the_sweep_decide
     assert pending_comments_sweep() == 1
     assert wait_for_status(comment.pk, {"published", "held", "rejected"}) == "published"
     assert pending_comments_sweep() == 0
+
+
+def test_it_calls_the_site_webhook_after_the_worker_decides(worker, live_server, site):
+    import time
+
+    from moderation.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_verify
+    from tests.moderation.test_webhooks import Receiver
+
+    receiver = Receiver([200])
+    site.webhook_url = receiver.url
+    site.save()
+    accepted = submit(live_server.url, site, TOXIC)
+    wait_for_status(accepted["id"], {"held"})
+    deadline = time.monotonic() + 15
+    while not receiver.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    receiver.server.shutdown()
+    [(headers, body)] = receiver.requests
+    assert headers["X-Moderato-Event"] == "comment.held"
+    assert webhook_verify(
+        secret=site.webhook_secret,
+        timestamp=int(headers[TIMESTAMP_HEADER]),
+        body=body,
+        signature=headers[SIGNATURE_HEADER],
+    )
