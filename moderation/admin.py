@@ -170,3 +170,6 @@ class CommenterFlagAdmin(admin.ModelAdmin):
     list_display = ["identity", "kind", "site", "created_by", "created_at"]
     list_filter = ["kind", "site"]
     search_fields = ["identity"]
+
+
+from moderation.compat import admin as compat_admin  # noqa: E402, F401  (registers its admin classes)

@@ -59,3 +59,6 @@ class CommenterFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.identity}"
+
+
+from moderation.compat.models import *  # noqa: E402, F403  (Django finds models through this module)

@@ -1,0 +1,1 @@
+"""Admin of the compatibility APIs (imported by moderation.admin)."""
