@@ -4,6 +4,8 @@ Admin actions call ``services.comment_moderate``, the same function the API uses
 decision is checked the same way and leaves an audit row.
 """
 
+from collections import Counter
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, QuerySet, Value, When
@@ -72,11 +74,94 @@ def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # ty
     return admin.action(description=description, permissions=["moderate"])(run)
 
 
+@admin.action(description="Re-score held comments with the active models and thresholds", permissions=["moderate"])
+def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+    site_ids = services.moderator_site_ids(user=request.user)
+    held = queryset.filter(status=Comment.Status.HELD)
+    if site_ids is not None:
+        held = held.filter(thread__site_id__in=site_ids)
+    result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)))
+    for comment_id, status in result.decided.items():
+        if status != Comment.Status.HELD:
+            tasks.decision_notify(comment_id=comment_id, status=status)
+    changed = Counter(status for status in result.decided.values())
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
+    modeladmin.message_user(request, f"Re-scored: {summary}; {result.kept} kept for a person.", messages.SUCCESS)
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason"
+    CODES = [
+        ("hold_threshold", "Score above the publish threshold"),
+        ("reject_threshold", "Score above the reject threshold"),
+        ("premoderation", "Pre-moderation: all"),
+        ("first_comment", "Pre-moderation: first comment"),
+        ("links", "Pre-moderation: links"),
+        ("blocked_words", "Blocked words"),
+        ("blocked_commenter", "Blocked commenter"),
+        ("reader_reports", "Reader reports"),
+        ("scoring_failed", "Scoring failed"),
+    ]
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return self.CODES
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        if self.value() in dict(self.CODES):
+            # Both SQLite and PostgreSQL render the JSON as '"code": "<code>"' in text.
+            return queryset.filter(reasons__icontains=f'"code": "{self.value()}"')
+        return queryset
+
+
+class ScoreBandFilter(admin.SimpleListFilter):
+    title = "score band"
+    parameter_name = "band"
+    BANDS = {"low": (0.0, 0.5), "medium": (0.5, 0.8), "high": (0.8, 1.01)}
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            (f"{attribute}:{band}", f"{attribute} {band} ({low:g}-{min(high, 1):g})")
+            for attribute in ("TOXICITY", "SPAM")
+            for band, (low, high) in self.BANDS.items()
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        attribute, _, band = (self.value() or "").partition(":")
+        if attribute in {"TOXICITY", "SPAM"} and band in self.BANDS:
+            low, high = self.BANDS[band]
+            return queryset.filter(**{f"scores__{attribute}__gte": low, f"scores__{attribute}__lt": high})
+        return queryset
+
+
+class ModelVersionFilter(admin.SimpleListFilter):
+    title = "model version"
+    parameter_name = "model"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        recent = Comment.objects.exclude(model_versions={}).order_by("-pk").values_list("model_versions", flat=True)
+        versions = sorted({version for row in recent[:2000] for version in row.values()})
+        return [(version, version) for version in versions]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        if self.value():
+            return queryset.filter(model_versions__icontains=f'"{self.value()}"')
+        return queryset
+
+
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "author_name", "short_body", "thread", "score_bars", "reason_list", "waited"]
     list_display_links = ["id", "short_body"]
-    list_filter = ["status", "thread__site", "created_at"]
+    list_filter = [
+        "status",
+        "thread__site",
+        ("thread", admin.RelatedOnlyFieldListFilter),
+        ReasonFilter,
+        ScoreBandFilter,
+        ModelVersionFilter,
+        "created_at",
+    ]
     search_fields = ["body", "author_name", "author_email", "thread__key"]
     list_per_page = 50
     actions = [
@@ -84,10 +169,11 @@ class CommentAdmin(admin.ModelAdmin):
         commenter_action(CommenterFlag.Kind.TRUSTED, "commenter", "Trust the commenter (skip pre-moderation)"),
         commenter_action(CommenterFlag.Kind.BLOCKED, "email", "Block the commenter by e-mail"),
         commenter_action(CommenterFlag.Kind.BLOCKED, "ip", "Block the commenter by address hash"),
+        rescore_held,
     ]
     inlines = [ReportInline, DecisionInline]
     fields = [
-        "status", "thread", "parent", "author_name", "author_email", "body", "score_bars", "reason_list",
+        "status", "thread", "thread_context", "author_name", "author_email", "body", "score_bars", "reason_list",
         "model_versions", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
     ]  # fmt: skip
     readonly_fields = fields
@@ -108,6 +194,23 @@ class CommentAdmin(admin.ModelAdmin):
 
     def has_moderate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("comments.can_moderate")
+
+    @admin.display(description="thread context")
+    def thread_context(self, comment: Comment) -> str:
+        """The parent comment and the siblings (same parent), as a moderator needs them to judge a reply."""
+        parent = comment.parent
+        siblings = (
+            Comment.objects.filter(thread_id=comment.thread_id, parent_id=comment.parent_id)
+            .exclude(pk=comment.pk)
+            .order_by("created_at")[:10]
+        )
+        rows = []
+        if parent is not None:
+            rows.append(("parent", parent.pk, parent.status, parent.author_name, parent.body[:300]))
+        rows += [("sibling", c.pk, c.status, c.author_name, c.body[:300]) for c in siblings]
+        if not rows:
+            return "A top-level comment, the first in its thread."
+        return format_html_join("", "<div><b>{}</b> #{} ({}) {}: {}</div>", rows)
 
     @admin.display(description="comment")
     def short_body(self, comment: Comment) -> str:

@@ -7,6 +7,7 @@ a task that runs twice, or arrives after a moderator has acted, changes nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -44,8 +45,9 @@ def comment_decide(
     decision: policy.Decision,
     scores: dict[str, float] | None = None,
     model_versions: dict[str, str] | None = None,
+    from_status: str = Comment.Status.PENDING,
 ) -> bool:
-    """Write a decision if the comment is still pending; return whether it was written."""
+    """Write a decision if the comment is still in ``from_status``; return whether it was written."""
     fields: dict[str, object] = {
         "status": decision.outcome.value,
         "reasons": [reason.as_dict() for reason in decision.reasons],
@@ -55,7 +57,7 @@ def comment_decide(
         fields["scores"] = scores
     if model_versions is not None:
         fields["model_versions"] = model_versions
-    return bool(Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING).update(**fields))
+    return bool(Comment.objects.filter(pk=comment_id, status=from_status).update(**fields))
 
 
 def comment_score(*, comment_id: int) -> str:
@@ -70,17 +72,52 @@ def comment_score(*, comment_id: int) -> str:
     if attempts > settings.MODERATO_MAX_SCORING_ATTEMPTS:
         return comment_scoring_give_up(comment_id=comment_id, attempts=attempts - 1)
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
-    site = comment.thread.site
+    scores, versions, decision = comment_evaluate(comment=comment)
+    written = comment_decide(comment_id=comment_id, decision=decision, scores=scores, model_versions=versions)
+    return decision.outcome.value if written else "skipped"
+
+
+def comment_evaluate(*, comment: Comment) -> tuple[dict[str, float], dict[str, str], policy.Decision]:
+    """Score a comment with the active models and apply its site's policy; write nothing."""
     scorer = get_scorer()
     scores = scorer.score(comment.body)
     versions = {
         attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
     }
-    decision = policy.decide(
-        scores=scores, thresholds=policy.thresholds_from_json(site.thresholds), facts=comment_facts(comment=comment)
-    )
-    written = comment_decide(comment_id=comment_id, decision=decision, scores=scores, model_versions=versions)
-    return decision.outcome.value if written else "skipped"
+    thresholds = policy.thresholds_from_json(comment.thread.site.thresholds)
+    return scores, versions, policy.decide(scores=scores, thresholds=thresholds, facts=comment_facts(comment=comment))
+
+
+@dataclass(frozen=True)
+class Rescore:
+    decided: dict[int, str]  # comment id -> its new status (scores updated, whether or not it changed)
+    kept: int  # held by a person's decision or by readers' reports: left alone
+
+
+def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
+    """Score held comments again (after a model or threshold change) and apply the new decision.
+
+    Only comments the pipeline held are touched: one a moderator has decided, or readers' reports
+    sent back to the queue, stays for a person.
+    """
+    decided: dict[int, str] = {}
+    kept = 0
+    comments = Comment.objects.select_related("thread__site").filter(pk__in=comment_ids, status=Comment.Status.HELD)
+    for comment in comments:
+        if comment.decisions.exists() or any(r.get("code") == "reader_reports" for r in comment.reasons):
+            kept += 1
+            continue
+        scores, versions, decision = comment_evaluate(comment=comment)
+        written = comment_decide(
+            comment_id=comment.pk,
+            decision=decision,
+            scores=scores,
+            model_versions=versions,
+            from_status=Comment.Status.HELD,
+        )
+        if written:
+            decided[comment.pk] = decision.outcome.value
+    return Rescore(decided=decided, kept=kept)
 
 
 def commenter_identities(*, comment: Comment) -> list[str]:

@@ -171,3 +171,53 @@ def test_it_trusts_and_blocks_commenters_from_the_queue(client, alice, thread):
     flags = dict(CommenterFlag.objects.values_list("identity", "kind"))
     assert flags == {"email:erin@example.org": "trusted", "ip:h9": "blocked"}
     assert CommenterFlag.objects.get(identity="ip:h9").created_by == alice
+
+
+def test_it_filters_by_reason_score_band_and_model_version(client, alice, thread):
+    links = make(
+        thread, "links", reasons=[{"code": "links", "detail": "2 links"}], scores={"TOXICITY": 0.1, "SPAM": 0.6}
+    )
+    toxic = make(
+        thread,
+        "toxic",
+        reasons=[{"code": "hold_threshold", "detail": "x"}],
+        scores={"TOXICITY": 0.9, "SPAM": 0.0},
+        model_versions={"TOXICITY": "toxicity-2030.01.01", "SPAM": "spam-2030.01.01"},
+    )
+    client.force_login(alice)
+
+    def rows(**query):
+        return [c.pk for c in client.get(QUEUE, query).context["cl"].result_list]
+
+    assert rows(reason="links") == [links.pk]
+    assert rows(reason="hold_threshold") == [toxic.pk]
+    assert rows(band="TOXICITY:high") == [toxic.pk]
+    assert rows(band="SPAM:medium") == [links.pk]
+    assert rows(model="toxicity-2030.01.01") == [toxic.pk]
+
+
+def test_the_detail_page_shows_the_parent_and_siblings(client, alice, thread):
+    parent = make(thread, "The parent says hello", status="published")
+    sibling = make(thread, "A sibling answers", status="published", parent=parent, root=parent)
+    reply = make(thread, "The held reply", parent=parent, root=parent)
+    client.force_login(alice)
+    page = client.get(f"{QUEUE}{reply.pk}/change/").content.decode()
+    assert "The parent says hello" in page and "A sibling answers" in page
+    assert f"#{sibling.pk}" in page
+
+
+def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, alice, thread):
+    from moderation.models import ModerationDecision
+
+    clean = make(thread, "Thanks for the article, I learned a lot about the new bridge.")
+    toxic = make(thread, "You are a worthless idiot and a disgusting piece of trash, shut up")
+    reported = make(thread, "A fine comment.", reasons=[{"code": "reader_reports", "detail": "3 reports"}])
+    client.force_login(alice)
+    response = client.post(
+        QUEUE, {"action": "rescore_held", "_selected_action": [clean.pk, toxic.pk, reported.pk]}, follow=True
+    )
+    statuses = dict(Comment.objects.values_list("pk", "status"))
+    assert (statuses[clean.pk], statuses[toxic.pk], statuses[reported.pk]) == ("published", "held", "held")
+    assert "1 kept for a person" in response.content.decode()
+    assert Comment.objects.get(pk=toxic.pk).scores["TOXICITY"] >= 0.5
+    assert not ModerationDecision.objects.exists()
