@@ -13,7 +13,10 @@ class SiteAdmin(admin.ModelAdmin):
         ("Decisions", {"fields": ["thresholds", "report_threshold"]}),
         ("Pre-moderation", {"fields": ["hold_all", "hold_first_comment", "hold_links_at"]}),
         ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
-        ("Moderators and notifications", {"fields": ["moderators", "webhook_url", "webhook_secret"]}),
+        (
+            "Moderators and notifications",
+            {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret"]},
+        ),
     ]
 
 

@@ -71,6 +71,11 @@ class Site(models.Model):
     webhook_secret = models.CharField(
         max_length=64, default=new_webhook_secret, help_text="Key of the HMAC-SHA256 signature of each webhook."
     )
+    email_moderators = models.BooleanField(
+        default=False,
+        help_text="E-mail the site's moderators (else every moderator) about each held comment, with "
+        "signed one-click approve and reject links.",
+    )
     moderators = models.ManyToManyField(
         "auth.User",
         blank=True,

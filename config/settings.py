@@ -195,6 +195,20 @@ if MODERATO_SUBMIT_RATE and not re.fullmatch(
 # The key of the IP hash; changing it makes old hashes unmatchable.
 MODERATO_IP_HASH_KEY = env_str("MODERATO_IP_HASH_KEY") or SECRET_KEY
 
+# E-mail to moderators: SMTP when EMAIL_HOST is set, else printed by the worker (embedded default).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "moderato@localhost")
+# The address moderators' e-mails link to (their one-click links), e.g. https://comments.example.org
+MODERATO_PUBLIC_URL = env_str("MODERATO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+MODERATO_EMAIL_LINK_DAYS = env_int("MODERATO_EMAIL_LINK_DAYS", 7, minimum=1)
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health, name="health"),
+    path("moderation/", include("moderation.urls")),
     path("", include("moderation.compat.urls")),
     # The demo article page, embedding the widget exactly as a publisher would.
     path(

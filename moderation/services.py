@@ -267,8 +267,14 @@ def commenter_flag(*, comment_id: int, actor: Any, kind: CommenterFlag.Kind, by:
     return flag
 
 
-def site_has_webhook(*, comment_id: int) -> bool:
-    return Comment.objects.filter(pk=comment_id).exclude(thread__site__webhook_url="").exists()
+def site_notifications(*, comment_id: int) -> tuple[bool, bool]:
+    """Whether the comment's site wants (webhooks, moderator e-mails)."""
+    row = (
+        Comment.objects.filter(pk=comment_id)
+        .values_list("thread__site__webhook_url", "thread__site__email_moderators")
+        .first()
+    )
+    return (bool(row[0]), bool(row[1])) if row else (False, False)
 
 
 def comment_webhook_send(*, comment_id: int, event: str) -> bool:

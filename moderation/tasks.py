@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from django.conf import settings
 
-from moderation import services
+from moderation import emails, services
 from moderation.webhooks import WebhookError
 
 logger = logging.getLogger(__name__)
@@ -30,9 +30,20 @@ def comment_score(self: Task, comment_id: int) -> str:
 
 
 def decision_notify(*, comment_id: int, status: str) -> None:
-    """Queue the site's webhook for a decision (after commit); nothing when the site has none."""
-    if status in {"published", "held", "rejected"} and services.site_has_webhook(comment_id=comment_id):
+    """Queue the site's webhook and, for a held comment, the moderators' e-mail (after commit)."""
+    if status not in {"published", "held", "rejected"}:
+        return
+    webhook, email = services.site_notifications(comment_id=comment_id)
+    if webhook:
         comment_webhook.delay_on_commit(comment_id, f"comment.{status}")
+    if email and status == "held":
+        held_comment_email.delay_on_commit(comment_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), max_retries=5, retry_backoff=30)
+def held_comment_email(comment_id: int) -> int:
+    """E-mail the site's moderators about a held comment; retried while the mail server fails."""
+    return emails.held_comment_email_send(comment_id=comment_id)
 
 
 @shared_task(

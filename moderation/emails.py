@@ -1,0 +1,71 @@
+"""E-mail to moderators about held comments, with signed one-click approve and reject links.
+
+A link carries a signed token (comment, action, moderator) that expires; opening it shows a
+confirmation page, and only its POST decides, so a mail scanner that follows links decides nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from comments.models import Comment
+from moderation.models import ModerationAction
+from moderation.roles import MODERATORS_GROUP
+
+SALT = "moderato.email-action"
+EMAIL_ACTIONS = (ModerationAction.APPROVE, ModerationAction.REJECT, ModerationAction.SPAM)
+
+
+def email_action_token(*, comment_id: int, action: ModerationAction, user_id: int) -> str:
+    return signing.dumps({"c": comment_id, "a": action.value, "u": user_id}, salt=SALT, compress=True)
+
+
+def email_action_read(*, token: str) -> tuple[int, ModerationAction, int]:
+    """Return (comment id, action, user id); raise signing.BadSignature (or SignatureExpired)."""
+    data = signing.loads(token, salt=SALT, max_age=settings.MODERATO_EMAIL_LINK_DAYS * 86400)
+    return int(data["c"]), ModerationAction(data["a"]), int(data["u"])
+
+
+def site_moderators_with_email(*, comment: Comment) -> list[Any]:
+    """The site's own moderators, else every member of the moderators group; those with an address."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    site = comment.thread.site
+    own = users.filter(moderated_sites=site)
+    return list(own if own.exists() else users.filter(groups__name=MODERATORS_GROUP))
+
+
+def held_comment_email_send(*, comment_id: int) -> int:
+    """E-mail each moderator of the comment's site about it; return how many were sent."""
+    comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
+    site = comment.thread.site
+    if not site.email_moderators or comment.status != Comment.Status.HELD:
+        return 0
+    reasons = "\n".join(f"- {reason.get('detail', reason.get('code'))}" for reason in comment.reasons) or "-"
+    sent = 0
+    for user in site_moderators_with_email(comment=comment):
+        links = "\n".join(
+            f"{action.label}: {settings.MODERATO_PUBLIC_URL}"
+            + reverse(
+                "moderation-email-action",
+                args=[email_action_token(comment_id=comment.pk, action=action, user_id=user.pk)],
+            )
+            for action in EMAIL_ACTIONS
+        )
+        body = (
+            f"A comment on {site.name} ({comment.thread.key}) is held for moderation.\n\n"
+            f"{comment.author_name} wrote:\n\n{comment.body}\n\nWhy it is held:\n{reasons}\n\n{links}\n\n"
+            f"The links work for {settings.MODERATO_EMAIL_LINK_DAYS} days and ask for one confirmation click.\n"
+        )
+        sent += send_mail(
+            subject=f"[{site.name}] Held comment #{comment.pk} by {comment.author_name}",
+            message=body,
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    return sent

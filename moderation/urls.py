@@ -1,0 +1,7 @@
+from django.urls import path
+
+from moderation import views
+
+urlpatterns = [
+    path("email-action/<str:token>", views.email_action, name="moderation-email-action"),
+]

@@ -1,0 +1,43 @@
+"""The page behind a moderator's one-click e-mail link: confirm, then decide."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+
+from comments.models import Comment
+from moderation import emails, services, tasks
+from moderation.models import ModerationDecision
+
+
+@csrf_exempt  # the signed token is the credential; the page is reached from an e-mail, not a session
+def email_action(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        comment_id, action, user_id = emails.email_action_read(token=token)
+    except signing.SignatureExpired:
+        return render(request, "moderation/email_action.html", {"error": "This link has expired."}, status=410)
+    except (signing.BadSignature, ValueError, KeyError):
+        return render(request, "moderation/email_action.html", {"error": "This link is not valid."}, status=400)
+    comment = Comment.objects.select_related("thread__site").filter(pk=comment_id).first()
+    if comment is None:
+        return render(request, "moderation/email_action.html", {"error": "The comment no longer exists."}, status=404)
+    context = {"comment": comment, "action": action, "done": None}
+    if request.method == "POST":
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        try:
+            if user is None:
+                raise PermissionDenied
+            decision: ModerationDecision = services.comment_moderate(
+                comment_id=comment_id, actor=user, action=action, note="one-click e-mail link"
+            )
+        except PermissionDenied:
+            context["error"] = "This moderator can no longer decide this comment."
+            return render(request, "moderation/email_action.html", context, status=403)
+        tasks.decision_notify(comment_id=comment_id, status=decision.to_status)
+        context["done"] = decision
+    return render(request, "moderation/email_action.html", context)
