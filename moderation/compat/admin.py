@@ -1,1 +1,69 @@
-"""Admin of the compatibility APIs (imported by moderation.admin)."""
+"""Admin of the compatibility APIs (imported by moderation.admin): API keys and clients' labels.
+
+A new key is shown once, in the message after saving; only its hash and prefix are kept.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from moderation.compat import services
+from moderation.compat.models import ApiKey, TrainingLabel
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "prefix", "name", "site", "requests_per_minute", "request_count", "month_request_count", "last_used_at",
+        "created_at", "revoked_at",
+    ]  # fmt: skip
+    list_filter = ["site", "revoked_at"]
+    search_fields = ["name", "prefix", "site__public_key"]
+    readonly_fields = [
+        "prefix", "request_count", "month", "month_request_count", "last_used_at", "created_at", "revoked_at",
+    ]  # fmt: skip
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return [*self.readonly_fields, "site"] if obj is not None else ["prefix"]
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["site", "name", "requests_per_minute"]
+        return ["site", "name", "prefix", "requests_per_minute", *self.readonly_fields[1:]]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key = services.api_key_issue(api_key=obj)
+        self.message_user(
+            request,
+            f"The new API key for {obj.site.public_key}: {key}. Copy it now: it is not shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = sum(services.api_key_revoke(api_key_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+
+@admin.register(TrainingLabel)
+class TrainingLabelAdmin(admin.ModelAdmin):
+    """Labels sent by clients: readable and deletable, never edited."""
+
+    list_display = ["created_at", "site", "source", "labels", "short_text", "community_id", "client_token"]
+    list_filter = ["source", "site", "created_at"]
+    search_fields = ["text", "community_id", "client_token"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="text")
+    def short_text(self, label: TrainingLabel) -> str:
+        return label.text if len(label.text) <= 80 else label.text[:79] + "…"
