@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from comments.models import Site
+from moderation.compat.models import ApiKey
+from moderation.compat.services import api_key_create
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
@@ -40,3 +42,14 @@ class Command(BaseCommand):
             password_file.write_text(password)
         password = password_file.read_text().strip()
         self.stdout.write(f"Admin: {base_url.rstrip('/')}/admin/ user {username} password {password}")
+        self.stdout.write(f"API key of the demo site (Perspective / Akismet APIs): {self.demo_api_key(site)}")
+
+    def demo_api_key(self, site: Site) -> str:
+        """Create the demo site's key once; keys are stored hashed, so keep this one in the data directory."""
+        key_file = settings.DATA_DIR / "demo-api-key"
+        if key_file.exists() and ApiKey.objects.filter(site=site, revoked_at=None).exists():
+            return key_file.read_text().strip()
+        _, key = api_key_create(site=site, name="make run demo")
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
+        return key

@@ -1,0 +1,20 @@
+from django.core.management import call_command
+
+from comments.models import Site
+from moderation.compat.models import ApiKey
+from moderation.compat.services import api_key_authenticate
+
+
+def test_it_creates_the_demo_site_admin_and_api_key_once(db, capsys, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    call_command("demo_setup")
+    first = capsys.readouterr().out.splitlines()
+    call_command("demo_setup")
+    second = capsys.readouterr().out.splitlines()
+    assert first == second  # running again keeps the data and prints the same login and key
+    assert first[0].startswith("Admin: http://127.0.0.1:8000/admin/ user admin password ")
+    site = Site.objects.get(public_key="demo")
+    assert site.allowed_origins == ["http://127.0.0.1:8000", "http://localhost:8000"] and not site.hold_all
+    key = first[1].rsplit(" ", 1)[1]
+    assert ApiKey.objects.count() == 1
+    assert api_key_authenticate(key=key).site == site
