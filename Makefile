@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export MODERATO_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint check-deploy clean
+.PHONY: run test lint clean bench-peer-venv bench-models
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,5 +39,17 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
+## bench-peer-venv: alt-profanity-check in a virtualenv of its own, for bench/models.py
+bench-peer-venv: .venv-peer/.installed
+.venv-peer/.installed:
+	$(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/pip install --quiet --disable-pip-version-check alt-profanity-check
+	touch $@
+
+## bench-models: Moderato vs alt-profanity-check on the public test sets (DATA=../shared/data)
+DATA ?= ../shared/data
+bench-models: $(VENV)/.runtime bench-peer-venv
+	$(PY) bench/models.py --data $(DATA) --out bench/RESULTS-models.md
+
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer var staticfiles .pytest_cache .mypy_cache .ruff_cache

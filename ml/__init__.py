@@ -1,8 +1,11 @@
 """Moderato's models, in plain Python: nothing from Django or the rest of the project.
 
-``normalise`` and ``features`` turn text into hashed n-gram rows; ``train`` fits a logistic
-regression per model from ``config/<model>.json`` and ``artifacts`` stores it under
+``normalise`` undoes obfuscation (look-alike letters, leetspeak, spacing, repeats) and keeps a map
+back to the original text; ``features`` turns text into hashed n-gram rows; ``train`` fits a
+logistic regression per model from ``config/<model>.json`` and ``artifacts`` stores it under
 ``artifacts/<model>/<version>/`` without pickle; ``scoring`` loads the toxicity and spam models
-once per process and returns Perspective-style attribute scores. ``moderation.scoring`` is the
-only project module that calls in; ``python -m ml`` trains, scores CSVs and evaluates.
+once per process and returns Perspective-style attribute scores, and ``explanations`` the spans of
+the original text that pushed them up. ``obfuscation`` makes the perturbed test copies and
+``eval/`` holds hand-written evaluation slices. ``moderation.scoring`` is the only project module
+that calls in; ``python -m ml`` trains, scores CSVs and evaluates.
 """

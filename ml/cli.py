@@ -149,7 +149,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                 print(
                     f"warning: {fingerprint.path} differs from the file {model.version} was built with", file=sys.stderr
                 )
-    results = evaluate_model(model, datasets, config.attribute)
+    results = evaluate_model(model, datasets, config.attribute, config.evaluation)
     print(f"{model.version} ({config.attribute})")
     print(metrics_table(results))
     if args.json:

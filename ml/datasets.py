@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,3 +156,27 @@ def _label(path: Path, line: int, row: dict[str, str], spec: DatasetSpec) -> int
     if value not in ("0", "1"):
         raise DataError(f"{spec.name}: {path} data row {line} has label {value!r}, expected 0 or 1")
     return int(value)
+
+
+def load_slice(path: Path) -> LabelledTexts:
+    """Read a hand-written evaluation slice: JSON lines (``text``, ``label`` default 0, ``kind``) or plain lines."""
+    rows = LabelledTexts()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read evaluation slice {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if path.suffix != ".jsonl":
+            rows.add(line.strip(), 0)
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path} line {number}: {exc}") from exc
+        text, label = row.get("text"), row.get("label", 0)
+        if not isinstance(text, str) or label not in (0, 1):
+            raise DataError(f"{path} line {number}: needs a text and a label of 0 or 1")
+        rows.add(text, int(label), str(row.get("kind", "")))
+    return rows

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ml.datasets import LoadedDataset
+from ml.datasets import LabelledTexts, LoadedDataset, load_slice
 from ml.model import LinearTextModel
-from ml.training_config import ThresholdRules
+from ml.obfuscation import obfuscate_positives
+from ml.training_config import EVAL_DIR, EvaluationRules, ThresholdRules
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -91,26 +93,50 @@ def evaluation_thresholds(model: LinearTextModel, attribute: str) -> dict[str, f
     return {"0.5": DEFAULT_THRESHOLD, "publish": suggested.get("publish"), "reject": suggested.get("reject")}
 
 
-def evaluate_model(model: LinearTextModel, datasets: Sequence[LoadedDataset], attribute: str) -> dict[str, Any]:
-    """Score every data set's test rows and return its metrics, keyed by data set name."""
+def _test_metrics(
+    model: LinearTextModel, column: int, rows: LabelledTexts, thresholds: Mapping[str, float | None], group_label: str
+) -> dict[str, Any]:
+    scores = model.probabilities(rows.texts)[:, column]
+    metrics = binary_metrics(rows.labels, scores, thresholds)
+    if group_label:
+        groups = np.asarray(rows.groups)
+        labels = np.asarray(rows.labels)
+        metrics["groups"] = {
+            f"{group_label}={value}": binary_metrics(labels[groups == value], scores[groups == value], thresholds)
+            for value in sorted(set(rows.groups))
+        }
+    return metrics
+
+
+def evaluate_model(
+    model: LinearTextModel,
+    datasets: Sequence[LoadedDataset],
+    attribute: str,
+    rules: EvaluationRules | None = None,
+    eval_dir: Path = EVAL_DIR,
+) -> dict[str, Any]:
+    """Score every data set's test rows (and, per ``rules``, their obfuscated copies and the slices)."""
+    rules = rules or EvaluationRules()
     column = model.attributes.index(attribute)
     thresholds = evaluation_thresholds(model, attribute)
     results: dict[str, Any] = {}
     for dataset in datasets:
         if not len(dataset.test):
             continue
-        scores = model.probabilities(dataset.test.texts)[:, column]
-        metrics = binary_metrics(dataset.test.labels, scores, thresholds)
-        if dataset.spec.group_column:
-            groups = np.asarray(dataset.test.groups)
-            labels = np.asarray(dataset.test.labels)
-            metrics["groups"] = {
-                f"{dataset.spec.group_column}={value}": binary_metrics(
-                    labels[groups == value], scores[groups == value], thresholds
-                )
-                for value in sorted(set(dataset.test.groups))
-            }
-        results[dataset.spec.name] = metrics
+        group_label = dataset.spec.group_column or ""
+        results[dataset.spec.name] = _test_metrics(model, column, dataset.test, thresholds, group_label)
+    if rules.obfuscated_copies:
+        for dataset in datasets:
+            if not dataset.test.positives:
+                continue
+            copy = LabelledTexts(
+                texts=obfuscate_positives(dataset.test.texts, dataset.test.labels, rules.seed),
+                labels=dataset.test.labels,
+                groups=dataset.test.groups,
+            )
+            results[f"{dataset.spec.name} (obfuscated)"] = _test_metrics(model, column, copy, thresholds, "")
+    for name in rules.slices:
+        results[f"slice {name}"] = _test_metrics(model, column, load_slice(eval_dir / name), thresholds, "kind")
     return results
 
 
@@ -127,6 +153,7 @@ def metrics_table(results: Mapping[str, Any]) -> str:
         "ROC AUC",
         "PR AUC",
         "F1@0.5",
+        "FPR@0.5",
         "F1@pub",
         "P@pub",
         "R@pub",
@@ -151,6 +178,7 @@ def metrics_table(results: Mapping[str, Any]) -> str:
                     _cell(m["roc_auc"]),
                     _cell(m["pr_auc"]),
                     _cell(default.get("f1")),
+                    _cell(default.get("false_positive_rate")),
                     _cell(publish.get("f1")),
                     _cell(publish.get("precision")),
                     _cell(publish.get("recall")),

@@ -9,6 +9,7 @@ n-grams and the same murmurhash buckets as ``matrix``, without building a sparse
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -159,3 +160,58 @@ class HashedTextFeatures:
                 indices = np.fromiter(buckets, dtype=np.int64, count=len(buckets)) + offset
                 active.append((indices, 1.0 / math.sqrt(len(buckets))))
         return active
+
+
+# One n-gram occurrence: its block, its column in the full row, and its [begin, end) in the normalised text.
+NgramOccurrence = tuple[int, int, int, int]
+
+
+def _word_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
+    tokens = [(match.group(), match.start(), match.end()) for match in re.finditer(WORD_PATTERN, text)]
+    found: list[tuple[str, int, int]] = []
+    for n in range(block.ngram_min, block.ngram_max + 1):
+        for first in range(len(tokens) - n + 1):
+            window = tokens[first : first + n]
+            found.append((" ".join(token for token, _, _ in window), window[0][1], window[-1][2]))
+    return found
+
+
+def _char_wb_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
+    # As sklearn's ``_char_wb_ngrams``: each word padded with one space on both sides.
+    found: list[tuple[str, int, int]] = []
+    for match in re.finditer(r"\S+", text):
+        padded = f" {match.group()} "
+        start = match.start() - 1
+        for n in range(block.ngram_min, block.ngram_max + 1):
+            if len(padded) < n:
+                continue
+            for offset in range(len(padded) - n + 1):
+                begin = max(start + offset, match.start())
+                end = min(start + offset + n, match.end())
+                found.append((padded[offset : offset + n], begin, end))
+    return found
+
+
+def _char_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
+    found: list[tuple[str, int, int]] = []
+    for n in range(block.ngram_min, block.ngram_max + 1):
+        for offset in range(len(text) - n + 1):
+            found.append((text[offset : offset + n], offset, offset + n))
+    return found
+
+
+_OCCURRENCES = {"word": _word_occurrences, "char_wb": _char_wb_occurrences, "char": _char_occurrences}
+
+
+def ngram_occurrences(features: HashedTextFeatures, normalised: str) -> tuple[list[NgramOccurrence], list[float]]:
+    """Return every n-gram occurrence of already normalised text, and each block's feature value."""
+    occurrences: list[NgramOccurrence] = []
+    values: list[float] = []
+    for index, (block, offset) in enumerate(zip(features.spec.blocks, features._offsets, strict=True)):
+        buckets: set[int] = set()
+        for ngram, begin, end in _OCCURRENCES[block.analyzer](normalised, block):
+            bucket = _bucket(ngram, block.n_features)
+            buckets.add(bucket)
+            occurrences.append((index, offset + bucket, begin, end))
+        values.append(1.0 / math.sqrt(len(buckets)) if buckets else 0.0)
+    return occurrences, values

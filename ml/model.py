@@ -9,7 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
+from ml.explanations import explain_text
 from ml.features import ActiveFeatures, HashedTextFeatures
+from ml.normalise import OffsetText
 
 
 class LinearTextModel:
@@ -73,3 +75,7 @@ class LinearTextModel:
 
     def score_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
         return [dict(zip(self.attributes, row, strict=True)) for row in self.probabilities(texts).tolist()]
+
+    def explain(self, text: str, top: int = 5, normalised: OffsetText | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Map each attribute to the spans of ``text`` that pushed its score up most (see ``ml.explanations``)."""
+        return explain_text(self.features, self.coefficients, self.attributes, text, top, normalised)

@@ -82,7 +82,9 @@ def render_model_card(meta: Mapping[str, Any]) -> str:
     lines += [
         "",
         "## Held-out metrics",
-        "Test splits as in each set's PROVENANCE.md; the model never saw them during training or threshold choice.",
+        "Test splits as in each set's PROVENANCE.md; the model never saw them during training or threshold choice. "
+        "'(obfuscated)': the same rows with the positive ones perturbed by `ml.obfuscation` (one word in three, "
+        "fixed seed); 'slice': hand-written rows in `ml/eval/` (all non-toxic, so only false positive rates).",
         "",
         *_metrics_rows(meta["metrics"]),
     ]

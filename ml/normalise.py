@@ -1,50 +1,379 @@
-"""Text normalisation shared by training and scoring.
+# ruff: noqa: RUF001 (look-alike letters are this module's subject)
+"""Text normalisation shared by training and scoring, with a map back to the original text.
 
-``normalise_text`` runs ``NORMALISATION_STEPS`` in order. A new step (homoglyph folding,
-de-leeting, ...) goes into that tuple together with a bump of ``NORMALISATION_VERSION``:
-artifacts record the version they were trained with and refuse to load under another one.
+``normalise_text`` runs ``NORMALISATION_STEPS`` in order: format characters out, NFKC and case
+folding, "fancy" letters and Cyrillic/Greek look-alikes to Latin, whitespace collapsed,
+de-leeting (``1d10t``, ``$hit``, ``f*ck``), spaced or dotted letters joined (``s t u p i d``,
+``i.d.i.o.t``), runs of a repeated letter squeezed to two. Every step is idempotent and leaves the
+others' output alone, so the whole is idempotent. ``normalise_with_offsets`` returns the same
+text plus, per output character, the span of the original it came from (for explanations).
+A change to any step goes together with a bump of ``NORMALISATION_VERSION``: artifacts record
+the version they were trained with and refuse to load under another one.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
-NORMALISATION_VERSION = 1
-
-
-def remove_format_characters(text: str) -> str:
-    """Drop characters of Unicode category Cf (zero-width spaces and joiners, bidi marks, soft hyphens)."""
-    if text.isascii():
-        return text
-    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+NORMALISATION_VERSION = 2
 
 
-def fold_compatibility(text: str) -> str:
-    """Apply NFKC, which folds full-width, mathematical and other look-alike presentation forms."""
-    return unicodedata.normalize("NFKC", text)
+@dataclass
+class OffsetText:
+    """A text and, per character, the ``[begin, end)`` span of the original text it stands for."""
+
+    text: str
+    begins: list[int] | None
+    ends: list[int] | None
+
+    def original_span(self, begin: int, end: int) -> tuple[int, int]:
+        """Map ``text[begin:end]`` (non-empty) back to a span of the original text."""
+        if self.begins is None or self.ends is None:
+            raise ValueError("offsets were not tracked")
+        return self.begins[begin], max(self.ends[begin:end])
 
 
-def fold_case(text: str) -> str:
-    # Case folding can leave text that is no longer NFKC (e.g. U+0345), so fold compatibility again.
-    return unicodedata.normalize("NFKC", text.casefold())
+Replacement = Callable[[re.Match[str]], str]
 
 
-def collapse_whitespace(text: str) -> str:
-    return " ".join(text.split())
+def _sub(pattern: re.Pattern[str], replace: Replacement, state: OffsetText) -> OffsetText:
+    """``pattern.sub`` that carries offsets: 1:1 when a replacement keeps the length, else the match's span."""
+    if state.begins is None or state.ends is None:
+        return OffsetText(pattern.sub(replace, state.text), None, None)
+    pieces: list[str] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    last = 0
+    for match in pattern.finditer(state.text):
+        start, stop = match.span()
+        pieces.append(state.text[last:start])
+        begins += state.begins[last:start]
+        ends += state.ends[last:start]
+        replacement = replace(match)
+        pieces.append(replacement)
+        if len(replacement) == stop - start:
+            begins += state.begins[start:stop]
+            ends += state.ends[start:stop]
+        elif replacement:
+            span_begin, span_end = state.begins[start], max(state.ends[start:stop])
+            begins += [span_begin] * len(replacement)
+            ends += [span_end] * len(replacement)
+        last = stop
+    pieces.append(state.text[last:])
+    begins += state.begins[last:]
+    ends += state.ends[last:]
+    return OffsetText("".join(pieces), begins, ends)
 
 
-# Format characters go first: removing one can join characters that NFKC then composes.
-NORMALISATION_STEPS: tuple[Callable[[str], str], ...] = (
-    remove_format_characters,
-    fold_compatibility,
-    fold_case,
-    collapse_whitespace,
+# Category Cf (Unicode 15), plus invisible characters of other categories: Hangul fillers, braille blank.
+_FORMAT_RANGES = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    "\u115f\u1160\u3164\uffa0\u2800"
 )
+_FORMAT = re.compile(f"[{_FORMAT_RANGES}]+")
+
+
+def remove_format_characters(state: OffsetText) -> OffsetText:
+    """Drop zero-width spaces and joiners, bidi marks, soft hyphens and other invisible characters."""
+    if state.text.isascii():
+        return state
+    return _sub(_FORMAT, lambda m: "", state)
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+def _is_jamo(char: str) -> bool:
+    code = ord(char)
+    return 0x1100 <= code <= 0x11FF or 0x3131 <= code <= 0x318E or 0xA960 <= code <= 0xA97F or 0xD7B0 <= code <= 0xD7FF
+
+
+def _fold_cluster(cluster: str) -> str:
+    folded = unicodedata.normalize("NFKC", cluster)
+    for _ in range(4):
+        # Case folding can leave text that is no longer NFKC (e.g. U+0345), so fold to a fixed point.
+        again = unicodedata.normalize("NFKC", folded.casefold())
+        if again == folded:
+            break
+        folded = again
+    return folded
+
+
+def fold_compatibility_and_case(state: OffsetText) -> OffsetText:
+    """Apply NFKC and case folding; with offsets, cluster by cluster (a letter with its marks, Hangul jamo)."""
+    text = state.text
+    if text.isascii():
+        lowered = text.lower()
+        return state if lowered == text else OffsetText(lowered, state.begins, state.ends)
+    if unicodedata.is_normalized("NFKC", text) and text.casefold() == text:
+        return state
+    whole = _fold_cluster(text)
+    if state.begins is None or state.ends is None:
+        return OffsetText(whole, None, None)
+    clusters: list[tuple[int, int]] = []
+    for index, char in enumerate(text):
+        if clusters and (_is_mark(char) or (_is_jamo(char) and _is_jamo(text[index - 1]))):
+            clusters[-1] = (clusters[-1][0], index + 1)
+        else:
+            clusters.append((index, index + 1))
+    pieces: list[str] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    for start, stop in clusters:
+        folded = _fold_cluster(text[start:stop])
+        pieces.append(folded)
+        if len(folded) == stop - start:
+            begins += state.begins[start:stop]
+            ends += state.ends[start:stop]
+        else:
+            begins += [state.begins[start]] * len(folded)
+            ends += [max(state.ends[start:stop])] * len(folded)
+    if "".join(pieces) != whole:
+        # Composition across clusters: keep the whole-text result and give up fine offsets.
+        begins, ends = [state.begins[0]] * len(whole), [max(state.ends)] * len(whole)
+    return OffsetText(whole, begins, ends)
+
+
+def _letter_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for offset in range(26):
+        letter = chr(ord("a") + offset)
+        for start in (0x1F130, 0x1F150, 0x1F170, 0x1F1E6):  # squared, negative circled / squared, regional
+            table[start + offset] = letter
+    small_capitals = "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡxʏᴢ"
+    for offset, char in enumerate(small_capitals):
+        if char != "x":
+            table[ord(char)] = chr(ord("a") + offset)
+    # Lower-case Cyrillic and Greek letters that pass for Latin ones (after case folding).
+    look_alikes = {
+        "а": "a", "в": "b", "г": "r", "е": "e", "з": "z", "к": "k", "м": "m", "н": "h", "о": "o",
+        "п": "n", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ь": "b", "і": "i", "ј": "j",
+        "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l",
+        "α": "a", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j",
+    }  # fmt: skip
+    for source, target in look_alikes.items():
+        table[ord(source)] = target
+    return table
+
+
+_LETTERS = _letter_table()
+_HOMOGLYPHS = frozenset(char for char in map(chr, _LETTERS) if 0x0370 <= ord(char) <= 0x052F)
+_HOMOGLYPH_CLASS = "".join(sorted(_HOMOGLYPHS))
+_FANCY_CLASS = "".join(re.escape(chr(code)) for code in _LETTERS if chr(code) not in _HOMOGLYPHS)
+_FANCY_OR_HOMOGLYPH = re.compile(f"[{_FANCY_CLASS}{_HOMOGLYPH_CLASS}]")
+# Latin letters, fancy letters (they count as Latin already) and look-alikes: folding moves letters
+# inside this set, and it leaves the foreign letters (Cyrillic and Greek without a Latin twin) alone.
+_TWIN = re.compile(f"[a-zA-Z{_FANCY_CLASS}{_HOMOGLYPH_CLASS}]")
+_LATIN_LIKE = re.compile(f"[a-zA-Z{_FANCY_CLASS}]")
+_FOREIGN = re.compile(
+    "["
+    + "".join(chr(code) for code in range(0x0370, 0x0530) if chr(code).isalpha() and chr(code) not in _HOMOGLYPHS)
+    + "]"
+)
+_FANCY = re.compile(f"[{_FANCY_CLASS}]")
+_TOKEN = re.compile(r"\S+")
+
+
+def fold_look_alikes(state: OffsetText) -> OffsetText:
+    """Map fancy letters (squared, small capitals, ...) and Cyrillic/Greek look-alikes to Latin.
+
+    Look-alikes are folded in a word that also has Latin letters, or anywhere when the text has
+    hardly any Cyrillic or Greek letters without a Latin twin; so real Russian or Greek stays.
+    Both tests count quantities that folding does not change, which keeps the step idempotent.
+    """
+    text = state.text
+    if text.isascii() or not _FANCY_OR_HOMOGLYPH.search(text):
+        return state
+    latin_text = len(_FOREIGN.findall(text)) * 20 <= len(_TWIN.findall(text))
+
+    def fold_token(match: re.Match[str]) -> str:
+        token = match.group()
+        if not _FANCY_OR_HOMOGLYPH.search(token):
+            return token
+        fold_homoglyphs = latin_text or _LATIN_LIKE.search(token) is not None
+        if not fold_homoglyphs and not _FANCY.search(token):
+            return token
+        chars = list(token)
+        for index, char in enumerate(chars):
+            target = _LETTERS.get(ord(char))
+            if target is None or (char in _HOMOGLYPHS and not fold_homoglyphs):
+                continue
+            if index + 1 < len(chars) and _is_mark(chars[index + 1]):
+                continue  # the mark would compose with the new letter
+            chars[index] = target
+        return "".join(chars)
+
+    return _sub(_TOKEN, fold_token, state)
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def collapse_whitespace(state: OffsetText) -> OffsetText:
+    """Turn every run of white space into one space, and drop it at both ends."""
+    text = state.text
+    if state.begins is None:
+        return OffsetText(" ".join(text.split()), None, None)
+    last = len(text)
+    return _sub(_WHITESPACE, lambda m: "" if m.start() == 0 or m.end() == last else " ", state)
+
+
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
+_LEET_INSIDE = {"!": "i", "|": "l", "€": "e", "¡": "i"}
+_MASKS = "*#%"
+_FANCY_OR_HOMOGLYPH_CLASS = _FANCY_CLASS + _HOMOGLYPH_CLASS
+_LEET_CHAR = re.compile("[0-9@$!|€¡*#%]")
+_LEET_TOKEN = re.compile(
+    rf"(?<![\w@$!|€¡*#%{_FANCY_OR_HOMOGLYPH_CLASS}])[\w@$!|€¡*#%{_FANCY_OR_HOMOGLYPH_CLASS}]*[0-9@$!|€¡*#%][\w@$!|€¡*#%{_FANCY_OR_HOMOGLYPH_CLASS}]*"
+)
+# Numbers with units, ordinals and names like ``covid19`` or ``g7`` are not leetspeak.
+_UNIT = re.compile(r"[$€£]?\d+(?:[a-z]{1,2}|min|hrs?|yrs?|mins?|usd|eur)?|[a-z]+\d{2,}|[a-z]\d|\d{2,}[a-z]+")
+_MASKED_WORDS = (
+    "asshole",
+    "bastard",
+    "bitch",
+    "bullshit",
+    "cock",
+    "crap",
+    "cunt",
+    "damn",
+    "dick",
+    "dumb",
+    "fuck",
+    "fucker",
+    "fucking",
+    "hell",
+    "idiot",
+    "moron",
+    "nigger",
+    "piss",
+    "pussy",
+    "retard",
+    "retarded",
+    "shit",
+    "slut",
+    "stupid",
+    "twat",
+    "whore",
+)
+
+
+def _unmask(token: str) -> str:
+    """Fill ``*``, ``#``, ``%`` in ``f*ck`` or ``st*pid`` from a list of words people mask; else keep them."""
+    parts: list[str] = []
+    previous = ""
+    for char in token:
+        if char in _MASKS:
+            parts.append("([a-z])")
+            previous = ""
+        else:
+            # Read look-alikes as the Latin letters they become, and let a run of one letter match
+            # any run length: the answer must not change once folded and squeezed.
+            char = _LETTERS.get(ord(char), char)
+            if char != previous:
+                parts.append(re.escape(char) + "+")
+                previous = char
+    pattern = re.compile("".join(parts))
+    for word in _MASKED_WORDS:
+        match = pattern.fullmatch(word)
+        if match is not None:
+            fills = iter(match.groups())
+            return "".join(next(fills) if char in _MASKS else char for char in token)
+    return token
+
+
+def _wordish(char: str) -> bool:
+    # Letters, digits and the symbols that always become letters: a set that de-leeting keeps.
+    return char.isalnum() or char in _LEET or ord(char) in _LETTERS
+
+
+def _deleet_token(match: re.Match[str]) -> str:
+    token = match.group()
+    if not any(char.isalpha() or ord(char) in _LETTERS for char in token) or _UNIT.fullmatch(token):
+        return token
+    chars = list(token)
+    last = len(chars) - 1
+    after = match.string[match.end() : match.end() + 1]
+    for index, char in enumerate(chars):
+        following = chars[index + 1] if index < last else after
+        if following and _is_mark(following):
+            continue  # the mark would compose with the new letter
+        if char in _LEET:
+            if (char == "@" and index == 0) or (char in "@$" and index == last):
+                continue
+            chars[index] = _LEET[char]
+        elif char in _LEET_INSIDE and 0 < index < last and _wordish(token[index - 1]) and _wordish(token[index + 1]):
+            chars[index] = _LEET_INSIDE[char]
+    word = "".join(chars)
+    if any(char in _MASKS for char in word) and word.strip(_MASKS) == word:
+        word = _unmask(word)
+    return word
+
+
+def deleet(state: OffsetText) -> OffsetText:
+    """Read digits and symbols inside words as letters: ``1d10t`` -> ``idiot``, ``$hit`` -> ``shit``."""
+    if not _LEET_CHAR.search(state.text):
+        return state
+    return _sub(_LEET_TOKEN, _deleet_token, state)
+
+
+_SINGLE = "(?:" + "|".join(f"{letter}+" for letter in "abcdefghijklmnopqrstuvwxyz") + ")"
+_SPACED = re.compile(rf"(?<![^\W_]|[*#%]){_SINGLE}(?:[ ._\-*·/]{_SINGLE}){{2,}}(?![^\W_]|[*#%])")
+_SEPARATORS = re.compile(r"[ ._\-*·/]")
+_SPACED_HINT = re.compile(r"(?<![^\W_])([a-z])\1*[ ._\-*·/]([a-z])\2*[ ._\-*·/]([a-z])\3*(?![^\W_])")
+
+
+def join_spaced_letters(state: OffsetText) -> OffsetText:
+    """Join three or more single letters split by one space, dot, dash, underscore or star: ``s t u p i d``."""
+    if not _SPACED_HINT.search(state.text):
+        return state
+    return _sub(_SPACED, lambda m: _SEPARATORS.sub("", m.group()), state)
+
+
+_REPEATS = re.compile(r"([a-z])\1\1+")
+
+
+def squeeze_repeats(state: OffsetText) -> OffsetText:
+    """Squeeze runs of three or more of one Latin letter to two: ``stuuupid`` -> ``stuupid``; ``ass`` stays."""
+    return _sub(_REPEATS, lambda m: m.group(1) * 2, state)
+
+
+# Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
+# are folded after de-leeting, whose new Latin letters they count.
+NORMALISATION_STEPS: tuple[Callable[[OffsetText], OffsetText], ...] = (
+    remove_format_characters,
+    fold_compatibility_and_case,
+    collapse_whitespace,
+    deleet,
+    fold_look_alikes,
+    join_spaced_letters,
+    squeeze_repeats,
+)
+
+
+def _run(text: str, track: bool) -> OffsetText:
+    state = (
+        OffsetText(text, list(range(len(text))), list(range(1, len(text) + 1)))
+        if track
+        else OffsetText(text, None, None)
+    )
+    for step in NORMALISATION_STEPS:
+        state = step(state)
+    return state
 
 
 def normalise_text(text: str) -> str:
     """Return the form of ``text`` that the models see."""
-    for step in NORMALISATION_STEPS:
-        text = step(text)
-    return text
+    return _run(text, track=False).text
+
+
+def normalise_with_offsets(text: str) -> OffsetText:
+    """Return the normalised text and, per character, the span of ``text`` it comes from."""
+    return _run(text, track=True)

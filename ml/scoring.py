@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ml.artifacts import load_model
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.model import LinearTextModel
+from ml.normalise import normalise_with_offsets
 
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 TOXICITY = "toxicity"
@@ -66,6 +68,18 @@ class Scorer:
                 probabilities = model.probabilities_from_active(active)
                 scores.update(zip(model.attributes, probabilities.tolist(), strict=True))
         return scores
+
+    def explain(self, text: str, top: int = 5) -> dict[str, list[dict[str, Any]]]:
+        """Map every attribute to up to ``top`` spans that pushed its score up, largest weight first.
+
+        Each span is ``{"begin", "end", "text", "weight"}``: offsets into ``text`` as given (not the
+        normalised form), the substring there, and its share of the log-odds.
+        """
+        normalised = normalise_with_offsets(text)
+        explanation: dict[str, list[dict[str, Any]]] = {}
+        for model in self.models.values():
+            explanation.update(model.explain(text, top, normalised))
+        return explanation
 
     def score_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
         scores: list[dict[str, float]] = [{} for _ in texts]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import scipy
+import scipy.sparse as sp
 import sklearn
 from sklearn.linear_model import LogisticRegression
 
@@ -31,6 +32,7 @@ from ml.features import HashedTextFeatures
 from ml.model import LinearTextModel
 from ml.model_card import render_model_card
 from ml.normalise import normalise_text
+from ml.obfuscation import obfuscate_text
 from ml.training_config import TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,31 @@ def prune_coefficients(coefficients: np.ndarray, max_nonzero: int | None) -> np.
     cutoff = np.partition(flat, flat.size - max_nonzero)[flat.size - max_nonzero]
     pruned[np.abs(pruned) < cutoff] = 0.0
     return pruned
+
+
+def augmented_training_set(
+    config: TrainingConfig,
+    features: HashedTextFeatures,
+    rows: TrainingRows,
+    matrix: sp.csr_matrix,
+    held_back: np.ndarray,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Return the training matrix, labels and weights; with augmentation, plus obfuscated copies of every row.
+
+    Both classes are copied, so that obfuscation itself never becomes a sign of toxicity or spam.
+    """
+    train = ~held_back
+    x, y, w = matrix[train], rows.labels[train], rows.weights[train]
+    rules = config.augmentation
+    if not rules.obfuscated_copies:
+        return x, y, w
+    texts = [text for text, keep in zip(rows.texts, train.tolist(), strict=True) if keep]
+    copies = features.matrix([obfuscate_text(text, rules.seed) for text in texts])
+    return (
+        sp.csr_matrix(sp.vstack([x, copies], format="csr")),
+        np.concatenate([y, y]),
+        np.concatenate([w, w * rules.weight]),
+    )
 
 
 @dataclass
@@ -144,7 +171,7 @@ def train_model(
     classifier = LogisticRegression(C=config.regularisation, solver="liblinear", max_iter=config.max_iter)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        classifier.fit(matrix[~held_back], rows.labels[~held_back], sample_weight=rows.weights[~held_back])
+        classifier.fit(*augmented_training_set(config, features, rows, matrix, held_back))
     nonzero_before = int(np.count_nonzero(classifier.coef_))
     model = LinearTextModel(
         name=config.model,
@@ -160,7 +187,7 @@ def train_model(
     thresholds = choose_thresholds(validation_labels, validation_scores, config.thresholds)
     model.thresholds = {config.attribute: thresholds}
     validation = binary_metrics(validation_labels, validation_scores, {"0.5": DEFAULT_THRESHOLD, **thresholds})
-    test_metrics = evaluate_model(model, datasets, config.attribute)
+    test_metrics = evaluate_model(model, datasets, config.attribute, config.evaluation)
 
     meta: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,

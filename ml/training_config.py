@@ -18,6 +18,7 @@ from typing import Any
 from ml.features import FeatureSpec
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
+EVAL_DIR = Path(__file__).resolve().parent / "eval"
 MODEL_NAMES = ("toxicity", "spam")
 WEIGHTINGS = ("sqrt", "rows")
 ROLES = ("train", "test")
@@ -92,6 +93,24 @@ class ThresholdRules:
 
 
 @dataclass(frozen=True)
+class EvaluationRules:
+    """Extra test rows: obfuscated copies of every test split, and hand-written slices in ``ml/eval/``."""
+
+    obfuscated_copies: bool = False
+    seed: int = 0
+    slices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AugmentationRules:
+    """Train on obfuscated copies of the training rows too (both classes), weighted ``weight`` each."""
+
+    obfuscated_copies: bool = False
+    seed: int = 0
+    weight: float = 0.5
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     model: str
     attribute: str
@@ -105,6 +124,8 @@ class TrainingConfig:
     datasets: tuple[DatasetSpec, ...]
     description: str
     raw: Mapping[str, Any]
+    evaluation: EvaluationRules = EvaluationRules()
+    augmentation: AugmentationRules = AugmentationRules()
 
     @property
     def training_sets(self) -> tuple[DatasetSpec, ...]:
@@ -172,12 +193,39 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
         datasets=datasets,
         description=str(raw.get("description", "")),
         raw=raw,
+        evaluation=_parse_evaluation(_mapping(raw.get("evaluation", {}), "evaluation")),
+        augmentation=_parse_augmentation(_mapping(raw.get("augmentation", {}), "augmentation")),
     )
+    if config.augmentation.obfuscated_copies and config.augmentation.seed == config.evaluation.seed:
+        raise ConfigError("augmentation.seed must differ from evaluation.seed, or the test copies leak into training")
     if not config.training_sets:
         raise ConfigError("no data set has training rows")
     if not config.test_sets:
         raise ConfigError("no data set has test rows")
     return config
+
+
+def _parse_augmentation(raw: Mapping[str, Any]) -> AugmentationRules:
+    obfuscated = raw.get("obfuscated_copies", False)
+    if not isinstance(obfuscated, bool):
+        raise ConfigError(f"augmentation.obfuscated_copies must be true or false, not {obfuscated!r}")
+    return AugmentationRules(
+        obfuscated_copies=obfuscated,
+        seed=_integer(raw.get("seed", 1), "augmentation.seed", minimum=0),
+        weight=_number(raw.get("weight", 0.5), "augmentation.weight", minimum=0.0, exclusive=True),
+    )
+
+
+def _parse_evaluation(raw: Mapping[str, Any]) -> EvaluationRules:
+    obfuscated = raw.get("obfuscated_copies", False)
+    if not isinstance(obfuscated, bool):
+        raise ConfigError(f"evaluation.obfuscated_copies must be true or false, not {obfuscated!r}")
+    seed = _integer(raw.get("seed", 0), "evaluation.seed", minimum=0)
+    slices = tuple(_strings(raw.get("slices", []), "evaluation.slices"))
+    for name in slices:
+        if Path(name).name != name or not name.endswith((".jsonl", ".txt")):
+            raise ConfigError(f"evaluation.slices names .jsonl or .txt files in ml/eval/, not {name!r}")
+    return EvaluationRules(obfuscated_copies=obfuscated, seed=seed, slices=slices)
 
 
 def _parse_thresholds(raw: Mapping[str, Any]) -> ThresholdRules:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,43 @@ def test_it_renders_a_table_row_per_test_set() -> None:
     assert table.splitlines()[0].startswith("test set")
     assert "alice-set" in table
     assert "0.889" in table
+
+
+def test_it_adds_obfuscated_copies_and_slices(trained_artifacts: Path, data_dir: Path, tmp_path: Path) -> None:
+    from ml.artifacts import load_model
+    from ml.datasets import load_dataset
+    from ml.evaluation import evaluate_model
+    from ml.training_config import EvaluationRules, parse_config
+    from tests.ml.conftest import tiny_config_dict
+
+    (tmp_path / "fp.jsonl").write_text(
+        '{"text": "the bridge vote is on tuesday", "kind": "news"}\n{"text": "i disagree", "kind": "criticism"}\n',
+        encoding="utf-8",
+    )
+    config = parse_config(tiny_config_dict("toxicity"))
+    model = load_model(trained_artifacts, "toxicity")
+    datasets = [load_dataset(data_dir, spec, roles=frozenset({"test"})) for spec in config.test_sets]
+    rules = EvaluationRules(obfuscated_copies=True, seed=7, slices=("fp.jsonl",))
+    results = evaluate_model(model, datasets, "TOXICITY", rules, eval_dir=tmp_path)
+    assert set(results) == {
+        "tiny-toxic",
+        "tiny-news",
+        "tiny-toxic (obfuscated)",
+        "tiny-news (obfuscated)",
+        "slice fp.jsonl",
+    }
+    assert results["tiny-toxic (obfuscated)"]["positives"] == results["tiny-toxic"]["positives"]
+    fp_slice = results["slice fp.jsonl"]
+    assert fp_slice["rows"] == 2 and fp_slice["positives"] == 0 and fp_slice["roc_auc"] is None
+    assert set(fp_slice["groups"]) == {"kind=news", "kind=criticism"}
+    assert "slice fp.jsonl" in metrics_table(results)
+
+
+def test_it_writes_at_least_200_false_positive_sentences_of_three_kinds() -> None:
+    from ml.datasets import load_slice
+    from ml.training_config import EVAL_DIR
+
+    rows = load_slice(EVAL_DIR / "false_positives.jsonl")
+    assert len(rows) >= 200 and rows.positives == 0
+    assert set(rows.groups) == {"identity", "news_violence", "civil_criticism"}
+    assert len(set(rows.texts)) == len(rows.texts)

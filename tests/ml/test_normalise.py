@@ -1,9 +1,11 @@
+# ruff: noqa: RUF001 (look-alike letters are this module's subject)
 import unicodedata
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml.normalise import normalise_text
+from ml.normalise import normalise_text, normalise_with_offsets
 
 TRICKY = [
     "\u200b",  # zero-width space
@@ -29,10 +31,12 @@ TRICKY = [
     "I",
     "\u0130",
 ]
+# Characters the obfuscation steps look at: leet digits and symbols, masks, separators, look-alikes.
+OBFUSCATION = list("aabdiostu 01345789@$!|*#%._-/") + list("аеорсхіαορ🅸ᴍ") + ["\u1100", "\u1161", "\u3131", "\u314f"]
 
 
 def test_it_folds_full_width_and_mathematical_letters_and_case() -> None:
-    assert normalise_text("ＨＥＬＬＯ 𝐟𝐚𝐧𝐜𝐲 Straße") == "hello fancy strasse"  # noqa: RUF001 (look-alike letters on purpose)
+    assert normalise_text("ＨＥＬＬＯ 𝐟𝐚𝐧𝐜𝐲 Straße") == "hello fancy strasse"
 
 
 def test_it_removes_zero_width_and_other_format_characters() -> None:
@@ -40,7 +44,8 @@ def test_it_removes_zero_width_and_other_format_characters() -> None:
 
 
 def test_it_collapses_and_strips_whitespace() -> None:
-    assert normalise_text("  a \t\n b\u00a0\u3000c  ") == "a b c"
+    assert normalise_text("  a \t\n b\u00a0\u3000c  ") == "abc"  # three single letters are joined
+    assert normalise_text("  an \t\n old\u00a0\u3000cat  ") == "an old cat"
 
 
 def test_it_leaves_plain_lower_case_text_alone() -> None:
@@ -52,13 +57,79 @@ def test_it_returns_nfkc_text() -> None:
     assert unicodedata.is_normalized("NFKC", text)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("you 1d10t", "you idiot"),
+        ("what a m0r0n!!!", "what a moron!!!"),
+        ("$hit happens", "shit happens"),
+        ("f*ck off, st*pid", "fuck off, stupid"),
+        ("you are s t u p i d", "you are stupid"),
+        ("i.d.i.o.t", "idiot"),
+        ("stuuuupid", "stuupid"),
+        ("уоu аrе а lоsеr", "you are a loser"),
+        ("ιdιοt", "idiot"),
+        ("🅸🅳🅸🅾🆃 ᴍᴏʀᴏɴ", "idiot moron"),
+    ],
+)
+def test_it_undoes_the_usual_obfuscations(text: str, expected: str) -> None:
+    assert normalise_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["вы идиот, сэр", "Это просто позор", "καλημέρα φίλε", "costs $5000 on the 4th at 10am", "covid19 and g7"]
+)
+def test_it_leaves_real_cyrillic_greek_and_numbers_alone(text: str) -> None:
+    assert normalise_text(text) == text.casefold()
+
+
+def test_it_maps_each_character_back_to_the_original() -> None:
+    original = "You  a\u200bre a 1d10t!!! ＳＴＵＰＩＤ"
+    result = normalise_with_offsets(original)
+    assert result.text == "you are a idiot!!! stupid"
+    begin, end = result.original_span(10, 15)
+    assert original[begin:end] == "1d10t"
+    begin, end = result.original_span(19, 25)
+    assert original[begin:end] == "ＳＴＵＰＩＤ"
+
+
+def test_it_maps_joined_and_squeezed_letters_to_their_whole_span() -> None:
+    original = "so s t u p i d and stuuupid"
+    result = normalise_with_offsets(original)
+    assert result.text == "so stupid and stuupid"
+    begin, end = result.original_span(3, 9)
+    assert original[begin:end] == "s t u p i d"
+    begin, end = result.original_span(14, 21)
+    assert original[begin:end] == "stuuupid"
+
+
+@settings(max_examples=500)
 @given(st.text())
 def test_it_is_idempotent(text: str) -> None:
     once = normalise_text(text)
     assert normalise_text(once) == once
+    assert unicodedata.is_normalized("NFKC", once)
 
 
-@given(st.lists(st.sampled_from(TRICKY), max_size=12).map("".join))
-def test_it_is_idempotent_on_format_characters_and_combining_marks(text: str) -> None:
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(TRICKY + OBFUSCATION), max_size=16).map("".join))
+def test_it_is_idempotent_on_tricky_and_obfuscated_text(text: str) -> None:
     once = normalise_text(text)
     assert normalise_text(once) == once
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(TRICKY + OBFUSCATION), max_size=16).map("".join))
+def test_it_gives_the_same_text_with_offsets_and_spans_inside_the_original(text: str) -> None:
+    result = normalise_with_offsets(text)
+    assert result.text == normalise_text(text)
+    assert result.begins is not None and result.ends is not None
+    assert len(result.begins) == len(result.ends) == len(result.text)
+    assert all(0 <= b < e <= len(text) for b, e in zip(result.begins, result.ends, strict=True))
+
+
+def test_it_removes_every_format_character() -> None:
+    import sys
+
+    format_characters = [chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"]
+    assert normalise_text("a" + "".join(format_characters) + "b") == "ab"

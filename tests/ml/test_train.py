@@ -1,6 +1,7 @@
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,3 +103,23 @@ def test_it_keeps_duplicate_texts_on_the_same_side_of_validation() -> None:
     mask = validation_mask(texts + [text.upper() + "\u200b" for text in texts], 0.1)
     assert (mask[:2000] == mask[2000:]).all()
     assert 0.07 < mask[:2000].mean() < 0.13
+
+
+def test_it_adds_obfuscated_copies_of_both_classes_at_their_weight(raw_config: Any, data_dir: Path) -> None:
+    from ml.datasets import load_dataset
+    from ml.features import HashedTextFeatures
+    from ml.train import augmented_training_set, training_rows
+    from ml.training_config import parse_config
+
+    raw = raw_config("toxicity")
+    raw["augmentation"] = {"obfuscated_copies": True, "seed": 3, "weight": 0.25}
+    config = parse_config(raw)
+    rows = training_rows([load_dataset(data_dir, config.datasets[0])], config.dataset_weighting)
+    features = HashedTextFeatures(config.features)
+    held_back = validation_mask(rows.texts, config.validation_fraction)
+    matrix, labels, weights = augmented_training_set(config, features, rows, features.matrix(rows.texts), held_back)
+    kept = int((~held_back).sum())
+    assert matrix.shape[0] == labels.shape[0] == weights.shape[0] == 2 * kept
+    assert labels[kept:].tolist() == labels[:kept].tolist()
+    assert weights[kept:] == pytest.approx(weights[:kept] * 0.25)
+    assert (matrix[kept:] != matrix[:kept]).nnz > 0

@@ -72,3 +72,18 @@ def test_it_needs_test_rows(raw_config: RawConfig) -> None:
     raw["datasets"][0]["files"][0]["split"]["test"] = []
     with pytest.raises(ConfigError, match="no data set has test rows"):
         parse_config(raw)
+
+
+def test_it_refuses_augmentation_with_the_evaluation_seed(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["evaluation"] = {"obfuscated_copies": True, "seed": 5}
+    raw["augmentation"] = {"obfuscated_copies": True, "seed": 5}
+    with pytest.raises(ConfigError, match="seed"):
+        parse_config(raw)
+
+
+def test_it_refuses_an_evaluation_slice_outside_ml_eval(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["evaluation"] = {"slices": ["../secrets.jsonl"]}
+    with pytest.raises(ConfigError, match="slices"):
+        parse_config(raw)

@@ -1,0 +1,65 @@
+"""Explain a linear model's score: the words of the original text that pushed it up, with weights.
+
+Each n-gram occurrence's contribution to the log-odds (coefficient x feature value, shared among
+the occurrences of its hash bucket) is spread evenly over its characters in the normalised text;
+a word's weight is the sum over its characters; the word is then mapped back to its span in the
+original text, so ``1d10t`` or ``s t u p i d`` are highlighted as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from ml.features import HashedTextFeatures, ngram_occurrences
+from ml.normalise import OffsetText, normalise_with_offsets
+
+# Runs of word characters, or of punctuation and symbols (so ``!!!`` or ``$`` can count too).
+_UNIT = re.compile(r"\w+|[^\w\s]+")
+
+
+def character_weights(features: HashedTextFeatures, coefficients: np.ndarray, normalised: str) -> np.ndarray:
+    """Return an array ``(attributes, len(normalised))``: each character's share of the log-odds."""
+    weights = np.zeros((coefficients.shape[0], len(normalised)), dtype=np.float64)
+    occurrences, values = ngram_occurrences(features, normalised)
+    if not occurrences:
+        return weights
+    per_column = Counter(column for _, column, _, _ in occurrences)
+    for block, column, begin, end in occurrences:
+        if end <= begin:
+            continue
+        share = coefficients[:, column].astype(np.float64) * values[block] / per_column[column]
+        weights[:, begin:end] += (share / (end - begin))[:, None]
+    return weights
+
+
+def explain_text(
+    features: HashedTextFeatures,
+    coefficients: np.ndarray,
+    attributes: tuple[str, ...],
+    text: str,
+    top: int = 5,
+    normalised: OffsetText | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Map each attribute to the ``top`` spans of ``text`` with the largest positive weight, largest first."""
+    normalised = normalised or normalise_with_offsets(text)
+    weights = character_weights(features, coefficients, normalised.text)
+    spans: dict[tuple[int, int], np.ndarray] = {}
+    for match in _UNIT.finditer(normalised.text):
+        span = normalised.original_span(match.start(), match.end())
+        total = weights[:, match.start() : match.end()].sum(axis=1)
+        spans[span] = spans[span] + total if span in spans else total
+    explanation: dict[str, list[dict[str, Any]]] = {}
+    for row, attribute in enumerate(attributes):
+        ranked = sorted(
+            ((float(total[row]), span) for span, total in spans.items() if total[row] > 0),
+            key=lambda item: (-item[0], item[1]),
+        )
+        explanation[attribute] = [
+            {"begin": begin, "end": end, "text": text[begin:end], "weight": round(weight, 4)}
+            for weight, (begin, end) in ranked[:top]
+        ]
+    return explanation
