@@ -176,12 +176,17 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"older_than_seconds": MODERATO_SWEEP_AFTER_SECONDS},
     },
     "purge-idempotency-keys": {"task": "comments.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    "retrain-models": {"task": "moderation.tasks.models_retrain", "schedule": 7 * 86400.0},
 }
 
 # Models: the artifacts directory and the active versions (empty = newest present).
 MODERATO_ARTIFACTS_DIR = Path(env_str("MODERATO_ARTIFACTS_DIR") or BASE_DIR / "ml" / "artifacts")
 MODERATO_TOXICITY_MODEL = env_str("MODERATO_TOXICITY_MODEL") or None
 MODERATO_SPAM_MODEL = env_str("MODERATO_SPAM_MODEL") or None
+# The learning loop writes candidate models here; a database row says which version is active.
+MODERATO_MODEL_DIR = Path(env_str("MODERATO_MODEL_DIR") or DATA_DIR / "models")
+MODERATO_MODEL_REFRESH_SECONDS = env_int("MODERATO_MODEL_REFRESH_SECONDS", 10, minimum=1)
+MODERATO_RETRAIN_MIN_LABELS = env_int("MODERATO_RETRAIN_MIN_LABELS", 50, minimum=10)
 
 # Client addresses: how many reverse proxies in front of the app append to X-Forwarded-For.
 # 0 trusts no header at all, so a client cannot spoof its address.

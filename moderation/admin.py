@@ -5,27 +5,27 @@ decision is checked the same way and leaves an audit row.
 """
 
 from collections import Counter
+from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from comments.models import Comment, Report
-from moderation import services, tasks
-from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
+from moderation import learning, services, tasks
+from moderation.models import CommenterFlag, ModelVersion, ModerationAction, ModerationDecision
 
 
-class DecisionInline(admin.TabularInline):
-    model = ModerationDecision
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "labels", "note"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under a comment that nobody adds, edits or deletes from the admin."""
+
     extra = 0
     can_delete = False
-    verbose_name_plural = "History of decisions"
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -34,16 +34,18 @@ class DecisionInline(admin.TabularInline):
         return False
 
 
-class ReportInline(admin.TabularInline):
+class DecisionInline(ReadOnlyInline):
+    model = ModerationDecision
+    fields = ["created_at", "actor", "action", "from_status", "to_status", "labels", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "History of decisions"
+
+
+class ReportInline(ReadOnlyInline):
     model = Report
     fields = ["created_at", "reason"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Reader reports"
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
@@ -173,7 +175,7 @@ class CommentAdmin(admin.ModelAdmin):
     ]
     inlines = [ReportInline, DecisionInline]
     fields = [
-        "status", "thread", "thread_context", "author_name", "author_email", "body", "score_bars", "reason_list",
+        "status", "thread", "thread_context", "author_name", "author_email", "explanation", "score_bars", "reason_list",
         "model_versions", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
     ]  # fmt: skip
     readonly_fields = fields
@@ -214,7 +216,16 @@ class CommentAdmin(admin.ModelAdmin):
 
     @admin.display(description="comment")
     def short_body(self, comment: Comment) -> str:
-        return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
+        """The start of the text, with the words that pushed a score over a threshold highlighted."""
+        return highlighted(comment.body, comment_spans(comment), limit=160)
+
+    @admin.display(description="explanation")
+    def explanation(self, comment: Comment) -> str:
+        spans = comment_spans(comment)
+        if not spans:
+            return "No score reached a threshold."
+        weights = format_html_join(", ", "{} ({})", ((span["text"], f"{span['weight']:+.2f}") for span in spans))
+        return format_html("<p>{}</p><p>Top words: {}</p>", highlighted(comment.body, spans), weights)
 
     @admin.display(description="scores")
     def score_bars(self, comment: Comment) -> str:
@@ -246,6 +257,36 @@ class CommentAdmin(admin.ModelAdmin):
         return format_html("{}", timesince(comment.created_at, end or timezone.now()))
 
 
+def comment_spans(comment: Comment) -> list[dict[str, Any]]:
+    """The explained spans stored with the comment's score reasons, without overlaps, in text order."""
+    spans = sorted(
+        (span for reason in comment.reasons for span in reason.get("spans", [])),
+        key=lambda span: (span["begin"], -span["end"]),
+    )
+    kept: list[dict[str, Any]] = []
+    for span in spans:
+        if not kept or span["begin"] >= kept[-1]["end"]:
+            kept.append(span)
+    return kept
+
+
+def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None) -> str:
+    """The text, escaped, with each span in <mark>; cut at ``limit`` characters."""
+    end = len(text) if limit is None else min(len(text), limit)
+    parts, position = [], 0
+    for span in spans:
+        begin, stop = int(span["begin"]), int(span["end"])
+        if begin < position or stop > end:
+            continue
+        parts.append(conditional_escape(text[position:begin]))
+        parts.append(format_html('<mark title="{}">{}</mark>', f"{span['weight']:+.2f}", text[begin:stop]))
+        position = stop
+    parts.append(conditional_escape(text[position:end]))
+    if end < len(text):
+        parts.append("…")
+    return mark_safe("".join(parts))  # noqa: S308  (every part is escaped above)
+
+
 def bar_colour(value: float) -> str:
     return "#c0392b" if value >= 0.8 else "#e67e22" if value >= 0.5 else "#27ae60"
 
@@ -273,6 +314,81 @@ class CommenterFlagAdmin(admin.ModelAdmin):
     list_display = ["identity", "kind", "site", "created_by", "created_at"]
     list_filter = ["kind", "site"]
     search_fields = ["identity"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    """Model versions with their gates and replay; promote a candidate, roll back in one click."""
+
+    list_display = ["version", "name", "status", "based_on", "labels", "gates_passed", "replay_changed", "created_at"]
+    list_filter = ["name", "status"]
+    fields = ["name", "version", "status", "based_on", "directory", "labels", "gate_table", "replay_summary",
+              "created_at", "promoted_at", "promoted_by"]  # fmt: skip
+    readonly_fields = fields
+    actions = ["promote", "roll_back"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="gates passed")
+    def gates_passed(self, row: ModelVersion) -> bool | None:
+        return row.gates.get("passed")
+
+    @admin.display(description="replay: decisions changed")
+    def replay_changed(self, row: ModelVersion) -> str:
+        return f"{row.replay.get('changed', 0)} of {row.replay.get('comments', 0)}" if row.replay else "-"
+
+    @admin.display(description="gates")
+    def gate_table(self, row: ModelVersion) -> str:
+        checks = row.gates.get("checks", [])
+        return format_html(
+            "<table><tr><th>gate</th><th>active ({})</th><th>candidate</th><th></th></tr>{}</table>",
+            row.gates.get("compared_with", "?"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((c["gate"], c["active"], c["candidate"], "ok" if c["passed"] else "WORSE") for c in checks),
+            ),
+        )
+
+    @admin.display(description="replay")
+    def replay_summary(self, row: ModelVersion) -> str:
+        replay = row.replay or {}
+        changes = ", ".join(f"{k}: {v}" for k, v in replay.get("changes", {}).items()) or "none"
+        return format_html(
+            "<p>Of the last {} decided comments, {} would be decided differently ({}).</p><ul>{}</ul>",
+            replay.get("comments", 0),
+            replay.get("changed", 0),
+            changes,
+            format_html_join(
+                "",
+                "<li>#{} {} &rarr; {}: {}</li>",
+                ((e["comment"], e["before"], e["after"], e["text"]) for e in replay.get("examples", [])),
+            ),
+        )
+
+    @admin.action(description="Promote: make the selected version active", permissions=["change"])
+    def promote(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for row in queryset:
+            try:
+                learning.model_promote(model_version_id=row.pk, actor=request.user)
+                self.message_user(request, f"{row.version} is now active.", messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    @admin.action(description="Roll back: retire the active version, reactivate the one before", permissions=["change"])
+    def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for name in sorted(set(queryset.values_list("name", flat=True))):
+            try:
+                previous = learning.model_rollback(name=name, actor=request.user)
+                self.message_user(
+                    request, f"{name}: {previous.version if previous else 'the shipped model'} is active."
+                )
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
 
 from moderation.compat import admin as compat_admin  # noqa: E402, F401  (registers its admin classes)

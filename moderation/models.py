@@ -61,4 +61,39 @@ class CommenterFlag(models.Model):
         return f"{self.kind}: {self.identity}"
 
 
+class ModelVersion(models.Model):
+    """A model version the learning loop built or promoted; which one is active is this table's word.
+
+    With no active row for a model, the shipped artifacts (the newest, or the configured version)
+    are used. At most one row per model is active; promoting retires the one before.
+    """
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"  # passed every gate, waits for promotion
+        REFUSED = "refused"  # worse than the active model on some gate: never promoted
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    name = models.CharField(max_length=32, help_text="toxicity or spam")
+    version = models.CharField(max_length=120, unique=True)
+    directory = models.CharField(max_length=500, help_text="The artifacts directory that holds this version.")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    based_on = models.CharField(max_length=120, blank=True)
+    labels = models.PositiveIntegerField(default=0, help_text="Labelled comments it learned from.")
+    gates = models.JSONField(default=dict, blank=True)
+    replay = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=Q(status="active"), name="one_active_version_per_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.status})"
+
+
 from moderation.compat.models import *  # noqa: E402, F403  (Django finds models through this module)

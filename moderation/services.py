@@ -46,11 +46,12 @@ def comment_decide(
     scores: dict[str, float] | None = None,
     model_versions: dict[str, str] | None = None,
     from_status: str = Comment.Status.PENDING,
+    reasons: list[dict[str, object]] | None = None,
 ) -> bool:
     """Write a decision if the comment is still in ``from_status``; return whether it was written."""
     fields: dict[str, object] = {
         "status": decision.outcome.value,
-        "reasons": [reason.as_dict() for reason in decision.reasons],
+        "reasons": reasons if reasons is not None else [reason.as_dict() for reason in decision.reasons],
         "decided_at": timezone.now(),
     }
     if scores is not None:
@@ -73,7 +74,13 @@ def comment_score(*, comment_id: int) -> str:
         return comment_scoring_give_up(comment_id=comment_id, attempts=attempts - 1)
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
     scores, versions, decision = comment_evaluate(comment=comment)
-    written = comment_decide(comment_id=comment_id, decision=decision, scores=scores, model_versions=versions)
+    written = comment_decide(
+        comment_id=comment_id,
+        decision=decision,
+        scores=scores,
+        model_versions=versions,
+        reasons=reasons_explained(decision=decision, text=comment.body),
+    )
     return decision.outcome.value if written else "skipped"
 
 
@@ -85,7 +92,21 @@ def comment_evaluate(*, comment: Comment) -> tuple[dict[str, float], dict[str, s
         attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
     }
     thresholds = policy.thresholds_from_json(comment.thread.site.thresholds)
-    return scores, versions, policy.decide(scores=scores, thresholds=thresholds, facts=comment_facts(comment=comment))
+    decision = policy.decide(scores=scores, thresholds=thresholds, facts=comment_facts(comment=comment))
+    return scores, versions, decision
+
+
+def reasons_explained(*, decision: policy.Decision, text: str) -> list[dict[str, object]]:
+    """The decision's reasons as stored: a score reason carries the spans of the text that pushed
+    that score up most (offsets into the original text, for highlighting)."""
+    reasons = [reason.as_dict() for reason in decision.reasons]
+    attributes = {reason["attribute"] for reason in reasons if "attribute" in reason and "score" in reason}
+    if attributes:
+        spans = get_scorer().explain(text, top=5)
+        for reason in reasons:
+            if reason.get("attribute") in attributes:
+                reason["spans"] = spans.get(str(reason["attribute"]), [])
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,7 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
             scores=scores,
             model_versions=versions,
             from_status=Comment.Status.HELD,
+            reasons=reasons_explained(decision=decision, text=comment.body),
         )
         if written:
             decided[comment.pk] = decision.outcome.value

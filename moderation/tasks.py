@@ -74,3 +74,11 @@ def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     if ids:
         logger.info("sweep: re-queued %s pending comments", len(ids))
     return len(ids)
+
+
+@shared_task(acks_late=False, time_limit=3600, soft_time_limit=3500)
+def models_retrain() -> dict[str, str]:
+    """Weekly: a candidate from the labels for each model, promoted only when no gate is worse."""
+    from moderation.learning import models_retrain as retrain
+
+    return retrain(promote=True)

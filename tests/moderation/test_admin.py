@@ -221,3 +221,22 @@ def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, ali
     assert "1 kept for a person" in response.content.decode()
     assert Comment.objects.get(pk=toxic.pk).scores["TOXICITY"] >= 0.5
     assert not ModerationDecision.objects.exists()
+
+
+def test_it_highlights_explained_words_and_escapes_everything_else():
+    from moderation.admin import highlighted
+
+    text = "<script>alert(1)</script> you idiot"
+    html = highlighted(text, [{"begin": 30, "end": 35, "text": "idiot", "weight": 1.5}])
+    assert html == '&lt;script&gt;alert(1)&lt;/script&gt; you <mark title="+1.50">idiot</mark>'
+    assert highlighted(text, [{"begin": 30, "end": 35, "text": "idiot", "weight": 1.5}], limit=10).endswith("…")
+
+
+def test_the_queue_shows_the_words_that_held_a_comment(client, alice, thread):
+    from moderation import services
+
+    comment = Comment.objects.create(thread=thread, author_name="T", body="Shut up, you worthless idiot.")
+    assert services.comment_score(comment_id=comment.pk) == "held"
+    client.force_login(alice)
+    page = client.get(QUEUE).content.decode()
+    assert "<mark" in page and "idiot</mark>" in page

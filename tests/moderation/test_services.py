@@ -174,3 +174,13 @@ def test_a_trusted_commenter_skips_pre_moderation(thread):
     CommenterFlag.objects.create(site=thread.site, identity="email:vip@example.org", kind="trusted")
     assert decide_new(thread, author_email="VIP@example.org").status == "published"
     assert decide_new(thread, author_email="other@example.org").status == "held"
+
+
+def test_a_score_reason_carries_the_spans_that_pushed_the_score_up(thread):
+    body = "Honestly, you are a worthless 1d10t."
+    held = decide_new(thread, body)
+    [reason] = [r for r in held.reasons if r.get("attribute") == "TOXICITY"]
+    assert reason["spans"], reason
+    texts = [body[span["begin"] : span["end"]] for span in reason["spans"]]
+    assert texts == [span["text"] for span in reason["spans"]]
+    assert any("1d10t" in text or "worthless" in text for text in texts)

@@ -61,7 +61,7 @@ def test_it_counts_use_in_total_and_for_the_month(site):
     assert api_key.last_used_at is not None
 
 
-def test_it_scores_with_the_pipelines_scorer():
+def test_it_scores_with_the_pipelines_scorer(db):  # the active model version is a database row
     assert services.text_score(text=CLEAN) == get_scorer().score(CLEAN)
     assert set(services.scored_attributes()) >= {"TOXICITY", "SPAM"}
 

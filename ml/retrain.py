@@ -1,0 +1,178 @@
+"""Learn from moderators' labels without forgetting: fine-tuning anchored on a shipped model, and gates.
+
+A deployed instance has no public data sets, only a few hundred or thousand labels of its own.
+``fine_tune`` fits one attribute's logistic-regression head to those labels with a Gaussian prior
+centred on the shipped coefficients (maximum a posteriori), so every weight the labels do not
+touch stays exactly as shipped and the ones they touch move only as far as the evidence pushes.
+
+``gates_compare`` decides whether a candidate may replace the active model: it must not be worse
+on any gate (AUC on the held-out window, false-positive rate at the publish threshold, AUC with
+the toxic rows obfuscated, the false-positive slice, and any extra test sets).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
+from sklearn.metrics import roc_auc_score
+
+from ml.model import LinearTextModel
+from ml.obfuscation import obfuscate_positives
+
+FALSE_POSITIVE_SLICE = Path(__file__).resolve().parent / "eval" / "false_positives.jsonl"
+# Metrics may tie to rounding; "not worse" allows this much.
+TOLERANCE = 1e-6
+
+
+def fine_tune(
+    base: LinearTextModel,
+    *,
+    attribute: str,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    version: str,
+    prior_strength: float = 20.0,
+) -> LinearTextModel:
+    """Return a copy of ``base`` whose ``attribute`` head is refitted to the labels (MAP, prior at ``base``).
+
+    ``prior_strength`` is the precision of the prior per coefficient, relative to the number of
+    labels: larger keeps the candidate closer to the shipped model.
+    """
+    if len(texts) != len(labels) or not texts:
+        raise ValueError("fine-tuning needs texts and as many labels, at least one")
+    y = np.asarray(labels, dtype=np.float64)
+    if not set(np.unique(y)) <= {0.0, 1.0}:
+        raise ValueError("labels must be 0 or 1")
+    row = base.attributes.index(attribute)
+    matrix = base.features.matrix(list(texts)).tocsr()
+    touched = np.unique(matrix.indices)  # the columns (hashed n-grams) the labelled texts contain
+    x = matrix[:, touched].tocsr()
+    w0 = np.asarray(base.coefficients[row, touched], dtype=np.float64)
+    b0 = float(base.intercepts[row])
+    n = len(y)
+    strength = prior_strength / n
+
+    def loss_and_gradient(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w + b0
+        # log(1 + e^z) - y z, computed stably
+        loss = float(np.mean(np.logaddexp(0.0, z) - y * z)) + 0.5 * strength * float(np.sum((w - w0) ** 2))
+        return loss, x.T @ ((expit(z) - y) / n) + strength * (w - w0)
+
+    # The intercept stays as shipped: moderators label what reached the queue, so the share of
+    # positives among the labels says nothing about how common toxic comments are.
+    result = minimize(loss_and_gradient, w0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    coefficients = base.coefficients.copy()
+    coefficients[row, touched] = result.x.astype(coefficients.dtype)
+    intercepts = base.intercepts.copy()
+    meta = dict(base.meta) | {"version": version, "based_on": base.version}
+    return LinearTextModel(
+        name=base.name,
+        version=version,
+        attributes=base.attributes,
+        features=base.features,
+        coefficients=coefficients,
+        intercepts=intercepts,
+        thresholds=base.thresholds,
+        meta=meta,
+    )
+
+
+def false_positive_slice(path: Path = FALSE_POSITIVE_SLICE) -> list[str]:
+    """The shipped hard non-toxic sentences (identity mentions, news quotes, sharp civil criticism)."""
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    name: str
+    texts: Sequence[str]
+    labels: Sequence[int]
+
+
+@dataclass
+class GateReport:
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check["passed"] for check in self.checks)
+
+    def add(self, name: str, active: float | None, candidate: float | None, higher_is_better: bool) -> None:
+        if active is None or candidate is None:
+            self.checks.append({"gate": name, "active": active, "candidate": candidate, "passed": True, "note": "n/a"})
+            return
+        passed = candidate >= active - TOLERANCE if higher_is_better else candidate <= active + TOLERANCE
+        self.checks.append(
+            {"gate": name, "active": round(active, 6), "candidate": round(candidate, 6), "passed": bool(passed)}
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "checks": self.checks}
+
+
+def _auc(labels: Sequence[int], scores: np.ndarray) -> float | None:
+    return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
+
+
+def _false_positive_rate(labels: Sequence[int], scores: np.ndarray, threshold: float) -> float | None:
+    negatives = np.asarray(labels) == 0
+    return float(np.mean(scores[negatives] >= threshold)) if negatives.any() else None
+
+
+def gates_compare(
+    active: LinearTextModel,
+    candidate: LinearTextModel,
+    *,
+    attribute: str,
+    window: LabelledSet,
+    publish_threshold: float,
+    extra_sets: Sequence[LabelledSet] = (),
+    fp_slice: Sequence[str] | None = None,
+) -> GateReport:
+    """Compare the candidate with the active model on every gate; the report says which passed."""
+    row = active.attributes.index(attribute)
+    report = GateReport()
+
+    def scores(model: LinearTextModel, texts: Sequence[str]) -> np.ndarray:
+        return model.probabilities(list(texts))[:, row] if texts else np.zeros(0)
+
+    active_window, candidate_window = scores(active, window.texts), scores(candidate, window.texts)
+    report.add(
+        f"{window.name}: ROC AUC", _auc(window.labels, active_window), _auc(window.labels, candidate_window), True
+    )
+    report.add(
+        f"{window.name}: false-positive rate at publish threshold {publish_threshold:g}",
+        _false_positive_rate(window.labels, active_window, publish_threshold),
+        _false_positive_rate(window.labels, candidate_window, publish_threshold),
+        False,
+    )
+    obfuscated = obfuscate_positives(list(window.texts), list(window.labels))
+    report.add(
+        f"{window.name}, positives obfuscated: ROC AUC",
+        _auc(window.labels, scores(active, obfuscated)),
+        _auc(window.labels, scores(candidate, obfuscated)),
+        True,
+    )
+    slice_texts = list(false_positive_slice() if fp_slice is None else fp_slice)
+    if slice_texts:
+        report.add(
+            f"false-positive slice ({len(slice_texts)} sentences): share at or above {publish_threshold:g}",
+            float(np.mean(scores(active, slice_texts) >= publish_threshold)),
+            float(np.mean(scores(candidate, slice_texts) >= publish_threshold)),
+            False,
+        )
+    for labelled in extra_sets:
+        report.add(
+            f"{labelled.name}: ROC AUC",
+            _auc(labelled.labels, scores(active, labelled.texts)),
+            _auc(labelled.labels, scores(candidate, labelled.texts)),
+            True,
+        )
+    return report

@@ -1,0 +1,251 @@
+"""The learning loop: moderators' labels make candidate models, and only better ones are promoted.
+
+``candidate_build`` fine-tunes the shipped model on the labels (``ml.retrain.fine_tune``, a prior
+centred on the shipped weights), holds out the most recent labels by time, compares candidate and
+active model on every gate (``ml.retrain.gates_compare``), replays the last decided comments, and
+records the result as a ``ModelVersion`` (``candidate`` or ``refused``). ``model_promote`` makes a
+candidate active; ``model_rollback`` returns to the version before (or to the shipped one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from comments.models import Comment, Site
+from ml.artifacts import save_artifact
+from ml.model import LinearTextModel
+from ml.retrain import LabelledSet, fine_tune, gates_compare
+from moderation import policy, scoring
+from moderation.compat.models import TrainingLabel
+from moderation.models import ModelVersion, ModerationDecision
+from moderation.services import comment_facts
+
+logger = logging.getLogger(__name__)
+
+ATTRIBUTE = {"toxicity": "TOXICITY", "spam": "SPAM"}
+REPLAY_COMMENTS = 500
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    text: str
+    label: int
+    at: dt.datetime
+
+
+def training_rows(*, name: str, site: Site | None = None) -> list[LabelledRow]:
+    """Every label for the model's attribute, oldest first: moderators' decisions (the latest per
+    comment wins) and labels sent through the compatibility APIs (tests excluded)."""
+    attribute = ATTRIBUTE[name]
+    decisions = ModerationDecision.objects.select_related("comment").order_by("created_at", "pk")
+    labels_api = TrainingLabel.objects.filter(is_test=False).order_by("created_at", "pk")
+    if site is not None:
+        decisions = decisions.filter(comment__thread__site=site)
+        labels_api = labels_api.filter(site=site)
+    latest: dict[int, LabelledRow] = {}
+    for decision in decisions:
+        if attribute in decision.labels:
+            latest[decision.comment_id] = LabelledRow(
+                decision.comment.body, int(decision.labels[attribute]), decision.created_at
+            )
+    rows = list(latest.values())
+    rows += [
+        LabelledRow(row.text, int(row.labels[attribute]), row.created_at)
+        for row in labels_api
+        if attribute in row.labels
+    ]
+    return sorted(rows, key=lambda row: row.at)
+
+
+def window_split(rows: list[LabelledRow], fraction: float = 0.2) -> tuple[list[LabelledRow], list[LabelledRow]]:
+    """Hold out the most recent labels (by time) for evaluation; train on the older ones."""
+    held = max(10, round(len(rows) * fraction))
+    return rows[:-held], rows[-held:]
+
+
+def publish_threshold(*, name: str, site: Site | None) -> float:
+    thresholds = policy.thresholds_from_json(site.thresholds) if site else policy.DEFAULT_THRESHOLDS
+    return thresholds.get(ATTRIBUTE[name], policy.DEFAULT_THRESHOLDS[ATTRIBUTE[name]]).publish
+
+
+def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENTS) -> dict[str, Any]:
+    """How the candidate would have decided the last decided comments, against how they were decided."""
+    attribute = ATTRIBUTE[name]
+    recent = (
+        Comment.objects.select_related("thread__site")
+        .exclude(status=Comment.Status.PENDING)
+        .order_by("-decided_at", "-pk")[:limit]
+    )
+    comments = [comment for comment in recent if attribute in comment.scores]
+    if not comments:
+        return {"comments": 0, "changed": 0, "changes": {}, "examples": []}
+    row = candidate.attributes.index(attribute)
+    new_scores = candidate.probabilities([c.body for c in comments])[:, row]
+    changes: Counter[str] = Counter()
+    examples = []
+    for comment, score in zip(comments, new_scores.tolist(), strict=True):
+        thresholds = policy.thresholds_from_json(comment.thread.site.thresholds)
+        facts = comment_facts(comment=comment)
+        before = policy.decide(scores=comment.scores, thresholds=thresholds, facts=facts).outcome
+        after = policy.decide(scores=comment.scores | {attribute: score}, thresholds=thresholds, facts=facts).outcome
+        if before != after:
+            changes[f"{before.value} -> {after.value}"] += 1
+            if len(examples) < 10:
+                examples.append(
+                    {
+                        "comment": comment.pk,
+                        "text": comment.body[:200],
+                        "before": before.value,
+                        "after": after.value,
+                        attribute: [round(comment.scores.get(attribute, 0.0), 4), round(score, 4)],
+                    }
+                )
+    return {"comments": len(comments), "changed": sum(changes.values()), "changes": dict(changes), "examples": examples}
+
+
+def candidate_build(
+    *,
+    name: str,
+    site: Site | None = None,
+    extra_sets: tuple[LabelledSet, ...] = (),
+    min_labels: int | None = None,
+) -> ModelVersion:
+    """Build, evaluate and record a candidate from the shipped model and the labels; promote nothing."""
+    if name not in ATTRIBUTE:
+        raise ValidationError(f"Unknown model {name!r}: use toxicity or spam.")
+    rows = training_rows(name=name, site=site)
+    needed = settings.MODERATO_RETRAIN_MIN_LABELS if min_labels is None else min_labels
+    if len(rows) < needed:
+        raise ValidationError(f"{len(rows)} labels for {name}; at least {needed} are needed to retrain.")
+    train, window = window_split(rows)
+    attribute = ATTRIBUTE[name]
+    shipped_dir = Path(settings.MODERATO_ARTIFACTS_DIR)
+    with scoring._lock:
+        shipped = scoring.model_load(shipped_dir, name, scoring.shipped_version(name))
+    active = scoring.get_scorer().models[name]
+    version = f"{name}-{timezone.now():%Y.%m.%d.%H%M%S}-local"
+    candidate = fine_tune(
+        shipped, attribute=attribute, texts=[r.text for r in train], labels=[r.label for r in train], version=version
+    )
+    threshold = publish_threshold(name=name, site=site)
+    gates = gates_compare(
+        active,
+        candidate,
+        attribute=attribute,
+        window=LabelledSet("recent labels", [r.text for r in window], [r.label for r in window]),
+        publish_threshold=threshold,
+        extra_sets=extra_sets,
+    )
+    model_dir = Path(settings.MODERATO_MODEL_DIR)
+    meta = dict(shipped.meta) | {
+        "version": version,
+        "based_on": shipped.version,
+        "fine_tuned_on": {"labels": len(train), "held_out": len(window), "site": site.public_key if site else None},
+        "gates": gates.as_json(),
+    }
+    card = (
+        f"# {version}\n\nFine-tuned from {shipped.version} on {len(train)} local labels "
+        f"({len(window)} most recent held out).\n\nGates: {'passed' if gates.passed else 'failed'}.\n"
+    )
+    save_artifact(model_dir, candidate, meta, card)
+    row = ModelVersion.objects.create(
+        name=name,
+        version=version,
+        directory=str(model_dir),
+        status=ModelVersion.Status.CANDIDATE if gates.passed else ModelVersion.Status.REFUSED,
+        based_on=shipped.version,
+        labels=len(train),
+        gates=gates.as_json() | {"compared_with": active.version},
+        replay=replay(candidate=candidate, name=name),
+    )
+    logger.info("learning loop: %s %s (%s)", name, version, row.status)
+    return row
+
+
+def model_promote(*, model_version_id: int, actor: Any = None) -> ModelVersion:
+    """Make a candidate the active version of its model; a refused one cannot be promoted."""
+    with transaction.atomic():
+        row = ModelVersion.objects.select_for_update().get(pk=model_version_id)
+        if row.status not in {ModelVersion.Status.CANDIDATE, ModelVersion.Status.RETIRED}:
+            raise ValidationError(
+                f"{row.version} is {row.status}: only a candidate or a retired version can be made active."
+            )
+        ModelVersion.objects.filter(name=row.name, status=ModelVersion.Status.ACTIVE).update(
+            status=ModelVersion.Status.RETIRED
+        )
+        row.status = ModelVersion.Status.ACTIVE
+        row.promoted_at = timezone.now()
+        row.promoted_by = actor
+        row.save(update_fields=["status", "promoted_at", "promoted_by"])
+    scoring.clear_cache()
+    return row
+
+
+def model_rollback(*, name: str, actor: Any = None) -> ModelVersion | None:
+    """Retire the active version and reactivate the one promoted before it (None: the shipped model)."""
+    with transaction.atomic():
+        current = ModelVersion.objects.select_for_update().filter(name=name, status=ModelVersion.Status.ACTIVE).first()
+        if current is None:
+            raise ValidationError(f"The shipped {name} model is active: there is nothing to roll back.")
+        current.status = ModelVersion.Status.RETIRED
+        current.save(update_fields=["status"])
+        previous = (
+            ModelVersion.objects.filter(
+                name=name, status=ModelVersion.Status.RETIRED, promoted_at__lt=current.promoted_at
+            )
+            .order_by("-promoted_at")
+            .first()
+        )
+        if previous is not None:
+            previous.status = ModelVersion.Status.ACTIVE
+            previous.promoted_at = timezone.now()
+            previous.promoted_by = actor
+            previous.save(update_fields=["status", "promoted_at", "promoted_by"])
+    scoring.clear_cache()
+    return previous
+
+
+def public_test_sets(*, name: str, data_dir: Path) -> tuple[LabelledSet, ...]:
+    """The test splits of the public data sets named in the model's training config (``--data``)."""
+    from ml.datasets import load_dataset
+    from ml.training_config import default_config_path, load_config
+
+    config = load_config(default_config_path(name))
+    sets = []
+    for spec in config.test_sets():
+        loaded = load_dataset(data_dir, spec, roles=frozenset({"test"}))
+        sets.append(LabelledSet(spec.name, loaded.test.texts, loaded.test.labels))
+    return tuple(sets)
+
+
+def models_retrain(*, promote: bool = True, data_dir: Path | None = None) -> dict[str, str]:
+    """Build a candidate for each model that has new labels; promote it when every gate passed."""
+    outcome: dict[str, str] = {}
+    for name in ATTRIBUTE:
+        rows = training_rows(name=name)
+        last = ModelVersion.objects.filter(name=name).order_by("-created_at").first()
+        if last is not None and rows and rows[-1].at <= last.created_at:
+            outcome[name] = "no new labels"
+            continue
+        extra = public_test_sets(name=name, data_dir=data_dir) if data_dir else ()
+        try:
+            row = candidate_build(name=name, extra_sets=extra)
+        except ValidationError as exc:
+            outcome[name] = " ".join(exc.messages)
+            continue
+        if promote and row.status == ModelVersion.Status.CANDIDATE:
+            model_promote(model_version_id=row.pk)
+            outcome[name] = f"{row.version} promoted"
+        else:
+            outcome[name] = f"{row.version} {row.status}"
+    return outcome

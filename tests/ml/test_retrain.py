@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from ml.artifacts import load_model
+from ml.retrain import LabelledSet, fine_tune, gates_compare
+
+NEW_INSULT = "you are a glorbnak"
+
+
+@pytest.fixture
+def base(trained_artifacts):
+    return load_model(trained_artifacts, "toxicity")
+
+
+def labelled(n: int = 20):
+    texts = [f"{NEW_INSULT} number {i}" for i in range(n)] + [f"the bridge opens on day {i}" for i in range(n)]
+    return texts, [1] * n + [0] * n
+
+
+def test_it_learns_what_the_labels_teach(base):
+    texts, labels = labelled()
+    candidate = fine_tune(base, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-local-1")
+    toxic, clean = texts[0], texts[-1]
+    assert candidate.score(toxic)["TOXICITY"] > base.score(toxic)["TOXICITY"]
+    assert candidate.score(clean)["TOXICITY"] < base.score(clean)["TOXICITY"]
+    assert candidate.version == "toxicity-local-1" and candidate.meta["based_on"] == base.version
+
+
+def test_it_leaves_every_weight_the_labels_do_not_touch_as_shipped(base):
+    texts, labels = labelled()
+    candidate = fine_tune(base, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-local-1")
+    touched = np.unique(base.features.matrix(texts).indices)
+    untouched = np.setdiff1d(np.arange(base.coefficients.shape[1]), touched)
+    assert np.array_equal(candidate.coefficients[:, untouched], base.coefficients[:, untouched])
+    assert not np.array_equal(candidate.coefficients[:, touched], base.coefficients[:, touched])
+
+
+def test_a_stronger_prior_stays_closer_to_the_shipped_model(base):
+    texts, labels = labelled()
+    loose = fine_tune(base, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-a", prior_strength=0.1)
+    tight = fine_tune(base, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-b", prior_strength=100)
+    assert np.abs(tight.coefficients - base.coefficients).sum() < np.abs(loose.coefficients - base.coefficients).sum()
+
+
+def test_it_refuses_labels_that_are_not_binary(base):
+    with pytest.raises(ValueError, match="0 or 1"):
+        fine_tune(base, attribute="TOXICITY", texts=["a"], labels=[2], version="toxicity-x")
+
+
+def test_the_gates_pass_a_better_candidate_and_fail_a_worse_one(base):
+    texts, labels = labelled()
+    window = LabelledSet("window", texts, labels)
+    good = fine_tune(base, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-good")
+    report = gates_compare(base, good, attribute="TOXICITY", window=window, publish_threshold=0.5, fp_slice=[])
+    assert report.passed, report.checks
+    flipped = [1 - label for label in labels]
+    bad = fine_tune(base, attribute="TOXICITY", texts=texts, labels=flipped, version="toxicity-bad")
+    report = gates_compare(good, bad, attribute="TOXICITY", window=window, publish_threshold=0.5, fp_slice=[])
+    assert not report.passed
+    assert any(c["gate"].startswith("window") for c in report.checks if not c["passed"])

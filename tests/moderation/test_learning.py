@@ -1,0 +1,105 @@
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from comments.models import Comment, Thread
+from ml.retrain import LabelledSet
+from moderation import learning, scoring, services
+from moderation.models import ModelVersion, ModerationAction, ModerationDecision
+
+NEW_SLUR = "glorbnak"
+
+
+@pytest.fixture(autouse=True)
+def writable_model_dir(settings, tmp_path):
+    settings.MODERATO_MODEL_DIR = tmp_path / "models"
+    scoring.clear_cache()
+    yield
+    scoring.clear_cache()
+
+
+@pytest.fixture
+def labelled(site):
+    """Sixty moderator labels: a local slur the shipped model does not know is toxic, and clean news talk."""
+    thread = Thread.objects.create(site=site, key="/a")
+    alice = User.objects.create_superuser("alice")
+    texts = []
+    for i in range(20):  # interleaved in time, so the held-out window has both kinds
+        texts.append((f"you are a {NEW_SLUR}, comment {i}", ModerationAction.TOXIC))
+        texts.append((f"you are right about comment {i}, thank you", ModerationAction.NOT_TOXIC))
+        texts.append((f"you are a star, comment {i} made my day", ModerationAction.NOT_TOXIC))
+    for n, (text, action) in enumerate(texts):
+        comment = Comment.objects.create(
+            thread=thread,
+            author_name=f"r{n}",
+            body=text,
+            status="held",
+            decided_at=thread.created_at,
+            scores={"TOXICITY": 0.5, "SPAM": 0.0},
+        )
+        services.comment_moderate(comment_id=comment.pk, actor=alice, action=action)
+    return texts
+
+
+def test_it_collects_the_latest_label_per_comment_oldest_first(labelled):
+    rows = learning.training_rows(name="toxicity")
+    assert len(rows) == 60 and rows[0].at <= rows[-1].at
+    assert learning.training_rows(name="spam") == []  # toxicity labels teach nothing about spam
+
+
+def test_it_refuses_to_retrain_on_too_few_labels(site):
+    with pytest.raises(ValidationError, match="at least 50"):
+        learning.candidate_build(name="toxicity")
+
+
+def test_a_better_candidate_passes_the_gates_and_is_promoted_then_rolled_back(labelled):
+    shipped = scoring.get_scorer().score(f"you {NEW_SLUR}")["TOXICITY"]
+    row = learning.candidate_build(name="toxicity", min_labels=20)
+    assert row.status == "candidate", row.gates
+    assert row.labels == 48 and row.based_on.startswith("toxicity-")
+    assert row.replay["comments"] == 60
+    learning.model_promote(model_version_id=row.pk)
+    assert scoring.get_scorer().versions["toxicity"] == row.version
+    assert scoring.get_scorer().score(f"you {NEW_SLUR}")["TOXICITY"] > shipped
+    assert learning.model_rollback(name="toxicity") is None  # back to the shipped model
+    assert scoring.get_scorer().versions["toxicity"] != row.version
+    assert ModelVersion.objects.get(pk=row.pk).status == "retired"
+
+
+def test_a_worse_candidate_is_refused_and_cannot_be_promoted(labelled):
+    for decision in ModerationDecision.objects.all():  # moderators who got it backwards
+        decision.labels = {"TOXICITY": 1 - decision.labels["TOXICITY"]}
+        decision.save()
+    truth = LabelledSet(
+        "hand-checked",
+        ["you are a worthless idiot", "shut up you moron", "the bridge opens on monday", "thanks for the report"],
+        [1, 1, 0, 0],
+    )
+    row = learning.candidate_build(name="toxicity", min_labels=20, extra_sets=(truth,))
+    assert row.status == "refused"
+    assert not all(check["passed"] for check in row.gates["checks"])
+    with pytest.raises(ValidationError):
+        learning.model_promote(model_version_id=row.pk)
+
+
+def test_the_command_prints_the_gates_and_promotes_only_on_request(labelled, capsys):
+    call_command("retrain", "--model", "toxicity", "--min-labels", "20")
+    out = capsys.readouterr().out
+    assert "ROC AUC" in out and "candidate" in out
+    assert not ModelVersion.objects.filter(status="active").exists()
+    with pytest.raises(CommandError, match="No site"):
+        call_command("retrain", "--model", "toxicity", "--site", "nope")
+
+
+def test_it_promotes_and_rolls_back_from_the_admin(client, labelled):
+    row = learning.candidate_build(name="toxicity", min_labels=20)
+    client.force_login(User.objects.get(username="alice"))
+    url = "/admin/moderation/modelversion/"
+    assert "gates passed" in client.get(url).content.decode().lower()
+    client.post(url, {"action": "promote", "_selected_action": [row.pk]})
+    assert ModelVersion.objects.get(pk=row.pk).status == "active"
+    assert "would be decided differently" in client.get(f"{url}{row.pk}/change/").content.decode()
+    client.post(url, {"action": "roll_back", "_selected_action": [row.pk]})
+    assert ModelVersion.objects.get(pk=row.pk).status == "retired"
