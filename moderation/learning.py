@@ -118,9 +118,14 @@ def candidate_build(
     name: str,
     site: Site | None = None,
     extra_sets: tuple[LabelledSet, ...] = (),
+    public_rows: tuple[LabelledSet, ...] = (),
     min_labels: int | None = None,
 ) -> ModelVersion:
-    """Build, evaluate and record a candidate from the shipped model and the labels; promote nothing."""
+    """Build, evaluate and record a candidate from the shipped model and the labels; promote nothing.
+
+    ``public_rows`` (training splits of public data sets, with ``--data``) are learned from too;
+    the held-out window is always the most recent local labels.
+    """
     if name not in ATTRIBUTE:
         raise ValidationError(f"Unknown model {name!r}: use toxicity or spam.")
     rows = training_rows(name=name, site=site)
@@ -134,9 +139,9 @@ def candidate_build(
         shipped = scoring.model_load(shipped_dir, name, scoring.shipped_version(name))
     active = scoring.get_scorer().models[name]
     version = f"{name}-{timezone.now():%Y.%m.%d.%H%M%S}-local"
-    candidate = fine_tune(
-        shipped, attribute=attribute, texts=[r.text for r in train], labels=[r.label for r in train], version=version
-    )
+    texts = [text for labelled in public_rows for text in labelled.texts] + [r.text for r in train]
+    labels = [label for labelled in public_rows for label in labelled.labels] + [r.label for r in train]
+    candidate = fine_tune(shipped, attribute=attribute, texts=texts, labels=labels, version=version)
     threshold = publish_threshold(name=name, site=site)
     gates = gates_compare(
         active,
@@ -150,7 +155,12 @@ def candidate_build(
     meta = dict(shipped.meta) | {
         "version": version,
         "based_on": shipped.version,
-        "fine_tuned_on": {"labels": len(train), "held_out": len(window), "site": site.public_key if site else None},
+        "fine_tuned_on": {
+            "labels": len(train),
+            "held_out": len(window),
+            "site": site.public_key if site else None,
+            "public_sets": {labelled.name: len(labelled.texts) for labelled in public_rows},
+        },
         "gates": gates.as_json(),
     }
     card = (
@@ -215,17 +225,23 @@ def model_rollback(*, name: str, actor: Any = None) -> ModelVersion | None:
     return previous
 
 
-def public_test_sets(*, name: str, data_dir: Path) -> tuple[LabelledSet, ...]:
-    """The test splits of the public data sets named in the model's training config (``--data``)."""
+def public_sets(*, name: str, data_dir: Path) -> tuple[tuple[LabelledSet, ...], tuple[LabelledSet, ...]]:
+    """(training splits, test splits) of the public data sets in the model's training config (``--data``).
+
+    Training splits come only from sets whose licence allows shipping a model trained on them.
+    """
     from ml.datasets import load_dataset
     from ml.training_config import default_config_path, load_config
 
     config = load_config(default_config_path(name))
-    sets = []
-    for spec in config.test_sets():
-        loaded = load_dataset(data_dir, spec, roles=frozenset({"test"}))
-        sets.append(LabelledSet(spec.name, loaded.test.texts, loaded.test.labels))
-    return tuple(sets)
+    train, test = [], []
+    for spec in config.datasets:
+        loaded = load_dataset(data_dir, spec)
+        if spec.training_allowed and loaded.train.texts:
+            train.append(LabelledSet(spec.name, loaded.train.texts, loaded.train.labels))
+        if loaded.test.texts:
+            test.append(LabelledSet(spec.name, loaded.test.texts, loaded.test.labels))
+    return tuple(train), tuple(test)
 
 
 def models_retrain(*, promote: bool = True, data_dir: Path | None = None) -> dict[str, str]:
@@ -237,9 +253,9 @@ def models_retrain(*, promote: bool = True, data_dir: Path | None = None) -> dic
         if last is not None and rows and rows[-1].at <= last.created_at:
             outcome[name] = "no new labels"
             continue
-        extra = public_test_sets(name=name, data_dir=data_dir) if data_dir else ()
+        public_train, public_test = public_sets(name=name, data_dir=data_dir) if data_dir else ((), ())
         try:
-            row = candidate_build(name=name, extra_sets=extra)
+            row = candidate_build(name=name, extra_sets=public_test, public_rows=public_train)
         except ValidationError as exc:
             outcome[name] = " ".join(exc.messages)
             continue

@@ -103,3 +103,16 @@ def test_it_promotes_and_rolls_back_from_the_admin(client, labelled):
     assert "would be decided differently" in client.get(f"{url}{row.pk}/change/").content.decode()
     client.post(url, {"action": "roll_back", "_selected_action": [row.pk]})
     assert ModelVersion.objects.get(pk=row.pk).status == "retired"
+
+
+def test_it_learns_from_public_training_rows_too_and_records_them(labelled):
+    public = LabelledSet("tiny-public", [f"what a {NEW_SLUR} move, number {i}" for i in range(5)], [1] * 5)
+    row = learning.candidate_build(name="toxicity", min_labels=20, public_rows=(public,))
+    meta = (learning.Path(row.directory) / "toxicity" / row.version / "meta.json").read_text()
+    assert '"tiny-public": 5' in meta
+
+
+def test_the_command_says_in_one_line_when_the_data_folder_is_wrong(labelled, tmp_path):
+    with pytest.raises(CommandError) as error:
+        call_command("retrain", "--model", "toxicity", "--min-labels", "20", "--data", str(tmp_path / "missing"))
+    assert "\n" not in str(error.value) and "does not exist" in str(error.value)

@@ -19,7 +19,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--model", choices=["toxicity", "spam"], required=True)
         parser.add_argument("--site", help="Learn only from this site's labels (public key).")
-        parser.add_argument("--data", type=Path, help="A folder of public data sets: their test splits become gates.")
+        parser.add_argument(
+            "--data",
+            type=Path,
+            help="A folder of public data sets: their training splits are learned from too, their test splits "
+            "become gates.",
+        )
         parser.add_argument("--min-labels", type=int, default=None)
         parser.add_argument("--promote", action="store_true", help="Make the candidate active if every gate passed.")
 
@@ -31,8 +36,10 @@ class Command(BaseCommand):
             if site_obj is None:
                 raise CommandError(f"No site with public key {site!r}.")
         try:
-            extra = learning.public_test_sets(name=model, data_dir=data) if data else ()
-            row = learning.candidate_build(name=model, site=site_obj, extra_sets=extra, min_labels=min_labels)
+            public_train, public_test = learning.public_sets(name=model, data_dir=data) if data else ((), ())
+            row = learning.candidate_build(
+                name=model, site=site_obj, extra_sets=public_test, public_rows=public_train, min_labels=min_labels
+            )
         except (ValidationError, DataError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
         for check in row.gates["checks"]:
