@@ -240,3 +240,10 @@ def test_the_queue_shows_the_words_that_held_a_comment(client, alice, thread):
     client.force_login(alice)
     page = client.get(QUEUE).content.decode()
     assert "<mark" in page and "idiot</mark>" in page
+
+
+def test_nobody_deletes_a_comment_and_its_audit_trail_from_the_admin(client, thread):
+    comment = make(thread, "text")
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    assert client.post(f"{QUEUE}{comment.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Comment.objects.filter(pk=comment.pk).exists()
