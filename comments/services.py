@@ -192,7 +192,8 @@ def comment_report(*, comment_id: int, site_key: str, reason: str = "", address:
         if comment is None:
             raise ValidationError({"comment": ["No published comment with this id on this site."]})
         Report.objects.get_or_create(comment=comment, ip_hash=ip_hash(address=address), defaults={"reason": reason})
-        reports = Report.objects.filter(comment=comment).count()
+        # Reports count from the last decision on: a comment a moderator published again starts afresh.
+        reports = Report.objects.filter(comment=comment, created_at__gte=comment.decided_at).count()
         if reports >= site.report_threshold:
             comment.status = Comment.Status.HELD
             comment.reasons = [

@@ -17,6 +17,7 @@ from rest_framework.views import APIView, exception_handler
 from comments import selectors, services
 from comments.models import Comment
 from comments.throttles import ReportRateThrottle, SubmitRateThrottle, request_client_address
+from moderation import services as moderation_services
 
 COMMENT_MESSAGE = "Please enter your comment!"
 NAME_MESSAGE = "Please enter your name here"
@@ -44,6 +45,14 @@ class Text(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators.append(no_lone_surrogates)
+
+
+def moderator_sees(user: Any, site_id: int) -> bool:
+    """A moderator sees scores and reasons of the sites they moderate."""
+    if not user.has_perm("comments.can_moderate"):
+        return False
+    sites = moderation_services.moderator_site_ids(user=user)
+    return sites is None or site_id in sites
 
 
 def public_status(comment: Comment) -> str:
@@ -246,7 +255,7 @@ class CommentDetail(APIView):
         }
         if comment.status == Comment.Status.PUBLISHED:
             body["comment"] = comment_as_json(comment)
-        if request.user.has_perm("comments.can_moderate"):
+        if moderator_sees(request.user, comment.thread.site_id):
             body["moderation"] = {
                 "status": comment.status,
                 "scores": comment.scores,

@@ -106,7 +106,10 @@ class GateReport:
 
     def add(self, name: str, active: float | None, candidate: float | None, higher_is_better: bool) -> None:
         if active is None or candidate is None:
-            self.checks.append({"gate": name, "active": active, "candidate": candidate, "passed": True, "note": "n/a"})
+            # A gate that cannot be measured (say, a held-out window of one class) proves nothing: fail.
+            self.checks.append(
+                {"gate": name, "active": active, "candidate": candidate, "passed": False, "note": "not measurable"}
+            )
             return
         passed = candidate >= active - TOLERANCE if higher_is_better else candidate <= active + TOLERANCE
         self.checks.append(

@@ -33,11 +33,14 @@ def email_action_read(*, token: str) -> tuple[int, ModerationAction, int]:
 
 
 def site_moderators_with_email(*, comment: Comment) -> list[Any]:
-    """The site's own moderators, else every member of the moderators group; those with an address."""
+    """The site's own moderators, else the moderators group's members not limited to other sites;
+    those with an address."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     site = comment.thread.site
     own = users.filter(moderated_sites=site)
-    return list(own if own.exists() else users.filter(groups__name=MODERATORS_GROUP))
+    if own.exists():
+        return list(own)
+    return list(users.filter(groups__name=MODERATORS_GROUP, moderated_sites__isnull=True).distinct())
 
 
 def held_comment_email_send(*, comment_id: int) -> int:

@@ -68,8 +68,10 @@ def training_rows(*, name: str, site: Site | None = None) -> list[LabelledRow]:
 
 
 def window_split(rows: list[LabelledRow], fraction: float = 0.2) -> tuple[list[LabelledRow], list[LabelledRow]]:
-    """Hold out the most recent labels (by time) for evaluation; train on the older ones."""
-    held = max(10, round(len(rows) * fraction))
+    """Hold out the most recent labels (by time) for evaluation; train on the older ones (at least half)."""
+    held = min(max(10, round(len(rows) * fraction)), len(rows) // 2)
+    if held == 0:
+        raise ValidationError("Too few labels to hold some out for evaluation.")
     return rows[:-held], rows[-held:]
 
 
@@ -138,7 +140,7 @@ def candidate_build(
     with scoring._lock:
         shipped = scoring.model_load(shipped_dir, name, scoring.shipped_version(name))
     active = scoring.get_scorer().models[name]
-    version = f"{name}-{timezone.now():%Y.%m.%d.%H%M%S}-local"
+    version = f"{name}-{timezone.now():%Y.%m.%d.%H%M%S.%f}-local"
     texts = [text for labelled in public_rows for text in labelled.texts] + [r.text for r in train]
     labels = [label for labelled in public_rows for label in labelled.labels] + [r.label for r in train]
     candidate = fine_tune(shipped, attribute=attribute, texts=texts, labels=labels, version=version)
@@ -217,10 +219,9 @@ def model_rollback(*, name: str, actor: Any = None) -> ModelVersion | None:
             .first()
         )
         if previous is not None:
+            # promoted_at stays: the next rollback goes further back, never to the one just retired.
             previous.status = ModelVersion.Status.ACTIVE
-            previous.promoted_at = timezone.now()
-            previous.promoted_by = actor
-            previous.save(update_fields=["status", "promoted_at", "promoted_by"])
+            previous.save(update_fields=["status"])
     scoring.clear_cache()
     return previous
 

@@ -225,7 +225,9 @@ ACTION_EFFECTS: dict[ModerationAction, tuple[str, dict[str, int]]] = {
 }
 
 
-def comment_moderate(*, comment_id: int, actor: Any, action: ModerationAction, note: str = "") -> ModerationDecision:
+def comment_moderate(
+    *, comment_id: int, actor: Any, action: ModerationAction, note: str = "", expected_status: str = ""
+) -> ModerationDecision:
     """Apply a moderator's action to a comment and record it; it wins over any scoring task.
 
     A pending comment decided here is no longer pending, so a scoring task that arrives later
@@ -235,6 +237,8 @@ def comment_moderate(*, comment_id: int, actor: Any, action: ModerationAction, n
     with transaction.atomic():
         comment = Comment.objects.select_for_update().select_related("thread").get(pk=comment_id)
         moderator_check(actor=actor, site_id=comment.thread.site_id)
+        if expected_status and comment.status != expected_status:
+            raise ValidationError(f"Comment #{comment_id} is {comment.status} now, no longer {expected_status}.")
         from_status = comment.status
         Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=timezone.now())
         return ModerationDecision.objects.create(

@@ -14,7 +14,9 @@ from moderation.webhooks import WebhookError
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=5)
+# Retries are bounded by the comment's own attempts counter (MODERATO_MAX_SCORING_ATTEMPTS), which
+# also counts runs lost to a killed worker.
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def comment_score(self: Task, comment_id: int) -> str:
     """Score and decide one comment; safe to run twice or after a moderator has acted."""
     try:

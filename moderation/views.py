@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core import signing
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -33,11 +33,18 @@ def email_action(request: HttpRequest, token: str) -> HttpResponse:
             if user is None:
                 raise PermissionDenied
             decision: ModerationDecision = services.comment_moderate(
-                comment_id=comment_id, actor=user, action=action, note="one-click e-mail link"
+                comment_id=comment_id,
+                actor=user,
+                action=action,
+                note="one-click e-mail link",
+                expected_status=Comment.Status.HELD,
             )
         except PermissionDenied:
             context["error"] = "This moderator can no longer decide this comment."
             return render(request, "moderation/email_action.html", context, status=403)
+        except ValidationError:
+            context["error"] = f"This comment was already decided: it is {comment.get_status_display().lower()}."
+            return render(request, "moderation/email_action.html", context, status=409)
         tasks.decision_notify(comment_id=comment_id, status=decision.to_status)
         context["done"] = decision
     return render(request, "moderation/email_action.html", context)

@@ -348,3 +348,17 @@ def test_it_generates_a_valid_schema_without_warnings(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_reports_count_again_from_zero_after_a_moderator_publishes_the_comment(api, site):
+    site.report_threshold = 2
+    site.save()
+    comment = published(Thread.objects.create(site=site, key="/a"))
+    url = f"{URL}/{comment.pk}/report"
+    for address in ("198.51.100.1", "198.51.100.2"):
+        api.post(url, {"site": "planet"}, format="json", REMOTE_ADDR=address)
+    Comment.objects.filter(pk=comment.pk).update(status="published", decided_at=timezone.now())  # re-approved
+    api.post(url, {"site": "planet"}, format="json", REMOTE_ADDR="198.51.100.3")
+    assert Comment.objects.get(pk=comment.pk).status == "published"
+    api.post(url, {"site": "planet"}, format="json", REMOTE_ADDR="198.51.100.4")
+    assert Comment.objects.get(pk=comment.pk).status == "held"

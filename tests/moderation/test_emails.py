@@ -81,3 +81,25 @@ def test_it_refuses_tampered_expired_and_no_longer_allowed_links(client, held, a
     assert client.post(f"/moderation/email-action/{token}").status_code == 403
     held.refresh_from_db()
     assert held.status == "held"
+
+
+def test_a_link_decides_only_a_comment_that_is_still_held(client, held, alice):
+    approve = email_action_token(comment_id=held.pk, action=ModerationAction.APPROVE, user_id=alice.pk)
+    spam = email_action_token(comment_id=held.pk, action=ModerationAction.SPAM, user_id=alice.pk)
+    assert client.post(f"/moderation/email-action/{spam}").status_code == 200
+    again = client.post(f"/moderation/email-action/{spam}")
+    late = client.post(f"/moderation/email-action/{approve}")
+    assert (again.status_code, late.status_code) == (409, 409)
+    held.refresh_from_db()
+    assert held.status == "rejected"
+    assert ModerationDecision.objects.count() == 1
+
+
+def test_it_emails_no_moderator_limited_to_other_sites(held, alice):
+    from comments.models import Site
+
+    carol = User.objects.create_user("carol", email="carol@elsewhere.example")
+    carol.groups.add(Group.objects.get(name="moderators"))
+    Site.objects.create(name="Elsewhere", public_key="elsewhere").moderators.add(carol)
+    held_comment_email_send(comment_id=held.pk)
+    assert [m.to for m in mail.outbox] == [["alice@planet.example"]]

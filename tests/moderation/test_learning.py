@@ -116,3 +116,38 @@ def test_the_command_says_in_one_line_when_the_data_folder_is_wrong(labelled, tm
     with pytest.raises(CommandError) as error:
         call_command("retrain", "--model", "toxicity", "--min-labels", "20", "--data", str(tmp_path / "missing"))
     assert "\n" not in str(error.value) and "does not exist" in str(error.value)
+
+
+def test_rolling_back_twice_goes_back_past_both_promotions_to_the_shipped_model(labelled):
+    first = learning.candidate_build(name="toxicity", min_labels=20)
+    learning.model_promote(model_version_id=first.pk)
+    ModerationDecision.objects.update(created_at=first.created_at)  # nothing new, but build again
+    second = learning.candidate_build(name="toxicity", min_labels=20)
+    learning.model_promote(model_version_id=second.pk)
+    assert learning.model_rollback(name="toxicity").pk == first.pk
+    assert learning.model_rollback(name="toxicity") is None
+    assert not ModelVersion.objects.filter(status="active").exists()
+    with pytest.raises(ValidationError, match="nothing to roll back"):
+        learning.model_rollback(name="toxicity")
+
+
+def test_a_held_out_window_of_one_class_refuses_the_candidate(site):
+    thread = Thread.objects.create(site=site, key="/b")
+    alice = User.objects.create_superuser("alice")
+    for n in range(30):
+        comment = Comment.objects.create(
+            thread=thread,
+            author_name="r",
+            body=f"buy cheap pills number {n}",
+            status="held",
+            decided_at=thread.created_at,
+        )
+        services.comment_moderate(comment_id=comment.pk, actor=alice, action=ModerationAction.SPAM)
+    row = learning.candidate_build(name="spam", min_labels=20)
+    assert row.status == "refused"
+    assert any(check.get("note") == "not measurable" for check in row.gates["checks"])
+
+
+def test_it_refuses_to_promote_a_model_learned_from_one_site(labelled):
+    with pytest.raises(CommandError, match="--promote with --site"):
+        call_command("retrain", "--model", "toxicity", "--site", "planet", "--promote")

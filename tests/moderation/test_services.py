@@ -184,3 +184,23 @@ def test_a_score_reason_carries_the_spans_that_pushed_the_score_up(thread):
     texts = [body[span["begin"] : span["end"]] for span in reason["spans"]]
     assert texts == [span["text"] for span in reason["spans"]]
     assert any("1d10t" in text or "worthless" in text for text in texts)
+
+
+def test_a_moderator_limited_to_another_site_cannot_decide_flag_or_see(thread, api):
+    from django.contrib.auth.models import Group, User
+    from django.core.exceptions import PermissionDenied
+
+    from comments.models import Site
+    from moderation.models import CommenterFlag, ModerationAction
+
+    carol = User.objects.create_user("carol")
+    carol.groups.add(Group.objects.get(name="moderators"))
+    Site.objects.create(name="Elsewhere", public_key="elsewhere").moderators.add(carol)
+    comment = decide_new(thread, TOXIC, author_email="t@example.org")
+    with pytest.raises(PermissionDenied):
+        services.comment_moderate(comment_id=comment.pk, actor=carol, action=ModerationAction.APPROVE)
+    with pytest.raises(PermissionDenied):
+        services.commenter_flag(comment_id=comment.pk, actor=carol, kind=CommenterFlag.Kind.BLOCKED, by="email")
+    api.force_authenticate(carol)
+    assert "moderation" not in api.get(f"/api/v1/comments/{comment.pk}").json()
+    assert Comment.objects.get(pk=comment.pk).status == "held"

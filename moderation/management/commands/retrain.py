@@ -31,6 +31,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, model: str, site: str | None, data: Path | None, min_labels: int | None,
                promote: bool, **options: Any) -> None:  # fmt: skip
         site_obj = None
+        if site and promote:
+            raise CommandError("--promote with --site: a model is active for every site; promote it from the admin.")
         if site:
             site_obj = Site.objects.filter(public_key=site).first()
             if site_obj is None:
