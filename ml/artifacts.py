@@ -1,11 +1,13 @@
 """Model artifacts on disk, without pickle: ``<artifacts_dir>/<name>/<version>/``.
 
-Each version directory holds ``weights.npz`` (the non-zero coefficients as float32, and the
-intercepts), ``meta.json`` (everything needed to rebuild the features, where the training data
-came from, held-out metrics, suggested thresholds, library versions and the SHA-256 of the
-weights) and ``MODEL_CARD.md``. Loading refuses weights whose hash differs from ``meta.json``
-and a scikit-learn major.minor other than the training one, because the features are
-scikit-learn's murmurhash buckets.
+Each version directory holds ``weights.npz`` (the non-zero coefficients as float32, the
+intercepts, and per head the Platt slope and intercept already folded into them, see
+``ml.model``; an artifact without them is uncalibrated and loads as such), ``meta.json``
+(everything needed to rebuild the features, where the training data came from, held-out
+metrics, suggested thresholds, library versions and the SHA-256 of the weights) and
+``MODEL_CARD.md``. Loading refuses weights whose hash differs from ``meta.json`` and a
+scikit-learn major.minor other than the training one, because the features are scikit-learn's
+murmurhash buckets.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sklearn
 
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.fingerprints import file_sha256
-from ml.model import LinearTextModel
+from ml.model import Calibration, LinearTextModel
 from ml.normalise import NORMALISATION_VERSION
 
 ARTIFACT_FORMAT = 1
@@ -76,9 +78,14 @@ def newest_version(artifacts_dir: Path, name: str) -> str:
     return versions[-1]
 
 
-def write_weights(path: Path, coefficients: np.ndarray, intercepts: np.ndarray) -> None:
-    """Store the non-zero coefficients as (row, column, float32 value) triples."""
+def write_weights(
+    path: Path, coefficients: np.ndarray, intercepts: np.ndarray, calibration: Calibration | None = None
+) -> None:
+    """Store the non-zero coefficients as (row, column, float32 value) triples, and the calibration if any."""
     rows, columns = np.nonzero(coefficients)
+    extra: dict[str, Any] = {}
+    if calibration is not None:
+        extra = {"calibration_slopes": calibration.slopes, "calibration_intercepts": calibration.intercepts}
     np.savez_compressed(
         path,
         shape=np.asarray(coefficients.shape, dtype=np.int64),
@@ -86,7 +93,16 @@ def write_weights(path: Path, coefficients: np.ndarray, intercepts: np.ndarray) 
         columns=columns.astype(np.int32),
         values=coefficients[rows, columns].astype(np.float32),
         intercepts=np.asarray(intercepts, dtype=np.float64),
+        **extra,
     )
+
+
+def read_calibration(path: Path) -> Calibration | None:
+    """Return the calibration folded into the stored weights, or ``None`` for an uncalibrated artifact."""
+    with np.load(path, allow_pickle=False) as stored:
+        if "calibration_slopes" not in stored.files:
+            return None
+        return Calibration(slopes=stored["calibration_slopes"], intercepts=stored["calibration_intercepts"])
 
 
 def read_weights(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +132,12 @@ def save_artifact(artifacts_dir: Path, model: LinearTextModel, meta: dict[str, A
     staging = Path(tempfile.mkdtemp(prefix=f".{model.version}-", dir=target.parent))
     try:
         weights_path = staging / WEIGHTS_FILE
-        write_weights(weights_path, model.coefficients, model.intercepts)
+        write_weights(weights_path, model.coefficients, model.intercepts, model.calibration)
+        recorded = meta.get("calibration", {})
+        meta["calibration"] = {
+            attribute: {**recorded.get(attribute, {}), **values}
+            for attribute, values in model.calibration.to_json(model.attributes).items()
+        }
         meta.setdefault("weights", {})
         meta["weights"].update(
             {
@@ -171,6 +192,7 @@ def load_model(artifacts_dir: Path, name: str, version: str | None = None) -> Li
     try:
         features = HashedTextFeatures(FeatureSpec.from_json(meta["features"]))
         coefficients, intercepts = read_weights(weights_path)
+        calibration = read_calibration(weights_path)
         return LinearTextModel(
             name=name,
             version=version,
@@ -180,6 +202,7 @@ def load_model(artifacts_dir: Path, name: str, version: str | None = None) -> Li
             intercepts=intercepts,
             thresholds=meta.get("thresholds", {}),
             meta=meta,
+            calibration=calibration,
         )
     except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"{version}: unusable artifact: {exc}") from exc

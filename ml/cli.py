@@ -18,7 +18,7 @@ from typing import Any
 
 from ml.artifacts import ArtifactError, load_model
 from ml.datasets import DataError, load_dataset, open_csv_text
-from ml.evaluation import evaluate_model, metrics_table
+from ml.evaluation import evaluate_attribute_heads, evaluate_model, metrics_table
 from ml.model import LinearTextModel
 from ml.scoring import DEFAULT_ARTIFACTS_DIR
 from ml.train import train_model
@@ -152,14 +152,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     results = evaluate_model(model, datasets, config.attribute, config.evaluation)
     print(f"{model.version} ({config.attribute})")
     print(metrics_table(results))
+    attribute_results = evaluate_attribute_heads(model, datasets)
+    for attribute, metrics in attribute_results.items():
+        print(f"\n{model.version} ({attribute})")
+        print(metrics_table(metrics))
     if args.json:
         report = {
             "model": model.name,
             "version": model.version,
             "attribute": config.attribute,
+            "attributes": list(model.attributes),
             "thresholds": model.thresholds,
+            "calibration": model.calibration.to_json(model.attributes),
             "data": [fingerprint.to_json() for dataset in datasets for fingerprint in dataset.files],
             "metrics": results,
+            "attribute_metrics": attribute_results,
         }
         try:
             args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

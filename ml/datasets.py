@@ -23,9 +23,12 @@ class DataError(ValueError):
 
 @dataclass
 class LabelledTexts:
+    """Rows with their main label; ``attributes`` holds one label per row for each extra attribute the set labels."""
+
     texts: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    attributes: dict[str, list[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -34,10 +37,16 @@ class LabelledTexts:
     def positives(self) -> int:
         return sum(self.labels)
 
-    def add(self, text: str, label: int, group: str = "") -> None:
+    def add(self, text: str, label: int, group: str = "", attributes: dict[str, int] | None = None) -> None:
         self.texts.append(text)
         self.labels.append(label)
         self.groups.append(group)
+        for name, value in (attributes or {}).items():
+            self.attributes.setdefault(name, []).append(value)
+
+    def attribute(self, name: str) -> LabelledTexts:
+        """The rows as labelled for one extra attribute (none when the set does not label it)."""
+        return LabelledTexts(texts=self.texts, labels=self.attributes.get(name, []), groups=self.groups)
 
 
 @dataclass(frozen=True)
@@ -117,11 +126,12 @@ def _read_file(
         if role not in roles:
             continue
         group = row[spec.group_column] if spec.group_column else ""
+        attributes = _attribute_labels(path, rows, row, spec)
         if role == "train":
-            loaded.train.add(row["text"], label, group)
+            loaded.train.add(row["text"], label, group, attributes)
             train_rows += 1
         else:
-            loaded.test.add(row["text"], label, group)
+            loaded.test.add(row["text"], label, group, attributes)
             test_rows += 1
     return FileFingerprint(
         path=f"{spec.folder}/{data_file.file}",
@@ -142,6 +152,7 @@ def _check_columns(path: Path, row: dict[str, str], data_file: DataFile, spec: D
     if spec.group_column:
         needed.add(spec.group_column)
     needed.update(spec.exclude_from_test)
+    needed.update(column for label in spec.attributes.values() for column in label.columns)
     missing = needed - set(row)
     if missing:
         raise DataError(f"{spec.name}: {path} has no column(s) {sorted(missing)}")
@@ -156,6 +167,13 @@ def _label(path: Path, line: int, row: dict[str, str], spec: DatasetSpec) -> int
     if value not in ("0", "1"):
         raise DataError(f"{spec.name}: {path} data row {line} has label {value!r}, expected 0 or 1")
     return int(value)
+
+
+def _attribute_labels(path: Path, line: int, row: dict[str, str], spec: DatasetSpec) -> dict[str, int]:
+    try:
+        return {name: label.label_of(row) for name, label in spec.attributes.items()}
+    except ValueError as exc:
+        raise DataError(f"{spec.name}: {path} data row {line} has an attribute column that is not a number") from exc
 
 
 def load_slice(path: Path) -> LabelledTexts:

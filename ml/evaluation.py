@@ -1,4 +1,5 @@
-"""Held-out metrics (ROC AUC, PR AUC, precision / recall / F1 / FPR at thresholds) and threshold choice."""
+"""Held-out metrics (ROC AUC, PR AUC, Brier score, expected calibration error, precision / recall / F1 /
+FPR at thresholds), threshold choice, and the Platt scaling fitted on validation rows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ml.datasets import LabelledTexts, LoadedDataset, load_slice
@@ -16,6 +19,50 @@ from ml.obfuscation import obfuscate_positives
 from ml.training_config import EVAL_DIR, EvaluationRules, ThresholdRules
 
 DEFAULT_THRESHOLD = 0.5
+CALIBRATION_BINS = 10
+
+
+def brier_score(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean squared difference between the probability and the 0/1 label (lower is better)."""
+    return float(np.mean((scores - labels) ** 2))
+
+
+def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Share-weighted mean gap between the mean score and the share of positives, over equal-width score bins."""
+    which = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    score_sums = np.bincount(which, weights=scores, minlength=bins)
+    gaps = np.abs(score_sums - np.bincount(which, weights=labels, minlength=bins))
+    return float(gaps.sum() / max(counts.sum(), 1))
+
+
+def platt_fit(labels: Sequence[int] | np.ndarray, decision_values: np.ndarray) -> tuple[float, float]:
+    """Fit ``p = sigmoid(a * z + b)`` to the labels by maximum likelihood (unweighted); return ``(a, b)``.
+
+    As in Platt (1999), the targets are ``(positives + 1) / (positives + 2)`` and ``1 / (negatives + 2)``
+    rather than 1 and 0, so that separable rows give a finite slope instead of a step. Raise
+    ``ValueError`` when the labels have one class or the fitted slope is not positive (scores that
+    rank the wrong way round cannot be calibrated by a monotone map).
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    z = np.asarray(decision_values, dtype=np.float64)
+    positives = float(y.sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError("calibration needs both classes in the validation rows")
+    targets = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+
+    def loss_and_gradient(params: np.ndarray) -> tuple[float, np.ndarray]:
+        logits = params[0] * z + params[1]
+        residual = expit(logits) - targets
+        loss = float(np.mean(np.logaddexp(0.0, logits) - targets * logits))
+        return loss, np.array([np.mean(residual * z), np.mean(residual)])
+
+    result = minimize(loss_and_gradient, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    slope, intercept = (float(value) for value in result.x)
+    if not (slope > 0 and np.isfinite(intercept)):
+        raise ValueError(f"the fitted calibration slope is {slope:.3g}; the scores do not rank positives higher")
+    return slope, intercept
 
 
 def _cumulative_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,6 +131,8 @@ def binary_metrics(labels: Sequence[int], scores: np.ndarray, thresholds: Mappin
         "positives": positives,
         "roc_auc": round(float(roc_auc_score(y, s)), 4) if both_classes else None,
         "pr_auc": round(float(average_precision_score(y, s)), 4) if both_classes else None,
+        "brier": round(brier_score(y, s), 4) if len(y) else None,
+        "ece": round(expected_calibration_error(y, s), 4) if len(y) else None,
         "at": {name: metrics_at_threshold(y, s, value) for name, value in thresholds.items() if value is not None},
     }
 
@@ -120,6 +169,7 @@ def evaluate_model(
     column = model.attributes.index(attribute)
     thresholds = evaluation_thresholds(model, attribute)
     results: dict[str, Any] = {}
+    datasets = [dataset for dataset in datasets if not dataset.spec.attributes_only]
     for dataset in datasets:
         if not len(dataset.test):
             continue
@@ -140,6 +190,31 @@ def evaluate_model(
     return results
 
 
+def evaluate_attribute_heads(
+    model: LinearTextModel, datasets: Sequence[LoadedDataset], attributes: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Score each extra head on the test rows of the data sets that label it: ``{attribute: {set: metrics}}``.
+
+    ``attributes`` defaults to every head of the model but the first; a head no test set labels is left out.
+    """
+    wanted = list(model.attributes[1:] if attributes is None else attributes)
+    results: dict[str, dict[str, Any]] = {}
+    for dataset in datasets:
+        labelled = [attribute for attribute in wanted if attribute in dataset.spec.attributes]
+        if not labelled or not len(dataset.test):
+            continue
+        probabilities = model.probabilities(dataset.test.texts)
+        for attribute in labelled:
+            rows = dataset.test.attribute(attribute)
+            metrics = binary_metrics(
+                rows.labels,
+                probabilities[:, model.attributes.index(attribute)],
+                evaluation_thresholds(model, attribute),
+            )
+            results.setdefault(attribute, {})[dataset.spec.name] = metrics
+    return {attribute: results[attribute] for attribute in wanted if attribute in results}
+
+
 def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -152,6 +227,8 @@ def metrics_table(results: Mapping[str, Any]) -> str:
         "pos",
         "ROC AUC",
         "PR AUC",
+        "Brier",
+        "ECE",
         "F1@0.5",
         "FPR@0.5",
         "F1@pub",
@@ -177,6 +254,8 @@ def metrics_table(results: Mapping[str, Any]) -> str:
                     str(m["positives"]),
                     _cell(m["roc_auc"]),
                     _cell(m["pr_auc"]),
+                    _cell(m.get("brier")),
+                    _cell(m.get("ece")),
                     _cell(default.get("f1")),
                     _cell(default.get("false_positive_rate")),
                     _cell(publish.get("f1")),

@@ -1,7 +1,7 @@
 """Explain a linear model's score: the words of the original text that pushed it up, with weights.
 
-Each n-gram occurrence's contribution to the log-odds (coefficient x feature value, shared among
-the occurrences of its hash bucket) is spread evenly over its characters in the normalised text;
+Each feature occurrence's contribution to the log-odds (coefficient x its share of the feature
+value) is spread evenly over its characters in the normalised text;
 a word's weight is the sum over its characters; the word is then mapped back to its span in the
 original text, so ``1d10t`` or ``s t u p i d`` are highlighted as written.
 """
@@ -9,7 +9,6 @@ original text, so ``1d10t`` or ``s t u p i d`` are highlighted as written.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -24,14 +23,10 @@ _UNIT = re.compile(r"\w+|[^\w\s]+")
 def character_weights(features: HashedTextFeatures, coefficients: np.ndarray, normalised: str) -> np.ndarray:
     """Return an array ``(attributes, len(normalised))``: each character's share of the log-odds."""
     weights = np.zeros((coefficients.shape[0], len(normalised)), dtype=np.float64)
-    occurrences, values = ngram_occurrences(features, normalised)
-    if not occurrences:
-        return weights
-    per_column = Counter(column for _, column, _, _ in occurrences)
-    for block, column, begin, end in occurrences:
+    for column, begin, end, value in ngram_occurrences(features, normalised):
         if end <= begin:
             continue
-        share = coefficients[:, column].astype(np.float64) * values[block] / per_column[column]
+        share = coefficients[:, column].astype(np.float64) * value
         weights[:, begin:end] += (share / (end - begin))[:, None]
     return weights
 

@@ -1,15 +1,23 @@
-"""Hashed word and character n-gram features of normalised text.
+"""Hashed word and character n-gram features of normalised text, plus an abuse-lexicon block.
 
-Each block is a scikit-learn ``HashingVectorizer`` (binary counts, L2-normalised, no sign
-flipping); the blocks sit side by side in one sparse row. Nothing is fitted, so the spec
-alone rebuilds the features. ``active_features`` is the single-text fast path: the same
-n-grams and the same murmurhash buckets as ``matrix``, without building a sparse matrix.
+Blocks sit side by side in one sparse row; nothing is fitted, so the spec alone rebuilds the
+features. Two hashing schemes:
+
+- ``ml.hashing.SCHEME`` (current): every n-gram of a whole batch hashed at once in NumPy; a block's
+  value for each occurrence is ``1 / sqrt(occurrences of the block in the text)``, so a repeated
+  n-gram counts as often as it occurs; a ``lexicon`` block adds one column per category of
+  ``ml/lexicon.json`` (insult, profanity, ...), 1 when a word or two-word phrase of the text is in it.
+- ``SKLEARN_HASHING`` (artifacts of version 2026.11.28.2 and before): scikit-learn's
+  ``HashingVectorizer`` per block (binary, L2-normalised), one text at a time in Python.
+
+``entries`` is the batch form (text, column, value per occurrence) both scorers and ``matrix`` use.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +27,14 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
+from ml import hashing
 from ml.normalise import NORMALISATION_VERSION, normalise_text
 
-ANALYZERS = ("word", "char", "char_wb")
+ANALYZERS = ("word", "char", "char_wb", "lexicon")
 WORD_PATTERN = r"(?u)\b\w+\b"
-HASHING = "sklearn HashingVectorizer: murmurhash3_32 seed 0, binary, l2 per block, alternate_sign false"
+SKLEARN_HASHING = "sklearn HashingVectorizer: murmurhash3_32 seed 0, binary, l2 per block, alternate_sign false"
+HASHING_SCHEMES = (hashing.SCHEME, SKLEARN_HASHING)
+_CHUNK = 4096
 
 # The fast path reproduces these settings; they are fixed rather than configurable.
 _VECTORISER_SETTINGS: dict[str, Any] = {
@@ -76,9 +87,79 @@ class NgramBlock:
 
 
 @dataclass(frozen=True)
+class LexiconBlock:
+    """One column per lexicon category; a text has 1 there when one of its words or phrases is a term of it."""
+
+    categories: tuple[str, ...]
+    terms: tuple[tuple[str, str], ...]  # (normalised term, category), sorted
+    version: int = 1
+    source: str = ""
+
+    analyzer = "lexicon"
+
+    @property
+    def n_features(self) -> int:
+        return len(self.categories)
+
+    @property
+    def max_words(self) -> int:
+        return max((term.count(" ") + 1 for term, _ in self.terms), default=1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "analyzer": "lexicon",
+            "source": self.source,
+            "version": self.version,
+            "n_features": self.n_features,
+            "categories": list(self.categories),
+            "terms": {term: category for term, category in self.terms},
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> LexiconBlock:
+        terms = raw.get("terms")
+        source = raw.get("source", "")
+        if terms is None:
+            # A training config names the lexicon file; the artifact then carries its terms.
+            if not isinstance(source, str) or not source:
+                raise ValueError("a lexicon block needs its terms or a source file")
+            from ml.lexicon import LEXICON_PATH, load_lexicon
+
+            path = LEXICON_PATH.parent / source
+            lexicon = load_lexicon(path)
+            return cls(
+                categories=tuple(lexicon.categories),
+                terms=tuple(sorted(lexicon.terms.items())),
+                version=lexicon.version,
+                source=source,
+            )
+        categories = raw.get("categories")
+        version = raw.get("version", 1)
+        if not isinstance(categories, list) or not categories or not all(isinstance(c, str) for c in categories):
+            raise ValueError("a lexicon block's categories must be a non-empty list of names")
+        if not isinstance(terms, dict) or not all(
+            isinstance(term, str) and term and category in categories for term, category in terms.items()
+        ):
+            raise ValueError("a lexicon block's terms must map non-empty strings to its categories")
+        if not isinstance(version, int) or not isinstance(source, str):
+            raise ValueError("a lexicon block's version must be an int and its source a string")
+        return cls(categories=tuple(categories), terms=tuple(sorted(terms.items())), version=version, source=source)
+
+
+Block = NgramBlock | LexiconBlock
+
+
+def _block_from_json(raw: Mapping[str, Any]) -> Block:
+    if raw.get("analyzer") == "lexicon":
+        return LexiconBlock.from_json(raw)
+    return NgramBlock.from_json(raw)
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
-    blocks: tuple[NgramBlock, ...]
+    blocks: tuple[Block, ...]
     normalisation_version: int = NORMALISATION_VERSION
+    hashing: str = hashing.SCHEME
 
     @property
     def n_features(self) -> int:
@@ -87,7 +168,7 @@ class FeatureSpec:
     def to_json(self) -> dict[str, Any]:
         return {
             "normalisation_version": self.normalisation_version,
-            "hashing": HASHING,
+            "hashing": self.hashing,
             "blocks": [block.to_json() for block in self.blocks],
         }
 
@@ -99,7 +180,21 @@ class FeatureSpec:
         version = raw.get("normalisation_version", NORMALISATION_VERSION)
         if not isinstance(version, int):
             raise ValueError(f"features.normalisation_version must be an int, not {version!r}")
-        return cls(blocks=tuple(NgramBlock.from_json(block) for block in blocks), normalisation_version=version)
+        scheme = raw.get("hashing", hashing.SCHEME)
+        if scheme not in HASHING_SCHEMES:
+            raise ValueError(f"features.hashing must be one of {HASHING_SCHEMES}, not {scheme!r}")
+        parsed = tuple(_block_from_json(block) for block in blocks)
+        for block in parsed:
+            if scheme == SKLEARN_HASHING and not isinstance(block, NgramBlock):
+                raise ValueError("lexicon blocks need the current hashing scheme")
+            if scheme == hashing.SCHEME and isinstance(block, NgramBlock):
+                if block.analyzer not in ("word", "char_wb"):
+                    raise ValueError(f"the {hashing.SCHEME} scheme has word and char_wb blocks, not {block.analyzer}")
+                if block.n_features < 2 or block.n_features & (block.n_features - 1):
+                    raise ValueError(
+                        f"the {hashing.SCHEME} scheme needs n_features a power of two, not {block.n_features}"
+                    )
+        return cls(blocks=parsed, normalisation_version=version, hashing=scheme)
 
 
 # Per block: the active column indices (offset into the full row) and the value each one has.
@@ -126,8 +221,86 @@ def _vectoriser(block: NgramBlock) -> HashingVectorizer:
     )
 
 
+@dataclass
+class Entries:
+    """The non-zero entries of a batch's rows, one per occurrence (a column may repeat: values add up).
+
+    ``begin``/``end`` locate each occurrence in its normalised text when positions were asked for.
+    """
+
+    size: int
+    text: np.ndarray
+    column: np.ndarray
+    value: np.ndarray
+    begin: np.ndarray | None = None
+    end: np.ndarray | None = None
+
+    def matrix(self, n_features: int) -> sp.csr_matrix:
+        coo = sp.coo_matrix((self.value, (self.text, self.column)), shape=(self.size, n_features))
+        return sp.csr_matrix(coo)  # sums repeated columns
+
+
+def linear_logits(entries: Entries, columns_first: np.ndarray) -> np.ndarray:
+    """Return ``rows @ coefficients.T`` as an array ``(entries.size, attributes)``, without a sparse matrix.
+
+    ``columns_first`` is ``coefficients.T`` in C order, so one occurrence reads one cache line.
+    """
+    logits = np.empty((entries.size, columns_first.shape[1]), dtype=np.float64)
+    gathered = columns_first[entries.column]
+    for head in range(columns_first.shape[1]):
+        weights = gathered[:, head] * entries.value
+        logits[:, head] = np.bincount(entries.text, weights=weights, minlength=entries.size)
+    return logits
+
+
+def _concatenate(size: int, parts: list[Entries], positions: bool) -> Entries:
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Entries(size, empty, empty, np.zeros(0), empty if positions else None, empty if positions else None)
+    return Entries(
+        size=size,
+        text=np.concatenate([part.text for part in parts]),
+        column=np.concatenate([part.column for part in parts]),
+        value=np.concatenate([part.value for part in parts]),
+        begin=np.concatenate([part.begin for part in parts if part.begin is not None]) if positions else None,
+        end=np.concatenate([part.end for part in parts if part.end is not None]) if positions else None,
+    )
+
+
+class _LexiconMatcher:
+    def __init__(self, block: LexiconBlock) -> None:
+        index = {category: position for position, category in enumerate(block.categories)}
+        hashes = np.array([hashing.term_hash(term) for term, _ in block.terms], dtype=np.uint64)
+        categories = np.array([index[category] for _, category in block.terms], dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        self.categories = categories[order]
+        self.block = block
+
+    def entries(self, batch: hashing.TextBatch, offset: int, positions: bool) -> Entries:
+        parts: list[Entries] = []
+        if len(self.hashes):
+            for _, run in batch.word_runs(1, self.block.max_words):
+                found = np.minimum(np.searchsorted(self.hashes, run.hashes), len(self.hashes) - 1)
+                hit = np.flatnonzero(self.hashes[found] == run.hashes)
+                column = self.categories[found[hit]]
+                parts.append(
+                    Entries(batch.size, run.text[hit], column, np.ones(len(hit)), run.begin[hit], run.end[hit])
+                )
+        found_all = _concatenate(batch.size, parts, positions=True)
+        width = max(self.block.n_features, 1)
+        keys = found_all.text * width + found_all.column
+        unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        if positions:
+            # Each hit of a category carries its share of the category's single 1.
+            found_all.column = found_all.column + offset
+            found_all.value = 1.0 / counts[inverse]
+            return found_all
+        return Entries(batch.size, unique // width, unique % width + offset, np.ones(len(unique)))
+
+
 class HashedTextFeatures:
-    """Turn raw texts into hashed n-gram rows; the text is normalised here, for training and scoring alike."""
+    """Turn raw texts into hashed feature rows; the text is normalised here, for training and scoring alike."""
 
     def __init__(self, spec: FeatureSpec) -> None:
         if spec.normalisation_version != NORMALISATION_VERSION:
@@ -136,24 +309,79 @@ class HashedTextFeatures:
                 f"this code has version {NORMALISATION_VERSION}"
             )
         self.spec = spec
-        self._vectorisers = [_vectoriser(block) for block in spec.blocks]
+        self.legacy = spec.hashing == SKLEARN_HASHING
+        ngram_blocks = [block for block in spec.blocks if isinstance(block, NgramBlock)]
+        self._vectorisers = [_vectoriser(block) for block in ngram_blocks] if self.legacy else []
         self._analysers = [vectoriser.build_analyzer() for vectoriser in self._vectorisers]
-        self._offsets = np.cumsum([0] + [block.n_features for block in spec.blocks[:-1]]).tolist()
+        self._offsets: list[int] = np.cumsum([0] + [block.n_features for block in spec.blocks[:-1]]).tolist()
+        self._lexicons = {
+            index: _LexiconMatcher(block) for index, block in enumerate(spec.blocks) if isinstance(block, LexiconBlock)
+        }
 
     @property
     def n_features(self) -> int:
         return self.spec.n_features
 
-    def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Return the feature rows of ``texts`` as one CSR matrix."""
-        normalised = [normalise_text(text) for text in texts]
+    def _block_entries(self, normalised: Sequence[str], positions: bool) -> list[Entries]:
+        batch = hashing.TextBatch(normalised, positions=positions)
+        found: list[Entries] = []
+        for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
+            if isinstance(block, LexiconBlock):
+                found.append(self._lexicons[index].entries(batch, offset, positions))
+                continue
+            if block.analyzer == "word":
+                occurrences = batch.word_ngrams(block.ngram_min, block.ngram_max)
+            else:
+                occurrences = batch.char_wb_ngrams(block.ngram_min, block.ngram_max)
+            counts = np.bincount(occurrences.text, minlength=batch.size)
+            value = 1.0 / np.sqrt(counts[occurrences.text])
+            found.append(
+                Entries(
+                    size=batch.size,
+                    text=occurrences.text,
+                    column=occurrences.columns(block.n_features) + offset,
+                    value=value,
+                    begin=occurrences.begin if positions else None,
+                    end=occurrences.end if positions else None,
+                )
+            )
+        return found
+
+    def entries(self, texts: Sequence[str], *, normalised: bool = False, positions: bool = False) -> Entries:
+        """Return the non-zero entries of the rows of ``texts`` (already normalised if ``normalised``)."""
+        forms = list(texts) if normalised else [normalise_text(text) for text in texts]
+        if self.legacy:
+            if positions:
+                raise ValueError("positions come from ngram_occurrences for the scikit-learn hashing")
+            coo = self._legacy_matrix(forms).tocoo()
+            return Entries(len(forms), coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data)
+        return _concatenate(len(forms), self._block_entries(forms, positions), positions)
+
+    def _legacy_matrix(self, normalised: list[str]) -> sp.csr_matrix:
         blocks = [vectoriser.transform(normalised) for vectoriser in self._vectorisers]
         return sp.csr_matrix(sp.hstack(blocks, format="csr"))
 
+    def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Return the feature rows of ``texts`` as one CSR matrix."""
+        if self.legacy:
+            return self._legacy_matrix([normalise_text(text) for text in texts])
+        chunks = [
+            self.entries(texts[start : start + _CHUNK]).matrix(self.n_features)
+            for start in range(0, len(texts), _CHUNK)
+        ]
+        if not chunks:
+            return sp.csr_matrix((0, self.n_features))
+        return sp.csr_matrix(sp.vstack(chunks, format="csr"))
+
     def active_features(self, text: str) -> ActiveFeatures:
-        """Return the non-zero columns of one text's row, block by block."""
+        """Return the non-zero columns of one text's row, block by block (a column may repeat)."""
         normalised = normalise_text(text)
         active: ActiveFeatures = []
+        if not self.legacy:
+            for part in self._block_entries([normalised], positions=False):
+                if len(part.column):
+                    active.append((part.column, float(part.value[0])))
+            return active
         for block, analyser, offset in zip(self.spec.blocks, self._analysers, self._offsets, strict=True):
             buckets = {_bucket(ngram, block.n_features) for ngram in analyser(normalised)}
             if buckets:
@@ -162,8 +390,9 @@ class HashedTextFeatures:
         return active
 
 
-# One n-gram occurrence: its block, its column in the full row, and its [begin, end) in the normalised text.
-NgramOccurrence = tuple[int, int, int, int]
+# One feature occurrence: its column in the full row, its [begin, end) in the normalised text, and
+# its share of the row's value there (the occurrences' shares add up to the row).
+NgramOccurrence = tuple[int, int, int, float]
 
 
 def _word_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
@@ -203,15 +432,22 @@ def _char_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]
 _OCCURRENCES = {"word": _word_occurrences, "char_wb": _char_wb_occurrences, "char": _char_occurrences}
 
 
-def ngram_occurrences(features: HashedTextFeatures, normalised: str) -> tuple[list[NgramOccurrence], list[float]]:
-    """Return every n-gram occurrence of already normalised text, and each block's feature value."""
+def ngram_occurrences(features: HashedTextFeatures, normalised: str) -> list[NgramOccurrence]:
+    """Return every feature occurrence of already normalised text, with its share of the row's value."""
+    if not features.legacy:
+        found = features.entries([normalised], normalised=True, positions=True)
+        assert found.begin is not None and found.end is not None
+        return list(
+            zip(found.column.tolist(), found.begin.tolist(), found.end.tolist(), found.value.tolist(), strict=True)
+        )
     occurrences: list[NgramOccurrence] = []
-    values: list[float] = []
-    for index, (block, offset) in enumerate(zip(features.spec.blocks, features._offsets, strict=True)):
-        buckets: set[int] = set()
-        for ngram, begin, end in _OCCURRENCES[block.analyzer](normalised, block):
-            bucket = _bucket(ngram, block.n_features)
-            buckets.add(bucket)
-            occurrences.append((index, offset + bucket, begin, end))
-        values.append(1.0 / math.sqrt(len(buckets)) if buckets else 0.0)
-    return occurrences, values
+    for block, offset in zip(features.spec.blocks, features._offsets, strict=True):
+        assert isinstance(block, NgramBlock)
+        located = [
+            (offset + _bucket(ngram, block.n_features), begin, end)
+            for ngram, begin, end in _OCCURRENCES[block.analyzer](normalised, block)
+        ]
+        per_column = Counter(column for column, _, _ in located)
+        value = 1.0 / math.sqrt(len(per_column)) if per_column else 0.0
+        occurrences += [(column, begin, end, value / per_column[column]) for column, begin, end in located]
+    return occurrences

@@ -12,9 +12,9 @@ def _number(value: float | None) -> str:
 
 def _metrics_rows(metrics: Mapping[str, Any]) -> list[str]:
     lines = [
-        "| test set | rows | positives | ROC AUC | PR AUC | precision @publish | recall @publish "
+        "| test set | rows | positives | ROC AUC | PR AUC | Brier | ECE | precision @publish | recall @publish "
         "| FPR @publish | FPR @reject |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in metrics.items():
         entries = [(name, m)] + [(f"{name}, {group}", g) for group, g in m.get("groups", {}).items()]
@@ -23,19 +23,76 @@ def _metrics_rows(metrics: Mapping[str, Any]) -> list[str]:
             reject = entry["at"].get("reject", {})
             lines.append(
                 f"| {label} | {entry['rows']} | {entry['positives']} | {_number(entry['roc_auc'])} "
-                f"| {_number(entry['pr_auc'])} | {_number(publish.get('precision'))} "
+                f"| {_number(entry['pr_auc'])} | {_number(entry.get('brier'))} | {_number(entry.get('ece'))} "
+                f"| {_number(publish.get('precision'))} "
                 f"| {_number(publish.get('recall'))} | {_number(publish.get('false_positive_rate'))} "
                 f"| {_number(reject.get('false_positive_rate'))} |"
             )
     return lines
 
 
+def _calibration_lines(meta: Mapping[str, Any]) -> list[str]:
+    calibration = meta.get("calibration", {})
+    if not calibration:
+        return []
+    lines = ["", "## Calibration", f"- {meta.get('calibration_rule', 'none recorded')}."]
+    for attribute, entry in calibration.items():
+        before, after = entry.get("validation_before", {}), entry.get("validation_after", {})
+        line = f"- {attribute}: a = {entry.get('slope', 1.0):.3f}, b = {entry.get('intercept', 0.0):.3f}"
+        if before and after:
+            line += (
+                f"; validation Brier {_number(before.get('brier'))} -> {_number(after.get('brier'))}, "
+                f"ECE {_number(before.get('ece'))} -> {_number(after.get('ece'))}"
+            )
+        lines.append(line + ".")
+    lines.append(
+        "- Calibrated to the validation mix of the training sets; Brier and ECE (10 equal-width bins) per test "
+        "set are in the metrics below. A site whose share of toxic comments differs will see other rates."
+    )
+    return lines
+
+
+def _attribute_head_lines(meta: Mapping[str, Any]) -> list[str]:
+    heads = meta.get("attribute_heads")
+    if not heads:
+        return []
+    rules = heads["rules"]
+    lines = [
+        "",
+        "## Attribute heads",
+        f"- Each extra attribute is its own logistic regression on the rows of the sets that label it (same "
+        f"features, weighting and augmentation). It ships only with at least {rules['min_train_positives']} "
+        f"training positives, {rules['min_validation_positives']} validation positives and a validation ROC AUC "
+        f"of at least {rules['min_validation_roc_auc']}; at most {rules['max_nonzero_weights'] or 'all'} "
+        "coefficients each.",
+    ]
+    for attribute, summary in heads.get("shipped", {}).items():
+        sources = ", ".join(
+            f"{name} ({counts['positives']}/{counts['rows']})" for name, counts in summary["training_data"].items()
+        )
+        lines.append(
+            f"- {attribute}: shipped; {summary['train_positives']} of {summary['train_rows']} training rows positive, "
+            f"validation ROC AUC {_number(summary['validation_roc_auc'])} on {summary['validation_rows']} rows "
+            f"({summary['validation_positives']} positive); labels from {sources}."
+        )
+    for attribute, reason in heads.get("left_out", {}).items():
+        lines.append(f"- {attribute}: left out, {reason}.")
+    return lines
+
+
+def _block_summary(block: Mapping[str, Any]) -> str:
+    if block["analyzer"] == "lexicon":
+        return (
+            f"lexicon {block.get('source') or '(inline)'} v{block.get('version')}: {len(block['terms']):,} terms "
+            f"in {', '.join(block['categories'])}"
+        )
+    low, high = block["ngram_range"]
+    return f"{block['analyzer']} {low}-{high}-grams in {block['n_features']:,} buckets"
+
+
 def render_model_card(meta: Mapping[str, Any]) -> str:
     config = meta.get("config", {})
-    blocks = ", ".join(
-        f"{b['analyzer']} {b['ngram_range'][0]}-{b['ngram_range'][1]}-grams in {b['n_features']:,} buckets"
-        for b in meta["features"]["blocks"]
-    )
+    blocks = ", ".join(_block_summary(block) for block in meta["features"]["blocks"])
     classifier = meta["classifier"]
     lines = [
         f"# Model card: {meta['version']}",
@@ -64,6 +121,8 @@ def render_model_card(meta: Mapping[str, Any]) -> str:
     lines += [
         f"- Chosen on {rules['chosen_on']}. publish: {rules['publish']}. reject: {rules['reject']}.",
         "- The validation mix is far richer in positives than real comment traffic, so calibrate on your own.",
+        *_calibration_lines(meta),
+        *_attribute_head_lines(meta),
         "",
         "## Training data",
         "| data set | licence | train rows | positives | source |",
@@ -88,6 +147,8 @@ def render_model_card(meta: Mapping[str, Any]) -> str:
         "",
         *_metrics_rows(meta["metrics"]),
     ]
+    for attribute, metrics in meta.get("attribute_metrics", {}).items():
+        lines += ["", f"### {attribute}", "", *_metrics_rows(metrics)]
     caveats = config.get("caveats", [])
     if caveats:
         lines += ["", "## Caveats", *[f"- {caveat}" for caveat in caveats]]

@@ -192,6 +192,8 @@ def fold_look_alikes(state: OffsetText) -> OffsetText:
     if text.isascii() or not _FANCY_OR_HOMOGLYPH.search(text):
         return state
     latin_text = len(_FOREIGN.findall(text)) * 20 <= len(_TWIN.findall(text))
+    if not latin_text and not _LATIN_LIKE.search(text):
+        return state  # real Cyrillic or Greek: no token has a reason to fold (nor fancy letters)
 
     def fold_token(match: re.Match[str]) -> str:
         token = match.group()

@@ -42,6 +42,10 @@ def fine_tune(
 ) -> LinearTextModel:
     """Return a copy of ``base`` whose ``attribute`` head is refitted to the labels (MAP, prior at ``base``).
 
+    Every other head is copied unchanged. The weights are those of the calibrated log-odds (see
+    ``ml.model``), so the refitted head stays calibrated the way the labels say; its recorded
+    calibration is kept as shipped.
+
     ``prior_strength`` is the precision of the prior per coefficient, relative to the number of
     labels: larger keeps the candidate closer to the shipped model.
     """
@@ -81,6 +85,7 @@ def fine_tune(
         intercepts=intercepts,
         thresholds=base.thresholds,
         meta=meta,
+        calibration=base.calibration,
     )
 
 

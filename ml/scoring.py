@@ -12,8 +12,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy.special import expit
+
 from ml.artifacts import load_model
-from ml.features import FeatureSpec, HashedTextFeatures
+from ml.features import FeatureSpec, HashedTextFeatures, linear_logits
 from ml.model import LinearTextModel
 from ml.normalise import normalise_with_offsets
 
@@ -36,9 +39,17 @@ class Scorer:
         for model in self.models.values():
             groups.setdefault(model.features.spec, (model.features, []))[1].append(model)
         self._groups = list(groups.values())
+        self._transposed: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"<Scorer {self.versions}>"
+
+    def _columns_first(self, model: LinearTextModel) -> np.ndarray:
+        # Batches gather every head's weight of a column at once from this transposed copy.
+        found = self._transposed.get(model.version)
+        if found is None:
+            found = self._transposed[model.version] = np.ascontiguousarray(model.coefficients.T)
+        return found
 
     @property
     def versions(self) -> dict[str, str]:
@@ -86,10 +97,17 @@ class Scorer:
         if not texts:
             return scores
         for features, models in self._groups:
-            matrix = features.matrix(texts)
-            for model in models:
-                for row, probabilities in zip(scores, model.probabilities_from_matrix(matrix).tolist(), strict=True):
-                    row.update(zip(model.attributes, probabilities, strict=True))
+            if features.legacy:
+                matrix = features.matrix(texts)
+                found = [model.probabilities_from_matrix(matrix) for model in models]
+            else:
+                entries = features.entries(texts)
+                found = [
+                    expit(linear_logits(entries, self._columns_first(model)) + model.intercepts) for model in models
+                ]
+            for model, probabilities in zip(models, found, strict=True):
+                for row, values in zip(scores, probabilities.tolist(), strict=True):
+                    row.update(zip(model.attributes, values, strict=True))
         return scores
 
 

@@ -2,8 +2,14 @@
 
 Rows of each data set's train split are weighted so that every set counts in proportion to the
 square root of its size, with its two classes balanced; a stable tenth of them (by a hash of
-the normalised text, so duplicates stay together) is held back to choose the thresholds. Test
-splits are never seen before the final metrics.
+the normalised text, so duplicates stay together) is held back to calibrate the probabilities
+(Platt scaling, unweighted) and then choose the thresholds on the calibrated scores. Test splits
+are never seen before the final metrics.
+
+Each extra attribute head (INSULT, ...) is its own logistic regression on the rows of the sets
+that label it, with the same features, weighting and augmentation, and the same held-back rows;
+it ships only when it meets the config's ``attribute_heads`` rules, and the reason is recorded
+either way.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import platform
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +29,27 @@ import numpy as np
 import scipy
 import scipy.sparse as sp
 import sklearn
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from ml.artifacts import ARTIFACT_FORMAT, ArtifactError, check_version_name, save_artifact
 from ml.datasets import LoadedDataset, load_dataset
-from ml.evaluation import DEFAULT_THRESHOLD, binary_metrics, choose_thresholds, evaluate_model
+from ml.evaluation import (
+    DEFAULT_THRESHOLD,
+    binary_metrics,
+    brier_score,
+    choose_thresholds,
+    evaluate_attribute_heads,
+    evaluate_model,
+    expected_calibration_error,
+    platt_fit,
+)
 from ml.features import HashedTextFeatures
-from ml.model import LinearTextModel
+from ml.model import Calibration, LinearTextModel
 from ml.model_card import render_model_card
 from ml.normalise import normalise_text
 from ml.obfuscation import obfuscate_text
-from ml.training_config import TrainingConfig
+from ml.training_config import ThresholdRules, TrainingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -94,18 +110,23 @@ def augmented_training_set(
     rows: TrainingRows,
     matrix: sp.csr_matrix,
     held_back: np.ndarray,
+    copies: sp.csr_matrix | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """Return the training matrix, labels and weights; with augmentation, plus obfuscated copies of every row.
 
     Both classes are copied, so that obfuscation itself never becomes a sign of toxicity or spam.
+    ``copies``, when given, are the obfuscated rows of ``matrix`` already featurised (see ``obfuscated_matrix``).
     """
     train = ~held_back
     x, y, w = matrix[train], rows.labels[train], rows.weights[train]
     rules = config.augmentation
     if not rules.obfuscated_copies:
         return x, y, w
-    texts = [text for text, keep in zip(rows.texts, train.tolist(), strict=True) if keep]
-    copies = features.matrix([obfuscate_text(text, rules.seed) for text in texts])
+    if copies is None:
+        texts = [text for text, keep in zip(rows.texts, train.tolist(), strict=True) if keep]
+        copies = obfuscated_matrix(config, features, texts)
+    else:
+        copies = copies[train]
     return (
         sp.csr_matrix(sp.vstack([x, copies], format="csr")),
         np.concatenate([y, y]),
@@ -113,12 +134,21 @@ def augmented_training_set(
     )
 
 
+def obfuscated_matrix(config: TrainingConfig, features: HashedTextFeatures, texts: Sequence[str]) -> sp.csr_matrix:
+    """Featurise the augmentation copies of ``texts`` (each depends only on its text and the seed)."""
+    return features.matrix([obfuscate_text(text, config.augmentation.seed) for text in texts])
+
+
 @dataclass
 class TrainingRows:
+    """Training rows with their main labels and weights; ``attributes`` holds, per extra attribute, one
+    label per row (-1 where the row's set does not label it)."""
+
     texts: list[str]
     labels: np.ndarray
     weights: np.ndarray
     dataset_index: np.ndarray
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def training_rows(datasets: Sequence[LoadedDataset], weighting: str) -> TrainingRows:
@@ -134,12 +164,175 @@ def training_rows(datasets: Sequence[LoadedDataset], weighting: str) -> Training
         weights += [per_class[2 * index + label] for label in dataset.train.labels]
         dataset_index += [index] * len(dataset.train)
     weight_array = np.asarray(weights, dtype=np.float64)
+    names = sorted({name for dataset in datasets for name in dataset.spec.attributes})
+    attributes = {
+        name: np.concatenate(
+            [np.asarray(d.train.attributes.get(name, [-1] * len(d.train)), dtype=np.int64) for d in datasets]
+        )
+        for name in names
+    }
     return TrainingRows(
         texts=texts,
         labels=np.asarray(labels, dtype=np.int64),
         weights=weight_array / weight_array.mean(),
         dataset_index=np.asarray(dataset_index, dtype=np.int64),
+        attributes=attributes,
     )
+
+
+def attribute_rows(
+    rows: TrainingRows, datasets: Sequence[LoadedDataset], attribute: str, weighting: str
+) -> tuple[np.ndarray, TrainingRows]:
+    """Return the indices of the rows labelled for ``attribute`` and those rows, labelled and weighted for it.
+
+    Weights follow ``sample_weights`` over the sets that label the attribute, with its classes balanced.
+    """
+    labels = rows.attributes.get(attribute, np.full(len(rows.texts), -1, dtype=np.int64))
+    index = np.flatnonzero(labels >= 0)
+    head_labels = labels[index]
+    head_sets = rows.dataset_index[index]
+    sizes = [
+        (int(((head_sets == d) & (head_labels == 0)).sum()), int(((head_sets == d) & (head_labels == 1)).sum()))
+        for d in range(len(datasets))
+    ]
+    per_class = np.asarray(sample_weights(sizes, [d.spec.weight for d in datasets], weighting))
+    weights = per_class[2 * head_sets + head_labels] if len(index) else np.zeros(0)
+    return index, TrainingRows(
+        texts=[rows.texts[i] for i in index.tolist()],
+        labels=head_labels,
+        weights=weights / weights.mean() if len(index) else weights,
+        dataset_index=head_sets,
+    )
+
+
+@dataclass
+class FittedHead:
+    """One attribute head: raw (uncalibrated) weights after pruning, and what the fit reported."""
+
+    coefficients: np.ndarray
+    intercept: float
+    nonzero_before_pruning: int
+    iterations: int
+    warnings: list[str]
+
+
+def fit_head(
+    config: TrainingConfig,
+    features: HashedTextFeatures,
+    rows: TrainingRows,
+    matrix: sp.csr_matrix,
+    held_back: np.ndarray,
+    copies: sp.csr_matrix | None,
+    max_nonzero: int | None,
+) -> FittedHead:
+    """Fit one logistic-regression head on the rows not held back (plus their augmentation copies) and prune it."""
+    classifier = LogisticRegression(C=config.regularisation, solver="liblinear", max_iter=config.max_iter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        classifier.fit(*augmented_training_set(config, features, rows, matrix, held_back, copies))
+    return FittedHead(
+        coefficients=prune_coefficients(classifier.coef_, max_nonzero)[0],
+        intercept=float(classifier.intercept_[0]),
+        nonzero_before_pruning=int(np.count_nonzero(classifier.coef_)),
+        iterations=int(np.max(classifier.n_iter_)),
+        warnings=sorted({str(w.message) for w in caught}),
+    )
+
+
+def raw_decision_values(head: FittedHead, matrix: sp.csr_matrix) -> np.ndarray:
+    return np.asarray(matrix @ head.coefficients.astype(np.float64), dtype=np.float64).ravel() + head.intercept
+
+
+def calibrate(config: TrainingConfig, labels: np.ndarray, raw: np.ndarray) -> tuple[float, float, dict[str, Any]]:
+    """Fit the Platt scaling of one head on its plain validation rows; return ``(a, b, report)``."""
+    before = {"brier": brier_score(labels, expit(raw)), "ece": expected_calibration_error(labels, expit(raw))}
+    if config.calibration == "none":
+        return 1.0, 0.0, {"method": "none", "slope": 1.0, "intercept": 0.0, "validation_before": _rounded(before)}
+    slope, intercept = platt_fit(labels, raw)
+    calibrated = expit(slope * raw + intercept)
+    after = {"brier": brier_score(labels, calibrated), "ece": expected_calibration_error(labels, calibrated)}
+    report = {
+        "method": "platt",
+        "slope": slope,
+        "intercept": intercept,
+        "validation_before": _rounded(before),
+        "validation_after": _rounded(after),
+    }
+    return slope, intercept, report
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {key: round(value, 4) for key, value in values.items()}
+
+
+@dataclass
+class HeadOutcome:
+    attribute: str
+    head: FittedHead | None
+    calibration: tuple[float, float]
+    report: dict[str, Any]
+    reason: str | None = None  # why the head is left out; None when it ships
+
+
+def extra_head(
+    config: TrainingConfig,
+    features: HashedTextFeatures,
+    datasets: Sequence[LoadedDataset],
+    rows: TrainingRows,
+    matrix: sp.csr_matrix,
+    held_back: np.ndarray,
+    copies: sp.csr_matrix | None,
+    attribute: str,
+) -> HeadOutcome:
+    """Train one extra attribute head when its data allow and judge it by the config's rules."""
+    rules = config.attribute_heads
+    index, head_rows = attribute_rows(rows, datasets, attribute, config.dataset_weighting)
+    head_held_back = held_back[index]
+    train_labels, validation_labels = head_rows.labels[~head_held_back], head_rows.labels[head_held_back]
+    report: dict[str, Any] = {
+        "train_rows": len(train_labels),
+        "train_positives": int(train_labels.sum()),
+        "validation_rows": len(validation_labels),
+        "validation_positives": int(validation_labels.sum()),
+        "training_data": {
+            datasets[d].spec.name: {
+                "rows": int((head_rows.dataset_index == d).sum()),
+                "positives": int(head_rows.labels[head_rows.dataset_index == d].sum()),
+            }
+            for d in sorted(set(head_rows.dataset_index.tolist()))
+        },
+    }
+
+    def left_out(reason: str, head: FittedHead | None = None) -> HeadOutcome:
+        return HeadOutcome(attribute, head, (1.0, 0.0), report, reason)
+
+    if not len(index):
+        return left_out("no training data set labels it")
+    if report["train_positives"] < rules.min_train_positives:
+        return left_out(f"{report['train_positives']} training positives, fewer than {rules.min_train_positives}")
+    if report["validation_positives"] < rules.min_validation_positives:
+        return left_out(
+            f"{report['validation_positives']} validation positives, fewer than {rules.min_validation_positives}"
+        )
+    if report["validation_positives"] == report["validation_rows"] or report["train_positives"] == len(train_labels):
+        return left_out("no negative rows to learn from or validate on")
+    head_copies = copies[index] if copies is not None else None
+    head = fit_head(config, features, head_rows, matrix[index], head_held_back, head_copies, rules.max_nonzero_weights)
+    raw = raw_decision_values(head, matrix[index][head_held_back])
+    auc = binary_metrics(validation_labels, expit(raw), {})["roc_auc"]
+    report["validation_roc_auc"] = auc
+    if auc is None or auc < rules.min_validation_roc_auc:
+        return left_out(f"validation ROC AUC {auc}, below {rules.min_validation_roc_auc}", head)
+    try:
+        slope, intercept, calibration_report = calibrate(config, validation_labels, raw)
+    except ValueError as exc:
+        return left_out(f"cannot be calibrated: {exc}", head)
+    report["calibration"] = calibration_report
+    scores = expit(slope * raw + intercept)
+    thresholds = choose_thresholds(validation_labels, scores, ThresholdRules())
+    report["thresholds"] = thresholds
+    report["validation"] = binary_metrics(validation_labels, scores, {"0.5": DEFAULT_THRESHOLD, **thresholds})
+    return HeadOutcome(attribute, head, (slope, intercept), report)
 
 
 def train_model(
@@ -168,32 +361,55 @@ def train_model(
     features = HashedTextFeatures(config.features)
     matrix = features.matrix(rows.texts)
     logger.info("features: %d rows x %d columns, %d non-zero", matrix.shape[0], matrix.shape[1], matrix.nnz)
-    classifier = LogisticRegression(C=config.regularisation, solver="liblinear", max_iter=config.max_iter)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        classifier.fit(*augmented_training_set(config, features, rows, matrix, held_back))
-    nonzero_before = int(np.count_nonzero(classifier.coef_))
-    model = LinearTextModel(
+    copies = obfuscated_matrix(config, features, rows.texts) if config.augmentation.obfuscated_copies else None
+    main = fit_head(config, features, rows, matrix, held_back, copies, config.max_nonzero_weights)
+    validation_labels = rows.labels[held_back]
+    main_raw = raw_decision_values(main, matrix[held_back])
+    try:
+        main_slope, main_intercept, main_calibration = calibrate(config, validation_labels, main_raw)
+    except ValueError as exc:
+        raise ValueError(f"{config.attribute}: {exc}") from exc
+
+    outcomes = []
+    for attribute in config.attribute_heads.attributes:
+        logger.info("training the %s head", attribute)
+        outcomes.append(extra_head(config, features, with_train_rows, rows, matrix, held_back, copies, attribute))
+    shipped = [outcome for outcome in outcomes if outcome.reason is None and outcome.head is not None]
+    for outcome in outcomes:
+        if outcome.reason is not None:
+            logger.info("%s left out: %s", outcome.attribute, outcome.reason)
+
+    heads = [main] + [outcome.head for outcome in shipped if outcome.head is not None]
+    attributes = [config.attribute] + [outcome.attribute for outcome in shipped]
+    raw_model = LinearTextModel(
         name=config.model,
         version=version,
-        attributes=[config.attribute],
+        attributes=attributes,
         features=features,
-        coefficients=prune_coefficients(classifier.coef_, config.max_nonzero_weights),
-        intercepts=classifier.intercept_,
+        coefficients=np.vstack([head.coefficients for head in heads]).astype(np.float32),
+        intercepts=np.asarray([head.intercept for head in heads]),
     )
+    model = raw_model.recalibrated(
+        Calibration(
+            slopes=np.asarray([main_slope] + [outcome.calibration[0] for outcome in shipped]),
+            intercepts=np.asarray([main_intercept] + [outcome.calibration[1] for outcome in shipped]),
+        )
+    )
+    del raw_model
 
     validation_scores = model.probabilities_from_matrix(matrix[held_back])[:, 0]
-    validation_labels = rows.labels[held_back]
     thresholds = choose_thresholds(validation_labels, validation_scores, config.thresholds)
     model.thresholds = {config.attribute: thresholds}
+    model.thresholds.update({outcome.attribute: outcome.report["thresholds"] for outcome in shipped})
     validation = binary_metrics(validation_labels, validation_scores, {"0.5": DEFAULT_THRESHOLD, **thresholds})
     test_metrics = evaluate_model(model, datasets, config.attribute, config.evaluation)
+    attribute_metrics = evaluate_attribute_heads(model, datasets)
 
     meta: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
         "name": config.model,
         "version": version,
-        "attributes": [config.attribute],
+        "attributes": attributes,
         "description": config.description,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "features": config.features.to_json(),
@@ -202,23 +418,37 @@ def train_model(
             "solver": "liblinear",
             "C": config.regularisation,
             "max_iter": config.max_iter,
-            "iterations": int(np.max(classifier.n_iter_)),
+            "iterations": main.iterations,
             "dataset_weighting": config.dataset_weighting,
-            "nonzero_coefficients_before_pruning": nonzero_before,
+            "nonzero_coefficients_before_pruning": main.nonzero_before_pruning,
             "max_nonzero_weights": config.max_nonzero_weights,
-            "warnings": sorted({str(w.message) for w in caught}),
+            "warnings": main.warnings,
         },
         "weights": {},
         "thresholds": model.thresholds,
         "threshold_rules": {
-            "chosen_on": "validation rows (held back from the train splits), unweighted",
+            "chosen_on": "validation rows (held back from the train splits), unweighted, calibrated scores",
             "publish": "score maximising F1; at or above it a comment is held",
             "reject": _reject_rule(config),
+        },
+        "calibration_rule": _calibration_rule(config),
+        "calibration": {config.attribute: main_calibration}
+        | {outcome.attribute: outcome.report["calibration"] for outcome in shipped},
+        "attribute_heads": {
+            "rules": {
+                "min_train_positives": config.attribute_heads.min_train_positives,
+                "min_validation_positives": config.attribute_heads.min_validation_positives,
+                "min_validation_roc_auc": config.attribute_heads.min_validation_roc_auc,
+                "max_nonzero_weights": config.attribute_heads.max_nonzero_weights,
+            },
+            "shipped": {outcome.attribute: _head_summary(outcome) for outcome in shipped if outcome.head is not None},
+            "left_out": {outcome.attribute: outcome.reason for outcome in outcomes if outcome.reason is not None},
         },
         "training_data": [_dataset_summary(d, held_back, rows, index) for index, d in enumerate(with_train_rows)],
         "test_only_data": [_dataset_summary(d) for d in datasets if not len(d.train)],
         "validation": validation,
         "metrics": test_metrics,
+        "attribute_metrics": attribute_metrics,
         "libraries": {
             "python": platform.python_version(),
             "numpy": np.__version__,
@@ -231,6 +461,25 @@ def train_model(
     path = save_artifact(artifacts_dir, model, meta, render_model_card(meta))
     logger.info("wrote %s in %.0f s", path, time.monotonic() - started)
     return path
+
+
+def _head_summary(outcome: HeadOutcome) -> dict[str, Any]:
+    assert outcome.head is not None
+    summary = {key: value for key, value in outcome.report.items() if key not in ("calibration", "thresholds")}
+    return summary | {
+        "iterations": outcome.head.iterations,
+        "nonzero_coefficients_before_pruning": outcome.head.nonzero_before_pruning,
+        "warnings": outcome.head.warnings,
+    }
+
+
+def _calibration_rule(config: TrainingConfig) -> str:
+    if config.calibration == "none":
+        return "none: probabilities are the classifier's own"
+    return (
+        "Platt scaling per head, p = sigmoid(a * z + b) on the classifier's log-odds z, fitted by maximum "
+        "likelihood on the validation rows (held back, unweighted, not augmented); folded into the weights"
+    )
 
 
 def _reject_rule(config: TrainingConfig) -> str:

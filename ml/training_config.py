@@ -4,6 +4,12 @@ A data set names its folder under the shared data directory and, per file, which
 which rows test: a whole file (``"role"``) or the values of a split column (``"split"``). Rows
 whose split value is listed in neither are left out and counted. A set whose licence does not
 allow shipping a trained model carries ``"training_allowed": false`` and may only test.
+
+Besides the main attribute (its ``label`` column), a model may have further heads
+(``"attribute_heads"``, e.g. INSULT): a data set gives such an attribute a label only through its
+own ``"attributes"`` mapping (a column compared with ``min`` or ``values``, or one ``value`` for
+every row of a set of non-toxic examples); a set without a mapping contributes no rows to that
+head. A head ships only when its data meet the rules written in ``attribute_heads``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ EVAL_DIR = Path(__file__).resolve().parent / "eval"
 MODEL_NAMES = ("toxicity", "spam")
 WEIGHTINGS = ("sqrt", "rows")
 ROLES = ("train", "test")
+CALIBRATIONS = ("platt", "none")
+_ATTRIBUTE_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 class ConfigError(ValueError):
@@ -56,6 +64,24 @@ class LabelOverride:
 
 
 @dataclass(frozen=True)
+class AttributeLabel:
+    """How one data set labels one extra attribute: 1 when any of ``columns`` reaches ``minimum`` (as a
+    number) or is one of ``values``; or ``constant`` for every row (a set of non-toxic examples)."""
+
+    columns: tuple[str, ...] = ()
+    minimum: float | None = None
+    values: frozenset[str] = frozenset()
+    constant: int | None = None
+
+    def label_of(self, row: Mapping[str, str]) -> int:
+        if self.constant is not None:
+            return self.constant
+        if self.minimum is not None:
+            return int(any(float(row[column] or 0) >= self.minimum for column in self.columns))
+        return int(any(row[column] in self.values for column in self.columns))
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     folder: str
@@ -70,6 +96,8 @@ class DatasetSpec:
     label_override: LabelOverride | None = None
     exclude_from_test: Mapping[str, frozenset[str]] = field(default_factory=dict)
     group_column: str | None = None
+    attributes: Mapping[str, AttributeLabel] = field(default_factory=dict)
+    attributes_only: bool = False
 
     @property
     def has_train_rows(self) -> bool:
@@ -111,6 +139,19 @@ class AugmentationRules:
 
 
 @dataclass(frozen=True)
+class AttributeHeadRules:
+    """Extra heads to try (``attributes``) and when one ships: enough positives to learn from and to
+    validate on, and a validation ROC AUC at or above ``min_validation_roc_auc``. Each head keeps at
+    most ``max_nonzero_weights`` coefficients."""
+
+    attributes: tuple[str, ...] = ()
+    max_nonzero_weights: int | None = None
+    min_train_positives: int = 100
+    min_validation_positives: int = 10
+    min_validation_roc_auc: float = 0.8
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     model: str
     attribute: str
@@ -126,6 +167,8 @@ class TrainingConfig:
     raw: Mapping[str, Any]
     evaluation: EvaluationRules = EvaluationRules()
     augmentation: AugmentationRules = AugmentationRules()
+    attribute_heads: AttributeHeadRules = AttributeHeadRules()
+    calibration: str = "platt"
 
     @property
     def training_sets(self) -> tuple[DatasetSpec, ...]:
@@ -162,7 +205,7 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
     if not re.fullmatch(r"[a-z][a-z0-9_]*", model):
         raise ConfigError(f"model must be a lower-case identifier, not {model!r}")
     attribute = _string(raw.get("attribute"), "attribute")
-    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", attribute):
+    if not _ATTRIBUTE_NAME.fullmatch(attribute):
         raise ConfigError(f"attribute must be a Perspective-style name in capitals, not {attribute!r}")
     classifier = _mapping(raw.get("classifier", {}), "classifier")
     regularisation = _number(classifier.get("C", 1.0), "classifier.C", minimum=0.0, exclusive=True)
@@ -180,6 +223,16 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
     names = [spec.name for spec in datasets]
     if len(set(names)) != len(names):
         raise ConfigError(f"dataset names must be unique: {names}")
+    heads = _parse_attribute_heads(_mapping(raw.get("attribute_heads", {}), "attribute_heads"), attribute)
+    for spec in datasets:
+        unknown = set(spec.attributes) - set(heads.attributes)
+        if unknown:
+            raise ConfigError(
+                f"dataset {spec.name!r}: attributes {sorted(unknown)} are not in attribute_heads.attributes"
+            )
+    calibration = raw.get("calibration", "platt")
+    if calibration not in CALIBRATIONS:
+        raise ConfigError(f"calibration must be one of {CALIBRATIONS}, not {calibration!r}")
     config = TrainingConfig(
         model=model,
         attribute=attribute,
@@ -195,6 +248,8 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
         raw=raw,
         evaluation=_parse_evaluation(_mapping(raw.get("evaluation", {}), "evaluation")),
         augmentation=_parse_augmentation(_mapping(raw.get("augmentation", {}), "augmentation")),
+        attribute_heads=heads,
+        calibration=calibration,
     )
     if config.augmentation.obfuscated_copies and config.augmentation.seed == config.evaluation.seed:
         raise ConfigError("augmentation.seed must differ from evaluation.seed, or the test copies leak into training")
@@ -203,6 +258,59 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
     if not config.test_sets:
         raise ConfigError("no data set has test rows")
     return config
+
+
+def _parse_attribute_heads(raw: Mapping[str, Any], main_attribute: str) -> AttributeHeadRules:
+    attributes = tuple(_strings(raw.get("attributes", []), "attribute_heads.attributes"))
+    for name in attributes:
+        if not _ATTRIBUTE_NAME.fullmatch(name):
+            raise ConfigError(f"attribute_heads: {name!r} is not a Perspective-style name in capitals")
+    if main_attribute in attributes or len(set(attributes)) != len(attributes):
+        raise ConfigError(f"attribute_heads.attributes must be unique and other than {main_attribute}")
+    max_nonzero = raw.get("max_nonzero_weights")
+    if max_nonzero is not None:
+        max_nonzero = _integer(max_nonzero, "attribute_heads.max_nonzero_weights", minimum=1)
+    auc = _number(raw.get("min_validation_roc_auc", 0.8), "attribute_heads.min_validation_roc_auc", minimum=0.5)
+    if auc > 1:
+        raise ConfigError(f"attribute_heads.min_validation_roc_auc must be at most 1, not {auc!r}")
+    return AttributeHeadRules(
+        attributes=attributes,
+        max_nonzero_weights=max_nonzero,
+        min_train_positives=_integer(
+            raw.get("min_train_positives", 100), "attribute_heads.min_train_positives", minimum=1
+        ),
+        min_validation_positives=_integer(
+            raw.get("min_validation_positives", 10), "attribute_heads.min_validation_positives", minimum=1
+        ),
+        min_validation_roc_auc=auc,
+    )
+
+
+def _parse_attribute_label(raw: Mapping[str, Any], where: str) -> AttributeLabel:
+    keys = [key for key in ("min", "values", "value") if key in raw]
+    if len(keys) != 1:
+        raise ConfigError(f"{where} needs exactly one of 'min', 'values' or 'value'")
+    unknown = set(raw) - {"column", "min", "values", "value"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    if keys == ["value"]:
+        value = raw["value"]
+        if value not in (0, 1) or isinstance(value, bool) or "column" in raw:
+            raise ConfigError(f"{where}: 'value' must be 0 or 1, without a column")
+        return AttributeLabel(constant=value)
+    column = raw.get("column")
+    if isinstance(column, list):
+        columns = tuple(_strings(column, f"{where}: column"))
+    else:
+        columns = (_string(column, f"{where}: column"),)
+    if not columns:
+        raise ConfigError(f"{where}: column must name at least one column")
+    if keys == ["min"]:
+        return AttributeLabel(columns=columns, minimum=_number(raw["min"], f"{where}: min", minimum=0.0))
+    values = frozenset(_strings(raw["values"], f"{where}: values"))
+    if not values:
+        raise ConfigError(f"{where}: values must not be empty")
+    return AttributeLabel(columns=columns, values=values)
 
 
 def _parse_augmentation(raw: Mapping[str, Any]) -> AugmentationRules:
@@ -269,6 +377,18 @@ def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
             column=_string(override.get("column"), f"{where}: label_override.column"), labels=dict(labels)
         )
     exclude = _mapping(raw.get("exclude_from_test", {}), f"{where}: exclude_from_test")
+    attributes = {
+        name: _parse_attribute_label(_mapping(value, f"{where}: attributes.{name}"), f"{where}: attributes.{name}")
+        for name, value in _mapping(raw.get("attributes", {}), f"{where}: attributes").items()
+    }
+    attributes_only = raw.get("attributes_only", False)
+    if not isinstance(attributes_only, bool) or (attributes_only and not attributes):
+        raise ConfigError(f"{where}: attributes_only must be true or false, and true only with attributes")
+    constant = [name for name, label in attributes.items() if label.constant is not None]
+    if constant and 0 not in (keep_label, relabel):
+        raise ConfigError(
+            f"{where}: a constant attribute 'value' needs a set of non-toxic rows (keep_label 0 or relabel 0)"
+        )
     spec = DatasetSpec(
         name=name,
         folder=folder,
@@ -285,7 +405,11 @@ def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
             column: frozenset(_strings(values, f"{where}: exclude_from_test")) for column, values in exclude.items()
         },
         group_column=raw.get("group_column"),
+        attributes=attributes,
+        attributes_only=attributes_only,
     )
+    if spec.has_train_rows and spec.attributes_only:
+        raise ConfigError(f"{where}: a set with attributes_only may only test")
     if spec.has_train_rows and not spec.training_allowed:
         raise ConfigError(f"{where}: its licence does not allow shipping a trained model, so it may only test")
     return spec

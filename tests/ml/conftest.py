@@ -187,3 +187,81 @@ def config_file(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+THREATS = ["i will find you and hurt you, {}", "you will regret this, {}"]
+INSULT_VERSION = "toxicity-2026.01.04"
+
+
+def insult_rows() -> list[dict[str, str]]:
+    """Toxic and clean comments with per-rater fractions, like toxic-spans: insults are the toxic rows with an
+    insult filler; only two rows are threats."""
+    rows = labelled_rows(TOXIC_TEMPLATES, CLEAN_TEMPLATES, INSULTS + TOPICS)
+    for row in rows:
+        insult = row["label"] == "1" and any(word in row["text"] for word in INSULTS)
+        row["frac_insult"] = "0.667" if insult else "0.0"
+        row["frac_threat"] = "0.0"
+    rows += [
+        {"text": template.format(name), "label": "1", "split": "train", "frac_insult": "0.0", "frac_threat": "1.0"}
+        for template, name in zip(THREATS, ["alice", "bob"], strict=True)
+    ]
+    return rows
+
+
+def attribute_config_dict() -> dict[str, Any]:
+    """The tiny toxicity config plus INSULT, THREAT and SEVERE_TOXICITY heads, labelled by ``tiny-insults`` only.
+
+    ``tiny-slang`` is toxic by its own label but labels no extra attribute: its rows must stay out of every head.
+    """
+    raw = tiny_config_dict("toxicity")
+    raw["attribute_heads"] = {
+        "attributes": ["SEVERE_TOXICITY", "INSULT", "THREAT"],
+        "max_nonzero_weights": 1000,
+        "min_train_positives": 5,
+        "min_validation_positives": 1,
+        "min_validation_roc_auc": 0.6,
+    }
+    insults = raw["datasets"][0]
+    insults.update(name="tiny-insults", folder="tiny-insults")
+    insults["files"][0]["file"] = "tiny_insults.csv"
+    insults["attributes"] = {
+        "INSULT": {"column": "frac_insult", "min": 0.5},
+        "THREAT": {"column": "frac_threat", "min": 0.5},
+    }
+    raw["datasets"].append(
+        {
+            "name": "tiny-slang",
+            "folder": "tiny-slang",
+            "licence": "CC0-1.0",
+            "training_allowed": True,
+            "source": "written by the tests",
+            "files": [{"file": "tiny_slang.csv", "split": {"column": "split", "train": ["train"], "test": ["test"]}}],
+        }
+    )
+    return raw
+
+
+@pytest.fixture(scope="session")
+def attribute_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("attribute-data")
+    write_csv(root / "tiny-insults" / "tiny_insults.csv", insult_rows())
+    slang = [
+        {"text": f"glorbnak {topic} glorbnak", "label": "1", "split": "test" if i % 4 == 0 else "train"}
+        for i, topic in enumerate(TOPICS * 3)
+    ]
+    write_csv(root / "tiny-slang" / "tiny_slang.csv", slang)
+    news = [{"text": f"the {topic} vote is on tuesday", "label": "0"} for topic in TOPICS]
+    news += [
+        {"text": f"the {topic} is run by a {insult}", "label": "1"}
+        for topic, insult in zip(TOPICS, INSULTS, strict=True)
+    ]
+    write_csv(root / "tiny-news" / "tiny_news.csv", news)
+    return root
+
+
+@pytest.fixture(scope="session")
+def attribute_artifacts(tmp_path_factory: pytest.TempPathFactory, attribute_data_dir: Path) -> Path:
+    """An artifacts directory with one tiny toxicity model that has extra heads; copy it before changing it."""
+    artifacts = tmp_path_factory.mktemp("attribute-artifacts")
+    train_model(parse_config(attribute_config_dict()), attribute_data_dir, artifacts, version=INSULT_VERSION)
+    return artifacts

@@ -130,3 +130,35 @@ def test_it_loads_the_committed_artifacts_in_well_under_a_second(name: str) -> N
     assert time.perf_counter() - started < 0.5
     assert model.attributes == (name.upper(),)
     assert model.version.startswith(f"{name}-")
+
+
+def test_it_stores_the_calibration_in_the_hashed_weights_and_in_meta(trained_artifacts: Path) -> None:
+    from ml.artifacts import read_calibration
+
+    version_dir = trained_artifacts / "toxicity" / VERSION
+    calibration = read_calibration(version_dir / "weights.npz")
+    assert calibration is not None and calibration.slopes.shape == (1,)
+    model = load_model(trained_artifacts, "toxicity", VERSION)
+    assert model.calibration.slopes == pytest.approx(calibration.slopes)
+    meta = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))
+    assert meta["calibration"]["TOXICITY"]["slope"] == pytest.approx(float(calibration.slopes[0]))
+
+
+def test_it_loads_an_artifact_without_calibration_unchanged(artifacts_copy: Path) -> None:
+    from ml.artifacts import write_weights
+    from ml.fingerprints import file_sha256
+
+    version_dir = artifacts_copy / "toxicity" / VERSION
+    coefficients, intercepts = read_weights(version_dir / "weights.npz")
+    write_weights(version_dir / "weights.npz", coefficients, intercepts)  # as written before calibration existed
+    meta = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))
+    del meta["calibration"], meta["calibration_rule"]
+    meta["weights"]["sha256"] = file_sha256(version_dir / "weights.npz")
+    (version_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    model = load_model(artifacts_copy, "toxicity", VERSION)
+    assert model.calibration.is_identity
+    assert np.array_equal(model.coefficients, coefficients) and np.array_equal(model.intercepts, intercepts)
+    text = "shut up, you worthless clown"
+    logit = model.features.matrix([text]) @ coefficients[0].astype(np.float64) + intercepts[0]
+    assert model.score(text)["TOXICITY"] == pytest.approx(float(1 / (1 + np.exp(-logit[0]))))

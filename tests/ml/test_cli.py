@@ -152,3 +152,30 @@ def test_it_runs_as_python_dash_m(trained_artifacts: Path, tmp_path: Path) -> No
     )
     assert failed.returncode == 2
     assert_one_line_error(failed.stderr, "error:")
+
+
+def test_it_evaluates_every_head_with_brier_and_ece(
+    attribute_artifacts: Path, attribute_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.ml.conftest import attribute_config_dict
+
+    config = tmp_path / "toxicity.json"
+    config.write_text(json.dumps(attribute_config_dict()), encoding="utf-8")
+    report = tmp_path / "report.json"
+    evaluate = ["evaluate", "--model", "toxicity", "--data", str(attribute_data_dir), "--json", str(report)]
+    assert main([*evaluate, "--artifacts", str(attribute_artifacts), "--config", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert "Brier" in printed and "ECE" in printed and "(INSULT)" in printed
+    results = json.loads(report.read_text(encoding="utf-8"))
+    assert results["attributes"] == ["TOXICITY", "INSULT"]
+    for metrics in [results["metrics"]["tiny-insults"], results["attribute_metrics"]["INSULT"]["tiny-insults"]]:
+        assert 0 <= metrics["brier"] <= 1 and 0 <= metrics["ece"] <= 1
+    assert set(results["calibration"]) == {"TOXICITY", "INSULT"}
+
+
+def test_it_writes_a_score_column_per_head(attribute_artifacts: Path, tmp_path: Path) -> None:
+    source = write_input(tmp_path / "in.csv", ROWS)
+    target = tmp_path / "out.csv"
+    args = ["score", "--model", "toxicity", "--input", str(source), "--output", str(target)]
+    assert main([*args, "--artifacts", str(attribute_artifacts)]) == 0
+    assert list(read_output(target)[0]) == ["id", "author", "text", "score", "score_INSULT"]

@@ -108,3 +108,63 @@ def test_it_writes_at_least_200_false_positive_sentences_of_three_kinds() -> Non
     assert len(rows) >= 200 and rows.positives == 0
     assert set(rows.groups) == {"identity", "news_violence", "civil_criticism"}
     assert len(set(rows.texts)) == len(rows.texts)
+
+
+def test_it_reports_brier_score_and_expected_calibration_error() -> None:
+    metrics = binary_metrics([0, 0, 1, 1], np.array([0.05, 0.15, 0.85, 0.75]), {})
+    assert metrics["brier"] == pytest.approx((0.05**2 + 0.15**2 + 0.15**2 + 0.25**2) / 4, abs=1e-4)
+    # Bins [0, 0.1): 0.05 vs 0; [0.1, 0.2): 0.15 vs 0; [0.7, 0.8): 0.75 vs 1; [0.8, 0.9): 0.85 vs 1.
+    assert metrics["ece"] == pytest.approx((0.05 + 0.15 + 0.25 + 0.15) / 4, abs=1e-4)
+    assert "Brier" in metrics_table({"alice-set": metrics}) and "ECE" in metrics_table({"alice-set": metrics})
+
+
+def test_it_puts_a_score_of_one_in_the_last_calibration_bin() -> None:
+    from ml.evaluation import expected_calibration_error
+
+    assert expected_calibration_error(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == 0.0
+
+
+def test_it_fits_platt_scaling_that_undoes_a_known_distortion() -> None:
+    from scipy.special import expit
+
+    from ml.evaluation import platt_fit
+
+    rng = np.random.default_rng(11)
+    true_logits = rng.normal(size=20_000) * 2
+    labels = (rng.random(20_000) < expit(true_logits)).astype(int)
+    slope, intercept = platt_fit(labels, (true_logits - 1.0) / 0.5)  # what a mis-weighted model would output
+    assert slope == pytest.approx(0.5, abs=0.03)
+    assert intercept == pytest.approx(1.0, abs=0.05)
+
+
+def test_it_keeps_the_platt_slope_finite_on_separable_rows() -> None:
+    from ml.evaluation import platt_fit
+
+    slope, _ = platt_fit([0, 0, 1, 1], np.array([-2.0, -1.0, 1.0, 2.0]))
+    assert 0 < slope < 10
+
+
+def test_it_refuses_to_calibrate_scores_that_rank_the_wrong_way() -> None:
+    from ml.evaluation import platt_fit
+
+    with pytest.raises(ValueError, match="slope"):
+        platt_fit([1, 1, 0, 0] * 10, np.array([-2.0, -1.0, 1.0, 2.0] * 10))
+
+
+def test_it_scores_extra_heads_only_on_the_sets_that_label_them(
+    attribute_artifacts: Path, attribute_data_dir: Path
+) -> None:
+    from ml.artifacts import load_model
+    from ml.datasets import load_dataset
+    from ml.evaluation import evaluate_attribute_heads
+    from ml.training_config import parse_config
+    from tests.ml.conftest import attribute_config_dict
+
+    config = parse_config(attribute_config_dict())
+    model = load_model(attribute_artifacts, "toxicity")
+    datasets = [load_dataset(attribute_data_dir, spec, roles=frozenset({"test"})) for spec in config.test_sets]
+    results = evaluate_attribute_heads(model, datasets)
+    assert list(results) == ["INSULT"]
+    assert list(results["INSULT"]) == ["tiny-insults"]
+    insult = results["INSULT"]["tiny-insults"]
+    assert insult["roc_auc"] > 0.5 and insult["brier"] is not None and "publish" in insult["at"]

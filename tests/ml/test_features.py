@@ -3,66 +3,148 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml.features import FeatureSpec, HashedTextFeatures, NgramBlock
+from ml.features import (
+    SKLEARN_HASHING,
+    FeatureSpec,
+    HashedTextFeatures,
+    LexiconBlock,
+    NgramBlock,
+    linear_logits,
+    ngram_occurrences,
+)
+from ml.normalise import normalise_text
 
-SPEC = FeatureSpec(blocks=(NgramBlock("word", 1, 2, 1024), NgramBlock("char_wb", 2, 4, 2048)))
+NGRAMS = (NgramBlock("word", 1, 2, 1024), NgramBlock("char_wb", 2, 4, 2048))
+LEXICON = LexiconBlock(
+    categories=("insult", "threat"),
+    terms=(("idiot", "insult"), ("kill you", "threat"), ("moron", "insult")),
+)
+SPEC = FeatureSpec(blocks=(*NGRAMS, LEXICON))
 FEATURES = HashedTextFeatures(SPEC)
+LEGACY = HashedTextFeatures(FeatureSpec(blocks=NGRAMS, hashing=SKLEARN_HASHING))
 
 
-def fast_path_row(text: str) -> dict[int, float]:
-    return {int(column): value for indices, value in FEATURES.active_features(text) for column in indices}
+def fast_path_row(features: HashedTextFeatures, text: str) -> dict[int, float]:
+    row: dict[int, float] = {}
+    for indices, value in features.active_features(text):
+        for column in indices.tolist():
+            row[column] = row.get(column, 0.0) + value
+    return row
 
 
-def matrix_row(text: str) -> dict[int, float]:
-    row = FEATURES.matrix([text])
+def matrix_row(features: HashedTextFeatures, text: str) -> dict[int, float]:
+    row = features.matrix([text])
     return dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
 
 
 @settings(max_examples=200)
 @given(st.text(max_size=80))
-def test_it_gives_the_same_row_on_the_fast_path_as_the_hashing_vectoriser(text: str) -> None:
-    expected = matrix_row(text)
-    actual = fast_path_row(text)
-    assert actual.keys() == expected.keys()
-    for column, value in expected.items():
-        assert actual[column] == pytest.approx(value)
+def test_it_gives_the_same_row_on_the_fast_path_as_in_the_matrix(text: str) -> None:
+    for features in (FEATURES, LEGACY):
+        expected = matrix_row(features, text)
+        actual = fast_path_row(features, text)
+        assert actual.keys() == expected.keys()
+        for column, value in expected.items():
+            assert actual[column] == pytest.approx(value)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=8))
+def test_it_gives_a_text_the_same_row_alone_and_in_a_batch(texts: list[str]) -> None:
+    together = FEATURES.matrix(texts)
+    for index, text in enumerate(texts):
+        assert (together[index] != FEATURES.matrix([text])).nnz == 0
+
+
+def test_it_computes_the_linear_logits_of_the_matrix_without_it() -> None:
+    texts = ["you idiot", "", "thanks for the article", "idiot idiot, i will kill you"]
+    coefficients = np.random.default_rng(3).normal(size=(2, FEATURES.n_features)).astype(np.float32)
+    expected = FEATURES.matrix(texts) @ coefficients.T.astype(np.float64)
+    assert linear_logits(FEATURES.entries(texts), np.ascontiguousarray(coefficients.T)) == pytest.approx(expected)
 
 
 def test_it_normalises_before_hashing() -> None:
-    assert fast_path_row("ＩＤＩＯＴ\u200b") == fast_path_row("idiot")  # noqa: RUF001 (look-alike letters on purpose)
+    for features in (FEATURES, LEGACY):
+        assert fast_path_row(features, "ＩＤＩＯＴ\u200b") == fast_path_row(features, "idiot")  # noqa: RUF001 (look-alikes on purpose)
 
 
-def test_it_puts_blocks_side_by_side() -> None:
+def test_it_puts_blocks_side_by_side_with_a_unit_value_per_occurrence_count() -> None:
     matrix = FEATURES.matrix(["hello there", "general kenobi"])
-    assert matrix.shape == (2, 1024 + 2048)
-    assert (matrix[:, :1024].nnz > 0) and (matrix[:, 1024:].nnz > 0)
-    block_norms = [np.linalg.norm(matrix[0, :1024].toarray()), np.linalg.norm(matrix[0, 1024:].toarray())]
-    assert block_norms == pytest.approx([1.0, 1.0])
+    assert matrix.shape == (2, 1024 + 2048 + 2)
+    words = matrix[0, :1024].toarray()
+    assert words.sum() == pytest.approx(3 / np.sqrt(3))  # hello, there, hello there
+    assert matrix[:, 1024:3072].nnz > 0
+    assert matrix[:, 3072:].nnz == 0
+
+
+def test_it_sets_a_lexicon_category_once_for_words_and_phrases() -> None:
+    matrix = FEATURES.matrix(["you idiot, you m.o.r.o.n", "I will kill you", "the idiotic plan", "skill you have"])
+    lexicon = matrix[:, 3072:].toarray()
+    assert lexicon.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
+
+
+def test_it_locates_lexicon_hits_for_explanations() -> None:
+    text = normalise_text("idiot and moron")
+    lexicon_hits = [
+        (text[begin:end], value) for column, begin, end, value in ngram_occurrences(FEATURES, text) if column == 3072
+    ]
+    assert sorted(lexicon_hits) == [("idiot", 0.5), ("moron", 0.5)]
+
+
+@settings(max_examples=100)
+@given(st.text(max_size=60))
+def test_it_shares_each_row_value_among_its_occurrences(text: str) -> None:
+    normalised = normalise_text(text)
+    for features in (FEATURES, LEGACY):
+        totals: dict[int, float] = {}
+        for column, _, _, value in ngram_occurrences(features, normalised):
+            totals[column] = totals.get(column, 0.0) + value
+        expected = matrix_row(features, text)
+        assert totals.keys() == expected.keys()
+        for column, value in expected.items():
+            assert totals[column] == pytest.approx(value)
 
 
 def test_it_gives_an_empty_row_for_empty_text() -> None:
-    assert FEATURES.matrix([""]).nnz == 0
-    assert FEATURES.active_features("   ") == []
+    for features in (FEATURES, LEGACY):
+        assert features.matrix([""]).nnz == 0
+        assert features.active_features("   ") == []
+    assert FEATURES.matrix([]).shape == (0, FEATURES.n_features)
 
 
 def test_it_round_trips_the_spec_through_json() -> None:
     assert FeatureSpec.from_json(SPEC.to_json()) == SPEC
+    assert FeatureSpec.from_json(LEGACY.spec.to_json()) == LEGACY.spec
+
+
+def test_it_reads_the_lexicon_named_by_a_training_config() -> None:
+    spec = FeatureSpec.from_json({"blocks": [{"analyzer": "lexicon", "source": "lexicon.json"}]})
+    block = spec.blocks[0]
+    assert isinstance(block, LexiconBlock)
+    assert dict(block.terms).get("idiot") == "insult"
+    assert "terms" in block.to_json()
 
 
 @pytest.mark.parametrize(
-    "block",
+    ("raw", "message"),
     [
-        {"analyzer": "sentence", "ngram_range": [1, 2], "n_features": 16},
-        {"analyzer": "word", "ngram_range": [2, 1], "n_features": 16},
-        {"analyzer": "word", "ngram_range": [1, 2], "n_features": 0},
-        {"analyzer": "word", "ngram_range": [1, 2], "n_features": 16, "token_pattern": r"\S+"},
+        ({"blocks": [{"analyzer": "sentence", "ngram_range": [1, 2], "n_features": 16}]}, "analyzer"),
+        ({"blocks": [{"analyzer": "word", "ngram_range": [2, 1], "n_features": 16}]}, "ngram_range"),
+        ({"blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 0}]}, "n_features"),
+        ({"blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 16, "token_pattern": r"\S+"}]}, "token"),
+        ({"blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 1000}]}, "power of two"),
+        ({"blocks": [{"analyzer": "char", "ngram_range": [1, 2], "n_features": 16}]}, "char_wb"),
+        ({"blocks": [{"analyzer": "lexicon", "categories": ["insult"], "terms": {"x": "threat"}}]}, "categories"),
+        ({"blocks": [{"analyzer": "lexicon"}]}, "source"),
+        ({"hashing": "md5", "blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 16}]}, "hashing"),
+        ({"hashing": SKLEARN_HASHING, "blocks": [{"analyzer": "lexicon", "source": "lexicon.json"}]}, "lexicon"),
     ],
 )
-def test_it_refuses_a_bad_block(block: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        FeatureSpec.from_json({"blocks": [block]})
+def test_it_refuses_a_bad_spec(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FeatureSpec.from_json(raw)
 
 
 def test_it_refuses_a_spec_from_another_normalisation_version() -> None:
     with pytest.raises(ValueError, match="normalisation version"):
-        HashedTextFeatures(FeatureSpec(blocks=SPEC.blocks, normalisation_version=0))
+        HashedTextFeatures(FeatureSpec(blocks=NGRAMS, normalisation_version=0))

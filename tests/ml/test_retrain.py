@@ -58,3 +58,14 @@ def test_the_gates_pass_a_better_candidate_and_fail_a_worse_one(base):
     report = gates_compare(good, bad, attribute="TOXICITY", window=window, publish_threshold=0.5, fp_slice=[])
     assert not report.passed
     assert any(c["gate"].startswith("window") for c in report.checks if not c["passed"])
+
+
+def test_it_leaves_the_other_heads_and_the_calibration_as_shipped(attribute_artifacts):
+    multi = load_model(attribute_artifacts, "toxicity")
+    texts, labels = labelled()
+    candidate = fine_tune(multi, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-local-2")
+    assert candidate.attributes == ("TOXICITY", "INSULT")
+    assert np.array_equal(candidate.coefficients[1], multi.coefficients[1])
+    assert candidate.intercepts[1] == multi.intercepts[1]
+    assert not np.array_equal(candidate.coefficients[0], multi.coefficients[0])
+    assert np.array_equal(candidate.calibration.slopes, multi.calibration.slopes)

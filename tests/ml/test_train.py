@@ -123,3 +123,109 @@ def test_it_adds_obfuscated_copies_of_both_classes_at_their_weight(raw_config: A
     assert labels[kept:].tolist() == labels[:kept].tolist()
     assert weights[kept:] == pytest.approx(weights[:kept] * 0.25)
     assert (matrix[kept:] != matrix[:kept]).nnz > 0
+
+
+def test_it_trains_each_extra_head_only_on_the_rows_that_label_it(attribute_artifacts: Path) -> None:
+    from tests.ml.conftest import INSULT_VERSION
+
+    meta = read_meta(attribute_artifacts, "toxicity", INSULT_VERSION)
+    assert meta["attributes"] == ["TOXICITY", "INSULT"]
+    insult = meta["attribute_heads"]["shipped"]["INSULT"]
+    assert set(insult["training_data"]) == {"tiny-insults"}
+    [insults_summary] = [s for s in meta["training_data"] if s["name"] == "tiny-insults"]
+    assert (
+        insult["train_rows"] + insult["validation_rows"]
+        == insults_summary["train_rows"] + insults_summary["validation_rows"]
+    )
+    assert {s["name"] for s in meta["training_data"]} == {"tiny-insults", "tiny-slang"}
+    model = load_model(attribute_artifacts, "toxicity")
+    slang = model.score("glorbnak budget glorbnak")
+    assert slang["TOXICITY"] > 0.5 > slang["INSULT"]
+    assert model.score("you are a worthless moron")["INSULT"] > 0.5
+    assert set(model.thresholds) == {"TOXICITY", "INSULT"}
+
+
+def test_it_leaves_out_a_head_with_too_few_positives_and_says_why(attribute_artifacts: Path) -> None:
+    from tests.ml.conftest import INSULT_VERSION
+
+    meta = read_meta(attribute_artifacts, "toxicity", INSULT_VERSION)
+    left_out = meta["attribute_heads"]["left_out"]
+    assert set(left_out) == {"THREAT", "SEVERE_TOXICITY"}
+    assert "training positives, fewer than 5" in left_out["THREAT"]
+    assert left_out["SEVERE_TOXICITY"] == "no training data set labels it"
+    card = (attribute_artifacts / "toxicity" / INSULT_VERSION / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "THREAT: left out" in card and "INSULT: shipped" in card
+    slope = meta["calibration"]["INSULT"]["slope"]
+    assert slope != 1.0 and f"INSULT: a = {slope:.3f}" in card
+
+
+def test_it_keeps_the_main_head_as_without_extra_heads(
+    attribute_artifacts: Path, attribute_data_dir: Path, tmp_path: Path
+) -> None:
+    from ml.training_config import parse_config
+    from tests.ml.conftest import attribute_config_dict
+
+    raw = attribute_config_dict()
+    del raw["attribute_heads"]
+    for dataset in raw["datasets"]:
+        dataset.pop("attributes", None)
+    train_model(parse_config(raw), attribute_data_dir, tmp_path, version="toxicity-2026.01.05")
+    alone = load_model(tmp_path, "toxicity")
+    with_heads = load_model(attribute_artifacts, "toxicity")
+    assert np.array_equal(alone.coefficients[0], with_heads.coefficients[0])
+    assert alone.intercepts[0] == with_heads.intercepts[0]
+
+
+def miscalibrated_rows(count: int, seed: int) -> list[dict[str, str]]:
+    """One toxic comment in five, a sixth of the labels flipped: class-balanced weights overstate toxicity."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["bridge", "budget", "museum", "recipe", "tuesday", "council", "river", "school", "garden", "train"]
+    rows = []
+    for index in range(count):
+        toxic = rng.random() < 0.2
+        text = " ".join(rng.sample(words, 4) + ([rng.choice(INSULT_WORDS)] if toxic else []))
+        label = int(toxic) ^ int(rng.random() < 0.15)
+        rows.append({"text": f"{text} {index}", "label": str(label), "split": "test" if index % 3 == 0 else "train"})
+    return rows
+
+
+INSULT_WORDS = ["idiot", "moron", "clown", "loser"]
+
+
+@pytest.mark.parametrize("calibration", ["platt", "none"])
+def test_it_records_validation_brier_before_and_after_calibration(
+    raw_config: Any, csv_writer: Any, tmp_path: Path, calibration: str
+) -> None:
+    from ml.training_config import parse_config
+
+    csv_writer(tmp_path / "data" / "tiny-toxic" / "tiny_toxic.csv", miscalibrated_rows(600, seed=3))
+    csv_writer(tmp_path / "data" / "tiny-news" / "tiny_news.csv", [{"text": "the vote is on tuesday", "label": "0"}])
+    raw = raw_config("toxicity") | {"calibration": calibration}
+    path = train_model(parse_config(raw), tmp_path / "data", tmp_path / "artifacts", version="toxicity-c")
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    record = meta["calibration"]["TOXICITY"]
+    if calibration == "none":
+        assert (record["slope"], record["intercept"]) == (1.0, 0.0)
+        assert "validation_after" not in record
+    else:
+        assert record["validation_after"]["brier"] < record["validation_before"]["brier"]
+        assert record["validation_after"]["ece"] < record["validation_before"]["ece"]
+
+
+def test_it_improves_the_test_brier_score_of_a_miscalibrated_model(
+    raw_config: Any, csv_writer: Any, tmp_path: Path
+) -> None:
+    from ml.training_config import parse_config
+
+    csv_writer(tmp_path / "data" / "tiny-toxic" / "tiny_toxic.csv", miscalibrated_rows(600, seed=3))
+    csv_writer(tmp_path / "data" / "tiny-news" / "tiny_news.csv", [{"text": "the vote is on tuesday", "label": "0"}])
+    brier = {}
+    for calibration in ("platt", "none"):
+        raw = raw_config("toxicity") | {"calibration": calibration}
+        path = train_model(parse_config(raw), tmp_path / "data", tmp_path / calibration, version="toxicity-c")
+        brier[calibration] = json.loads((path / "meta.json").read_text(encoding="utf-8"))["metrics"]["tiny-toxic"]
+    assert brier["platt"]["brier"] < brier["none"]["brier"]
+    assert brier["platt"]["ece"] < brier["none"]["ece"]
+    assert brier["platt"]["roc_auc"] == brier["none"]["roc_auc"]

@@ -87,3 +87,67 @@ def test_it_refuses_an_evaluation_slice_outside_ml_eval(raw_config: RawConfig) -
     raw["evaluation"] = {"slices": ["../secrets.jsonl"]}
     with pytest.raises(ConfigError, match="slices"):
         parse_config(raw)
+
+
+def test_it_reads_which_sets_label_which_extra_attribute() -> None:
+    from tests.ml.conftest import attribute_config_dict
+
+    config = parse_config(attribute_config_dict())
+    assert config.attribute_heads.attributes == ("SEVERE_TOXICITY", "INSULT", "THREAT")
+    insults, _, slang = config.datasets
+    assert set(insults.attributes) == {"INSULT", "THREAT"} and not slang.attributes
+    assert insults.attributes["INSULT"].label_of({"frac_insult": "0.667"}) == 1
+    assert insults.attributes["INSULT"].label_of({"frac_insult": "0.333"}) == 0
+
+
+def test_it_labels_an_attribute_by_any_of_several_columns_or_by_values(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["attribute_heads"] = {"attributes": ["IDENTITY_ATTACK", "INSULT"]}
+    raw["datasets"][0]["attributes"] = {
+        "IDENTITY_ATTACK": {"column": ["race", "religion"], "values": ["1"]},
+        "INSULT": {"column": "subtask_b", "values": ["TIN"]},
+    }
+    labels = parse_config(raw).datasets[0].attributes
+    assert labels["IDENTITY_ATTACK"].label_of({"race": "0", "religion": "1"}) == 1
+    assert labels["IDENTITY_ATTACK"].label_of({"race": "0", "religion": "0"}) == 0
+    assert labels["INSULT"].label_of({"subtask_b": "UNT"}) == 0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "heads", "message"),
+    [
+        ({"INSULT": {"column": "x", "min": 0.5}}, [], "not in attribute_heads"),
+        ({"INSULT": {"column": "x"}}, ["INSULT"], "exactly one of"),
+        ({"INSULT": {"column": "x", "min": 0.5, "values": ["1"]}}, ["INSULT"], "exactly one of"),
+        ({"INSULT": {"value": 0}}, ["INSULT"], "non-toxic rows"),
+        ({"INSULT": {"value": 2}}, ["INSULT"], "0 or 1"),
+        ({}, ["TOXICITY"], "other than TOXICITY"),
+        ({}, ["insult"], "capitals"),
+    ],
+)
+def test_it_refuses_a_bad_attribute_mapping(
+    raw_config: RawConfig, attributes: dict[str, Any], heads: list[str], message: str
+) -> None:
+    raw = raw_config("toxicity")
+    raw["attribute_heads"] = {"attributes": heads}
+    raw["datasets"][0]["attributes"] = attributes
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_it_refuses_an_unknown_calibration(raw_config: RawConfig) -> None:
+    with pytest.raises(ConfigError, match="calibration"):
+        parse_config(raw_config("toxicity") | {"calibration": "isotonic"})
+
+
+def test_the_checked_in_toxicity_config_tries_the_perspective_attributes() -> None:
+    config = load_config(default_config_path("toxicity"))
+    assert set(config.attribute_heads.attributes) == {
+        "SEVERE_TOXICITY",
+        "INSULT",
+        "PROFANITY",
+        "THREAT",
+        "IDENTITY_ATTACK",
+    }
+    assert not any("SEVERE_TOXICITY" in spec.attributes for spec in config.datasets)
+    assert all(spec.training_allowed for spec in config.datasets if spec.attributes and spec.has_train_rows)
