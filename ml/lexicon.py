@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,44 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         raise ValueError(f"{path}: not a UTF-8 JSON document: {error}") from error
     version, categories, terms = parse_lexicon(raw, str(path))
     return Lexicon(version=version, categories=categories, terms=terms, sha256=hashlib.sha256(data).hexdigest())
+
+
+def switch_terms(text: str, terms: Mapping[str, str], seed: int) -> str:
+    """Return normalised ``text`` with each lexicon term in it swapped for another term of its category.
+
+    Training copies made this way ("you are an idiot" -> "you are an gilipollas") teach the model the
+    words and character n-grams of insults in the languages it has no data for, with the labels of
+    the English rows. Two-word terms are matched before single words; the choices depend only on
+    ``seed`` and the text. A text without a term comes back normalised and otherwise unchanged.
+    """
+    normalised = normalise_text(text)
+    by_category: dict[str, list[str]] = {}
+    for term, category in sorted(terms.items()):
+        by_category.setdefault(category, []).append(term)
+    tokens = list(_TOKEN.finditer(normalised))
+    rng = random.Random(f"{seed}:{normalised}")  # noqa: S311 (reproducible augmentation, not secrecy)
+    pieces: list[str] = []
+    last = 0
+    index = 0
+    while index < len(tokens):
+        found = None
+        for width in range(MAX_TOKENS, 0, -1):
+            window = tokens[index : index + width]
+            if len(window) < width:
+                continue
+            candidate = " ".join(match.group() for match in window)
+            # Only words joined by one space stand for a two-word term, as the features read them.
+            if candidate in terms and normalised[window[0].start() : window[-1].end()] == candidate:
+                found = (window[0].start(), window[-1].end(), candidate, width)
+                break
+        if found is None:
+            index += 1
+            continue
+        begin, end, term, width = found
+        choices = by_category[terms[term]]
+        replacement = choices[rng.randrange(len(choices))]
+        pieces += [normalised[last:begin], replacement]
+        last = end
+        index += width
+    pieces.append(normalised[last:])
+    return "".join(pieces)

@@ -44,7 +44,8 @@ from ml.evaluation import (
     expected_calibration_error,
     platt_fit,
 )
-from ml.features import HashedTextFeatures
+from ml.features import HashedTextFeatures, LexiconBlock
+from ml.lexicon import switch_terms
 from ml.model import Calibration, LinearTextModel
 from ml.model_card import render_model_card
 from ml.normalise import normalise_text
@@ -134,9 +135,20 @@ def augmented_training_set(
     )
 
 
+def augmentation_texts(config: TrainingConfig, texts: Sequence[str]) -> list[str]:
+    """Return the augmentation copies of ``texts``: lexicon terms code-switched if configured, then obfuscated."""
+    seed = config.augmentation.seed
+    if config.augmentation.code_switch:
+        terms = {
+            term: category for b in config.features.blocks if isinstance(b, LexiconBlock) for term, category in b.terms
+        }
+        texts = [switch_terms(text, terms, seed) for text in texts]
+    return [obfuscate_text(text, seed) for text in texts]
+
+
 def obfuscated_matrix(config: TrainingConfig, features: HashedTextFeatures, texts: Sequence[str]) -> sp.csr_matrix:
     """Featurise the augmentation copies of ``texts`` (each depends only on its text and the seed)."""
-    return features.matrix([obfuscate_text(text, config.augmentation.seed) for text in texts])
+    return features.matrix(augmentation_texts(config, texts))
 
 
 @dataclass

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml.features import FeatureSpec
+from ml.features import FeatureSpec, LexiconBlock
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
@@ -131,11 +131,16 @@ class EvaluationRules:
 
 @dataclass(frozen=True)
 class AugmentationRules:
-    """Train on obfuscated copies of the training rows too (both classes), weighted ``weight`` each."""
+    """Train on obfuscated copies of the training rows too (both classes), weighted ``weight`` each.
+
+    With ``code_switch``, a copy first has its lexicon terms swapped for other terms of the same
+    category, often from another language (``ml.lexicon.switch_terms``); it needs a lexicon block.
+    """
 
     obfuscated_copies: bool = False
     seed: int = 0
     weight: float = 0.5
+    code_switch: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,8 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
     )
     if config.augmentation.obfuscated_copies and config.augmentation.seed == config.evaluation.seed:
         raise ConfigError("augmentation.seed must differ from evaluation.seed, or the test copies leak into training")
+    if config.augmentation.code_switch and not any(isinstance(b, LexiconBlock) for b in config.features.blocks):
+        raise ConfigError("augmentation.code_switch swaps lexicon terms: add a lexicon feature block")
     if not config.training_sets:
         raise ConfigError("no data set has training rows")
     if not config.test_sets:
@@ -317,10 +324,16 @@ def _parse_augmentation(raw: Mapping[str, Any]) -> AugmentationRules:
     obfuscated = raw.get("obfuscated_copies", False)
     if not isinstance(obfuscated, bool):
         raise ConfigError(f"augmentation.obfuscated_copies must be true or false, not {obfuscated!r}")
+    code_switch = raw.get("code_switch", False)
+    if not isinstance(code_switch, bool):
+        raise ConfigError(f"augmentation.code_switch must be true or false, not {code_switch!r}")
+    if code_switch and not obfuscated:
+        raise ConfigError("augmentation.code_switch changes the obfuscated copies: set obfuscated_copies too")
     return AugmentationRules(
         obfuscated_copies=obfuscated,
         seed=_integer(raw.get("seed", 1), "augmentation.seed", minimum=0),
         weight=_number(raw.get("weight", 0.5), "augmentation.weight", minimum=0.0, exclusive=True),
+        code_switch=code_switch,
     )
 
 

@@ -76,8 +76,13 @@ def labelled_rows(
 
 def tiny_config_dict(model: str) -> dict[str, Any]:
     """A config over the tiny data directory, in the format of ``ml/config/<model>.json``."""
+    features: dict[str, Any] = TINY_FEATURES
+    augmentation: dict[str, Any] = {}
     if model == "toxicity":
         attribute, folder, file, reject = "TOXICITY", "tiny-toxic", "tiny_toxic.csv", None
+        # The shipped lexicon as a feature block, and code-switched copies, as in ml/config/toxicity.json.
+        features = {"blocks": [*TINY_FEATURES["blocks"], {"analyzer": "lexicon", "source": "lexicon.json"}]}
+        augmentation = {"obfuscated_copies": True, "seed": 7, "code_switch": True}
     else:
         attribute, folder, file = "SPAM", "tiny-spam", "tiny_spam.csv.gz"
         reject = {"min_precision": 0.9, "max_false_positive_rate": 0.2}
@@ -85,7 +90,8 @@ def tiny_config_dict(model: str) -> dict[str, Any]:
         "model": model,
         "attribute": attribute,
         "description": f"Tiny {model} model for tests.",
-        "features": TINY_FEATURES,
+        "features": features,
+        "augmentation": augmentation,
         "classifier": {"C": 10.0, "max_iter": 200},
         "validation_fraction": 0.3,
         "max_nonzero_weights": 3000,

@@ -35,7 +35,7 @@ def test_it_stores_only_nonzero_float32_weights_without_pickle(trained_artifacts
         assert stored["values"].dtype == np.float32
         assert np.count_nonzero(stored["values"]) == stored["values"].size <= 3000
     coefficients, intercepts = read_weights(weights)
-    assert coefficients.shape == (1, 4096 + 8192)
+    assert coefficients.shape == (1, 4096 + 8192 + 4)  # word, character and lexicon-category columns
     assert intercepts.shape == (1,)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ml import features
-from ml.lexicon import CATEGORIES, LEXICON_PATH, PRECEDENCE, WORD_PATTERN, lexicon_sha256, load_lexicon
+from ml.lexicon import CATEGORIES, LEXICON_PATH, PRECEDENCE, WORD_PATTERN, lexicon_sha256, load_lexicon, switch_terms
 from ml.normalise import normalise_text
 
 DEEP = ["en", "de", "fr", "es", "it", "pt", "nl", "tr", "pl", "ru"]
@@ -237,3 +237,20 @@ def test_it_fingerprints_the_file_bytes(tmp_path: Path) -> None:
     assert digest == hashlib.sha256(first.read_bytes()).hexdigest() == lexicon_sha256(first)
     first.write_text(first.read_text(encoding="utf-8").replace("idiot", "moron"), encoding="utf-8")
     assert load_lexicon(first).sha256 != digest
+
+
+def test_it_switches_terms_for_others_of_their_category() -> None:
+    terms = {"idiot": "insult", "moron": "insult", "gilipollas": "insult", "kill you": "threat", "te mato": "threat"}
+    switched = switch_terms("You IDIOT, I will kill you!", terms, seed=7)
+    words = switched.split()
+    assert words[0] == "you"
+    assert words[1].rstrip(",") in {"idiot", "moron", "gilipollas"}
+    assert switched.endswith("!")
+    assert ("kill you" in switched) or ("te mato" in switched)
+    assert switch_terms("You IDIOT, I will kill you!", terms, seed=7) == switched  # same seed, same copy
+
+
+def test_it_leaves_a_text_without_terms_as_normalised() -> None:
+    assert switch_terms("Thanks for the ARTICLE", {"idiot": "insult"}, seed=1) == "thanks for the article"
+    # "skill you" holds no term: whole words only.
+    assert switch_terms("skill you", {"kill you": "threat", "kill": "threat"}, seed=1) == "skill you"

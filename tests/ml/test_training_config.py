@@ -151,3 +151,14 @@ def test_the_checked_in_toxicity_config_tries_the_perspective_attributes() -> No
     }
     assert not any("SEVERE_TOXICITY" in spec.attributes for spec in config.datasets)
     assert all(spec.training_allowed for spec in config.datasets if spec.attributes and spec.has_train_rows)
+
+
+def test_it_refuses_code_switching_without_a_lexicon_or_obfuscated_copies(raw_config: RawConfig) -> None:
+    raw = raw_config("spam")
+    raw["augmentation"] = {"obfuscated_copies": True, "seed": 7, "code_switch": True}
+    with pytest.raises(ConfigError, match="lexicon"):
+        parse_config(raw)
+    raw = raw_config("toxicity")
+    raw["augmentation"] = {"obfuscated_copies": False, "code_switch": True}
+    with pytest.raises(ConfigError, match="obfuscated_copies"):
+        parse_config(raw)
