@@ -276,11 +276,12 @@ class _LexiconMatcher:
         self.hashes = hashes[order]
         self.categories = categories[order]
         self.block = block
+        self.max_words = block.max_words
 
     def entries(self, batch: hashing.TextBatch, offset: int, positions: bool) -> Entries:
         parts: list[Entries] = []
         if len(self.hashes):
-            for _, run in batch.word_runs(1, self.block.max_words):
+            for _, run in batch.word_runs(1, self.max_words):
                 found = np.minimum(np.searchsorted(self.hashes, run.hashes), len(self.hashes) - 1)
                 hit = np.flatnonzero(self.hashes[found] == run.hashes)
                 column = self.categories[found[hit]]
@@ -322,8 +323,8 @@ class HashedTextFeatures:
     def n_features(self) -> int:
         return self.spec.n_features
 
-    def _block_entries(self, normalised: Sequence[str], positions: bool) -> list[Entries]:
-        batch = hashing.TextBatch(normalised, positions=positions)
+    def _block_entries(self, batch: hashing.TextBatch) -> list[Entries]:
+        positions = batch.positions
         found: list[Entries] = []
         for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
             if isinstance(block, LexiconBlock):
@@ -355,7 +356,43 @@ class HashedTextFeatures:
                 raise ValueError("positions come from ngram_occurrences for the scikit-learn hashing")
             coo = self._legacy_matrix(forms).tocoo()
             return Entries(len(forms), coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data)
-        return _concatenate(len(forms), self._block_entries(forms, positions), positions)
+        return self.batch_entries(hashing.TextBatch(forms, positions=positions))
+
+    def linear_logits(self, batch: hashing.TextBatch, columns_first: np.ndarray) -> np.ndarray:
+        """Return ``rows @ columns_first`` for a batch of normalised texts, without building the rows.
+
+        ``columns_first`` is ``(n_features, heads)`` in C order (the heads of several models side by
+        side), so each occurrence reads one cache line; a block's value is the same for all of a
+        text's occurrences, so it scales the text's sum once.
+        """
+        if self.legacy:
+            raise ValueError("the scikit-learn hashing reads texts, not batches")
+        logits = np.zeros((batch.size, columns_first.shape[1]), dtype=np.float64)
+        for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
+            if isinstance(block, LexiconBlock):
+                part = self._lexicons[index].entries(batch, offset, positions=False)
+                text, column, scale = part.text, part.column, None
+            else:
+                if block.analyzer == "word":
+                    occurrences = batch.word_ngrams(block.ngram_min, block.ngram_max)
+                else:
+                    occurrences = batch.char_wb_ngrams(block.ngram_min, block.ngram_max)
+                text, column = occurrences.text, occurrences.columns(block.n_features) + offset
+                counts = np.bincount(text, minlength=batch.size)
+                scale = 1.0 / np.sqrt(np.maximum(counts, 1))
+            if not len(text):
+                continue
+            gathered = columns_first[column]
+            for head in range(columns_first.shape[1]):
+                sums = np.bincount(text, weights=gathered[:, head], minlength=batch.size)
+                logits[:, head] += sums if scale is None else sums * scale
+        return logits
+
+    def batch_entries(self, batch: hashing.TextBatch) -> Entries:
+        """Return the entries of a batch of normalised texts (several feature specs can share one batch)."""
+        if self.legacy:
+            raise ValueError("the scikit-learn hashing reads texts, not batches")
+        return _concatenate(batch.size, self._block_entries(batch), batch.positions)
 
     def _legacy_matrix(self, normalised: list[str]) -> sp.csr_matrix:
         blocks = [vectoriser.transform(normalised) for vectoriser in self._vectorisers]
@@ -373,15 +410,18 @@ class HashedTextFeatures:
             return sp.csr_matrix((0, self.n_features))
         return sp.csr_matrix(sp.vstack(chunks, format="csr"))
 
-    def active_features(self, text: str) -> ActiveFeatures:
-        """Return the non-zero columns of one text's row, block by block (a column may repeat)."""
-        normalised = normalise_text(text)
+    def active_features(self, text: str, batch: hashing.TextBatch | None = None) -> ActiveFeatures:
+        """Return the non-zero columns of one text's row, block by block (a column may repeat).
+
+        ``batch``, if given, holds the text already normalised (and is shared with other specs).
+        """
         active: ActiveFeatures = []
         if not self.legacy:
-            for part in self._block_entries([normalised], positions=False):
+            for part in self._block_entries(batch or hashing.TextBatch([normalise_text(text)])):
                 if len(part.column):
                     active.append((part.column, float(part.value[0])))
             return active
+        normalised = normalise_text(text)
         for block, analyser, offset in zip(self.spec.blocks, self._analysers, self._offsets, strict=True):
             buckets = {_bucket(ngram, block.n_features) for ngram in analyser(normalised)}
             if buckets:

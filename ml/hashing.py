@@ -104,6 +104,7 @@ class TextBatch:
         self.text_of = np.append(np.repeat(np.arange(self.size), lengths + 1), max(self.size - 1, 0))
         self.is_space = _classify(self.codes, _SPACE_BMP, "space")
         self._tokens: Tokens | None = None
+        self._found: dict[tuple[str, int, int], Occurrences] = {}
 
     def tokens(self) -> Tokens:
         """Return the ``(?u)\\w+`` words, each with a hash of its code points."""
@@ -143,11 +144,20 @@ class TextBatch:
         return found
 
     def word_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
-        """Word n-grams of each text, for ``n`` in ``[ngram_min, ngram_max]``."""
-        return _concatenate([run for _, run in self.word_runs(ngram_min, ngram_max)])
+        """Word n-grams of each text, for ``n`` in ``[ngram_min, ngram_max]`` (computed once per batch)."""
+        key = ("word", ngram_min, ngram_max)
+        if key not in self._found:
+            self._found[key] = _concatenate([run for _, run in self.word_runs(ngram_min, ngram_max)])
+        return self._found[key]
 
     def char_wb_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
-        """Character n-grams inside each space-padded run of non-space characters."""
+        """Character n-grams inside each space-padded run of non-space characters (computed once per batch)."""
+        key = ("char_wb", ngram_min, ngram_max)
+        if key not in self._found:
+            self._found[key] = self._char_wb_ngrams(ngram_min, ngram_max)
+        return self._found[key]
+
+    def _char_wb_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
         codes = self.codes + np.uint64(1)
         length = len(codes)
         positions = np.arange(length)

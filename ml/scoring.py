@@ -16,9 +16,10 @@ import numpy as np
 from scipy.special import expit
 
 from ml.artifacts import load_model
-from ml.features import FeatureSpec, HashedTextFeatures, linear_logits
+from ml.features import FeatureSpec, HashedTextFeatures
+from ml.hashing import TextBatch
 from ml.model import LinearTextModel
-from ml.normalise import normalise_with_offsets
+from ml.normalise import normalise_text, normalise_with_offsets
 
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 TOXICITY = "toxicity"
@@ -39,16 +40,18 @@ class Scorer:
         for model in self.models.values():
             groups.setdefault(model.features.spec, (model.features, []))[1].append(model)
         self._groups = list(groups.values())
-        self._transposed: dict[str, np.ndarray] = {}
+        self._transposed: dict[tuple[str, ...], np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"<Scorer {self.versions}>"
 
-    def _columns_first(self, model: LinearTextModel) -> np.ndarray:
-        # Batches gather every head's weight of a column at once from this transposed copy.
-        found = self._transposed.get(model.version)
+    def _columns_first(self, models: list[LinearTextModel]) -> np.ndarray:
+        # The heads of every model of a feature group side by side, transposed: one gather per occurrence.
+        key = tuple(model.version for model in models)
+        found = self._transposed.get(key)
         if found is None:
-            found = self._transposed[model.version] = np.ascontiguousarray(model.coefficients.T)
+            stacked = np.vstack([model.coefficients for model in models]).astype(np.float32)
+            found = self._transposed[key] = np.ascontiguousarray(stacked.T)
         return found
 
     @property
@@ -72,13 +75,7 @@ class Scorer:
 
     def score(self, text: str) -> dict[str, float]:
         """Return every attribute's probability for one text, e.g. ``{"TOXICITY": 0.03, "SPAM": 0.01}``."""
-        scores: dict[str, float] = {}
-        for features, models in self._groups:
-            active = features.active_features(text)
-            for model in models:
-                probabilities = model.probabilities_from_active(active)
-                scores.update(zip(model.attributes, probabilities.tolist(), strict=True))
-        return scores
+        return self.score_many([text])[0]
 
     def explain(self, text: str, top: int = 5) -> dict[str, list[dict[str, Any]]]:
         """Map every attribute to up to ``top`` spans that pushed its score up, largest weight first.
@@ -96,14 +93,17 @@ class Scorer:
         scores: list[dict[str, float]] = [{} for _ in texts]
         if not texts:
             return scores
+        batch = TextBatch([normalise_text(text) for text in texts])
         for features, models in self._groups:
             if features.legacy:
                 matrix = features.matrix(texts)
                 found = [model.probabilities_from_matrix(matrix) for model in models]
             else:
-                entries = features.entries(texts)
+                logits = features.linear_logits(batch, self._columns_first(models))
+                bounds = np.cumsum([0] + [len(model.attributes) for model in models])
                 found = [
-                    expit(linear_logits(entries, self._columns_first(model)) + model.intercepts) for model in models
+                    expit(logits[:, begin:end] + model.intercepts)
+                    for model, begin, end in zip(models, bounds[:-1], bounds[1:], strict=True)
                 ]
             for model, probabilities in zip(models, found, strict=True):
                 for row, values in zip(scores, probabilities.tolist(), strict=True):

@@ -1,9 +1,11 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from ml.artifacts import ArtifactError
-from ml.scoring import DEFAULT_ARTIFACTS_DIR, clear_cache, get_scorer
+from ml.artifacts import ArtifactError, load_model
+from ml.model import LinearTextModel
+from ml.scoring import DEFAULT_ARTIFACTS_DIR, Scorer, clear_cache, get_scorer
 
 CLEAN = "Thanks for the article, I learned a lot about the new bridge."
 INSULT = "You are a worthless idiot, shut up"
@@ -66,3 +68,32 @@ def test_it_scores_the_sanity_sentences_in_the_right_direction() -> None:
     assert insult["TOXICITY"] > 0.8
     assert spam["SPAM"] > 0.9
     assert insult["TOXICITY"] > spam["TOXICITY"] and spam["SPAM"] > insult["SPAM"]
+
+
+TEXTS = ["earn $5000 a week from home", "you idiot, I will kill you", "", "ＩＤＩＯＴ", "the museum story"]  # noqa: RUF001
+
+
+def test_it_scores_batches_as_the_models_own_matrix_arithmetic(trained_artifacts: Path) -> None:
+    scorer = get_scorer(trained_artifacts)
+    batch = scorer.score_many(TEXTS)
+    for model in scorer.models.values():
+        expected = model.probabilities(TEXTS)
+        actual = [[scores[attribute] for attribute in model.attributes] for scores in batch]
+        assert np.allclose(actual, expected)
+
+
+def test_it_shares_one_pass_over_the_features_among_models_of_one_spec(trained_artifacts: Path) -> None:
+    toxicity = load_model(trained_artifacts, "toxicity", "toxicity-2026.01.02")
+    mirror = LinearTextModel(
+        name="mirror",
+        version="mirror-1",
+        attributes=("MIRROR",),
+        features=toxicity.features,
+        coefficients=-toxicity.coefficients,
+        intercepts=-toxicity.intercepts,
+    )
+    scorer = Scorer({"toxicity": toxicity, "mirror": mirror})
+    assert len(scorer._groups) == 1
+    for text, scores in zip(TEXTS, scorer.score_many(TEXTS), strict=True):
+        assert scores["MIRROR"] == pytest.approx(1 - scores["TOXICITY"])
+        assert scores["TOXICITY"] == pytest.approx(toxicity.score(text)["TOXICITY"])
