@@ -71,18 +71,20 @@ for index in range(request["repeat"]):
     t = time.perf_counter()
     predict_prob([text])
     one.append(time.perf_counter() - t)
-batch = (comments * (1000 // len(comments) + 1))[:1000]
-rounds = []
-for _ in range(5):
-    t = time.perf_counter()
-    predict_prob(batch)
-    rounds.append(time.perf_counter() - t)
+def per_second(batch):
+    rounds = []
+    for _ in range(5):
+        t = time.perf_counter()
+        predict_prob(batch)
+        rounds.append(time.perf_counter() - t)
+    return len(batch) / statistics.median(rounds)
 json.dump({
     "scores": scores,
     "load_seconds": load_seconds,
     "models_load_seconds": models_load_seconds,
     "one_ms_median": statistics.median(one) * 1000,
-    "batch_per_second": 1000 / statistics.median(rounds),
+    "batch_per_second": per_second((comments * (1000 // len(comments) + 1))[:1000]),
+    "news_batch_per_second": per_second(request["news"]),
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }, sys.stdout)
 """
@@ -98,6 +100,11 @@ scorer.score("warm up")
 done = time.perf_counter()
 print(done - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, done - imported)
 """
+
+
+def news_batch(sets: dict[str, tuple[list[str], list[int]]]) -> list[str]:
+    """The first 1,000 posts of the toxic-spans test split: news comments of ordinary length (mean ~180 characters)."""
+    return sets["toxic-spans"][0][:1000]
 
 
 def auc(labels: list[int], scores: list[float] | np.ndarray) -> float | None:
@@ -123,7 +130,12 @@ def run_peer(sets: dict[str, tuple[list[str], list[int]]], repeat: int) -> dict[
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as request:
         json.dump(
-            {"sets": {name: texts for name, (texts, _) in sets.items()}, "timing": TIMING_COMMENTS, "repeat": repeat},
+            {
+                "sets": {name: texts for name, (texts, _) in sets.items()},
+                "timing": TIMING_COMMENTS,
+                "news": news_batch(sets),
+                "repeat": repeat,
+            },
             request,
         )
     try:
@@ -154,12 +166,15 @@ def run_ours(sets: dict[str, tuple[list[str], list[int]]], artifacts: Path, repe
         started = time.perf_counter()
         scorer.score(text)
         one.append(time.perf_counter() - started)
-    batch = (TIMING_COMMENTS * (1000 // len(TIMING_COMMENTS) + 1))[:1000]
-    rounds = []
-    for _ in range(5):
-        started = time.perf_counter()
-        scorer.score_many(batch)
-        rounds.append(time.perf_counter() - started)
+
+    def per_second(batch: list[str]) -> float:
+        rounds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            scorer.score_many(batch)
+            rounds.append(time.perf_counter() - started)
+        return len(batch) / statistics.median(rounds)
+
     return {
         "versions": scorer.versions,
         "training_data": model.meta["training_data"],
@@ -168,7 +183,8 @@ def run_ours(sets: dict[str, tuple[list[str], list[int]]], artifacts: Path, repe
         "rss_mb": statistics.median(float(load[1]) for load in loads),
         "models_load_seconds": statistics.median(float(load[2]) for load in loads),
         "one_ms_median": statistics.median(one) * 1000,
-        "batch_per_second": 1000 / statistics.median(rounds),
+        "batch_per_second": per_second((TIMING_COMMENTS * (1000 // len(TIMING_COMMENTS) + 1))[:1000]),
+        "news_batch_per_second": per_second(news_batch(sets)),
         "bench_process_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -199,13 +215,17 @@ def render(
         lines.append(f"| {name} | {len(texts)} | {sum(labels)} | {flags} | {_cell(ours_auc)} | {_cell(peer_auc)} |")
     peer_batch = f"{peer['batch_per_second']:,.0f}" if peer else "-"
     peer_rss = f"{peer['rss_mb']:.0f}" if peer else "-"
+    peer_news = f"{peer['news_batch_per_second']:,.0f}" if peer else "-"
     lines += [
         "",
         "| speed and size (one core) | Moderato (toxicity + spam) | alt-profanity-check (one model) | target |",
         "|---|---:|---:|---|",
         f"| one comment, median ms | {_cell(ours['one_ms_median'])} | "
         f"{_cell(peer['one_ms_median'] if peer else None)} | < 1 ms |",
-        f"| batches of 1,000, comments/s | {ours['batch_per_second']:,.0f} | {peer_batch} | >= 25,000 |",
+        f"| batches of 1,000 (the 8 timing comments, mean 80 characters), comments/s | "
+        f"{ours['batch_per_second']:,.0f} | {peer_batch} | >= 25,000 |",
+        f"| batches of 1,000 news comments (toxic-spans test, mean 180 characters), comments/s | "
+        f"{ours['news_batch_per_second']:,.0f} | {peer_news} | - |",
         f"| load: models only (libraries already imported), s | {_cell(ours['models_load_seconds'], 2)} | "
         f"{_cell(peer['models_load_seconds'] if peer else None, 2)} | < 1 s |",
         f"| load: fresh process, imports + models, s | {_cell(ours['load_seconds'], 2)} | "
@@ -241,7 +261,8 @@ def _verdicts(sets: dict[str, tuple[list[str], list[int]]], ours: dict[str, Any]
     notes.append(f"one comment < 1 ms: {'met' if ours['one_ms_median'] < 1 else 'missed'}")
     notes.append(
         f"batches >= 25,000 comments/s: {'met' if ours['batch_per_second'] >= 25_000 else 'missed'} "
-        f"({ours['batch_per_second']:,.0f}/s: scikit-learn's char n-gram analyser is pure Python)"
+        f"({ours['batch_per_second']:,.0f}/s on the timing comments, "
+        f"{ours['news_batch_per_second']:,.0f}/s on news comments)"
     )
     notes.append(f"model load < 1 s: {'met' if ours['models_load_seconds'] < 1 else 'missed'}")
     notes.append(f"worker memory < 300 MB: {'met' if ours['rss_mb'] < 300 else 'missed'}")

@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
 from ml import hashing
-from ml.normalise import NORMALISATION_VERSION, normalise_text
+from ml.normalise import NORMALISATION_VERSION, normalise_many, normalise_text
 
 ANALYZERS = ("word", "char", "char_wb", "lexicon")
 WORD_PATTERN = r"(?u)\b\w+\b"
@@ -350,7 +350,7 @@ class HashedTextFeatures:
 
     def entries(self, texts: Sequence[str], *, normalised: bool = False, positions: bool = False) -> Entries:
         """Return the non-zero entries of the rows of ``texts`` (already normalised if ``normalised``)."""
-        forms = list(texts) if normalised else [normalise_text(text) for text in texts]
+        forms = list(texts) if normalised else normalise_many(texts)
         if self.legacy:
             if positions:
                 raise ValueError("positions come from ngram_occurrences for the scikit-learn hashing")
@@ -371,21 +371,21 @@ class HashedTextFeatures:
         for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
             if isinstance(block, LexiconBlock):
                 part = self._lexicons[index].entries(batch, offset, positions=False)
-                text, column, scale = part.text, part.column, None
+                text, column, counted = part.text, part.column, False
             else:
                 if block.analyzer == "word":
                     occurrences = batch.word_ngrams(block.ngram_min, block.ngram_max)
                 else:
                     occurrences = batch.char_wb_ngrams(block.ngram_min, block.ngram_max)
-                text, column = occurrences.text, occurrences.columns(block.n_features) + offset
-                counts = np.bincount(text, minlength=batch.size)
-                scale = 1.0 / np.sqrt(np.maximum(counts, 1))
+                text, column, counted = occurrences.text, occurrences.columns(block.n_features) + offset, True
             if not len(text):
                 continue
-            gathered = columns_first[column]
-            for head in range(columns_first.shape[1]):
-                sums = np.bincount(text, weights=gathered[:, head], minlength=batch.size)
-                logits[:, head] += sums if scale is None else sums * scale
+            # Occurrences come text by text, so each text's weights are one segment of the gather.
+            counts = np.bincount(text, minlength=batch.size)
+            present = np.flatnonzero(counts)
+            starts = (np.cumsum(counts) - counts)[present]
+            sums = np.add.reduceat(columns_first[column], starts, axis=0, dtype=np.float64)
+            logits[present] += sums / np.sqrt(counts[present, None]) if counted else sums
         return logits
 
     def batch_entries(self, batch: hashing.TextBatch) -> Entries:
@@ -401,7 +401,7 @@ class HashedTextFeatures:
     def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Return the feature rows of ``texts`` as one CSR matrix."""
         if self.legacy:
-            return self._legacy_matrix([normalise_text(text) for text in texts])
+            return self._legacy_matrix(normalise_many(texts))
         chunks = [
             self.entries(texts[start : start + _CHUNK]).matrix(self.n_features)
             for start in range(0, len(texts), _CHUNK)

@@ -144,14 +144,49 @@ class TextBatch:
         return found
 
     def word_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
-        """Word n-grams of each text, for ``n`` in ``[ngram_min, ngram_max]`` (computed once per batch)."""
+        """Word n-grams of each text, ``n`` in ``[ngram_min, ngram_max]``, text by text (computed once per batch)."""
         key = ("word", ngram_min, ngram_max)
         if key not in self._found:
-            self._found[key] = _concatenate([run for _, run in self.word_runs(ngram_min, ngram_max)])
+            tokens = self.tokens()
+            widths = ngram_max - ngram_min + 1
+            hashes = np.zeros((len(tokens.hashes), widths), dtype=np.uint64)
+            valid = np.zeros((len(tokens.hashes), widths), dtype=bool)
+            combined = tokens.hashes
+            for n in range(1, ngram_max + 1):
+                if n > 1:
+                    combined = combined[:-1] * _PAIR_MULTIPLIER + tokens.hashes[n - 1 :]
+                if n >= ngram_min:
+                    hashes[: len(combined), n - ngram_min] = combined
+                    valid[: len(combined), n - ngram_min] = tokens.text[: len(combined)] == tokens.text[n - 1 :]
+            self._found[key] = self._interleaved(hashes, valid, ngram_min, tokens)
         return self._found[key]
 
+    def _interleaved(self, hashes: np.ndarray, valid: np.ndarray, ngram_min: int, tokens: Tokens | None) -> Occurrences:
+        # Row = where an n-gram starts, column = its length: reading the valid cells row by row puts
+        # the occurrences text by text, which lets a scorer sum each text's occurrences in one pass.
+        widths = valid.shape[1]
+        flat = np.flatnonzero(valid.ravel())
+        first, n = flat // widths, flat % widths + ngram_min
+        found = hashes.ravel()[flat]
+        if tokens is not None:
+            text = tokens.text[first]
+            if not self.positions:
+                return Occurrences(text=text, hashes=found, begin=_EMPTY, end=_EMPTY)
+            return Occurrences(text=text, hashes=found, begin=tokens.begin[first], end=tokens.end[first + n - 1])
+        text = self.text_of[first]
+        if not self.positions:
+            return Occurrences(text=text, hashes=found, begin=_EMPTY, end=_EMPTY)
+        spaces = self.is_space.view(np.int8)
+        start = self.starts[text]
+        return Occurrences(
+            text=text,
+            hashes=found,
+            begin=first + spaces[first] - start,
+            end=first + n - spaces[first + n - 1] - start,
+        )
+
     def char_wb_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
-        """Character n-grams inside each space-padded run of non-space characters (computed once per batch)."""
+        """Character n-grams inside each space-padded run of non-space characters, text by text (computed once)."""
         key = ("char_wb", ngram_min, ngram_max)
         if key not in self._found:
             self._found[key] = self._char_wb_ngrams(ngram_min, ngram_max)
@@ -166,8 +201,9 @@ class TextBatch:
         marked = np.where(self.is_space, positions, length)
         next_space = np.minimum.accumulate(marked[::-1])[::-1]
         room = np.append(next_space[1:], length) - positions
-        spaces = self.is_space.view(np.int8)
-        found: list[Occurrences] = []
+        widths = ngram_max - ngram_min + 1
+        hashes = np.zeros((length, widths), dtype=np.uint64)
+        valid = np.zeros((length, widths), dtype=bool)
         rolling = codes
         for n in range(1, ngram_max + 1):
             if n > 1:
@@ -175,21 +211,17 @@ class TextBatch:
             if n < ngram_min:
                 continue
             count = length - n + 1
+            if count <= 0:
+                break
+            column = n - ngram_min
+            hashes[:count, column] = rolling
             if n == 1:
-                keep = np.flatnonzero(~self.is_space)
+                valid[:, column] = ~self.is_space
             elif n == 2:
-                keep = np.flatnonzero(~(self.is_space[:count] & self.is_space[1 : count + 1]))
+                valid[:count, column] = ~(self.is_space[:count] & self.is_space[1 : count + 1])
             else:
-                keep = np.flatnonzero(room[:count] >= n - 1)
-            text = self.text_of[keep]
-            if self.positions:
-                start = self.starts[text]
-                begin = keep + spaces[keep] - start
-                end = keep + n - spaces[keep + n - 1] - start
-            else:
-                begin = end = _EMPTY
-            found.append(Occurrences(text=text, hashes=rolling[keep], begin=begin, end=end))
-        return _concatenate(found)
+                valid[:count, column] = room[:count] >= n - 1
+        return self._interleaved(hashes, valid, ngram_min, None)
 
 
 def _concatenate(parts: list[Occurrences]) -> Occurrences:

@@ -14,9 +14,12 @@ the version they were trained with and refuse to load under another one.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 NORMALISATION_VERSION = 2
 
@@ -166,18 +169,36 @@ def _letter_table() -> dict[int, str]:
 _LETTERS = _letter_table()
 _HOMOGLYPHS = frozenset(char for char in map(chr, _LETTERS) if 0x0370 <= ord(char) <= 0x052F)
 _HOMOGLYPH_CLASS = "".join(sorted(_HOMOGLYPHS))
-_FANCY_CLASS = "".join(re.escape(chr(code)) for code in _LETTERS if chr(code) not in _HOMOGLYPHS)
+
+
+def _class_ranges(codes: list[int]) -> str:
+    """Return the inside of a regex character class matching ``codes``, runs of code points as ranges.
+
+    ``re`` tests a long list of astral characters one by one; ranges keep the classes below fast.
+    """
+    runs: list[list[int]] = []
+    for code in sorted(codes):
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "".join(
+        re.escape(chr(first)) if first == last else f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+        for first, last in runs
+    )
+
+
+_FANCY_CLASS = _class_ranges([code for code in _LETTERS if chr(code) not in _HOMOGLYPHS])
 _FANCY_OR_HOMOGLYPH = re.compile(f"[{_FANCY_CLASS}{_HOMOGLYPH_CLASS}]")
+_LATIN_LIKE = re.compile(f"[a-zA-Z{_FANCY_CLASS}]")
+_FANCY = re.compile(f"[{_FANCY_CLASS}]")
 # Latin letters, fancy letters (they count as Latin already) and look-alikes: folding moves letters
 # inside this set, and it leaves the foreign letters (Cyrillic and Greek without a Latin twin) alone.
-_TWIN = re.compile(f"[a-zA-Z{_FANCY_CLASS}{_HOMOGLYPH_CLASS}]")
-_LATIN_LIKE = re.compile(f"[a-zA-Z{_FANCY_CLASS}]")
-_FOREIGN = re.compile(
-    "["
-    + "".join(chr(code) for code in range(0x0370, 0x0530) if chr(code).isalpha() and chr(code) not in _HOMOGLYPHS)
-    + "]"
+# Sets, to count a text's letters of each without building lists of matches.
+_FOREIGN_SET = frozenset(
+    chr(code) for code in range(0x0370, 0x0530) if chr(code).isalpha() and chr(code) not in _HOMOGLYPHS
 )
-_FANCY = re.compile(f"[{_FANCY_CLASS}]")
+_TWIN_SET = frozenset(string.ascii_letters) | frozenset(map(chr, _LETTERS))
 _TOKEN = re.compile(r"\S+")
 
 
@@ -191,7 +212,7 @@ def fold_look_alikes(state: OffsetText) -> OffsetText:
     text = state.text
     if text.isascii() or not _FANCY_OR_HOMOGLYPH.search(text):
         return state
-    latin_text = len(_FOREIGN.findall(text)) * 20 <= len(_TWIN.findall(text))
+    latin_text = sum(map(_FOREIGN_SET.__contains__, text)) * 20 <= sum(map(_TWIN_SET.__contains__, text))
     if not latin_text and not _LATIN_LIKE.search(text):
         return state  # real Cyrillic or Greek: no token has a reason to fold (nor fancy letters)
 
@@ -330,13 +351,15 @@ _SINGLE = "(?:" + "|".join(f"{letter}+" for letter in "abcdefghijklmnopqrstuvwxy
 _SPACED = re.compile(rf"(?<![^\W_]|[*#%]){_SINGLE}(?:[ ._\-*·/]{_SINGLE}){{2,}}(?![^\W_]|[*#%])")
 _SEPARATORS = re.compile(r"[ ._\-*·/]")
 _SPACED_HINT = re.compile(r"(?<![^\W_])([a-z])\1*[ ._\-*·/]([a-z])\2*[ ._\-*·/]([a-z])\3*(?![^\W_])")
+# The hint's tail, anchored on a separator: much cheaper to search, and found wherever the hint is.
+_SPACED_TAIL = re.compile(r"[ ._\-*·/]([a-z])\1*[ ._\-*·/]([a-z])\2*(?![^\W_])")
 
 
 def join_spaced_letters(state: OffsetText) -> OffsetText:
     """Join three or more single letters split by one space, dot, dash, underscore or star: ``s t u p i d``."""
-    if not _SPACED_HINT.search(state.text):
+    if not _SPACED_TAIL.search(state.text) or not _SPACED_HINT.search(state.text):
         return state
-    return _sub(_SPACED, lambda m: _SEPARATORS.sub("", m.group()), state)
+    return _sub(_SPACED, _join_letters, state)
 
 
 _REPEATS = re.compile(r"([a-z])\1\1+")
@@ -344,7 +367,7 @@ _REPEATS = re.compile(r"([a-z])\1\1+")
 
 def squeeze_repeats(state: OffsetText) -> OffsetText:
     """Squeeze runs of three or more of one Latin letter to two: ``stuuupid`` -> ``stuupid``; ``ass`` stays."""
-    return _sub(_REPEATS, lambda m: m.group(1) * 2, state)
+    return _sub(_REPEATS, _squeeze, state)
 
 
 # Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
@@ -371,9 +394,53 @@ def _run(text: str, track: bool) -> OffsetText:
     return state
 
 
+def _normalise_ascii(text: str, squeeze: bool) -> str:
+    # The steps as they act on ASCII text: no format characters, no look-alikes, nothing for NFKC,
+    # and de-leeting only writes ASCII letters; the same patterns and replacements as the steps.
+    text = " ".join(text.lower().split())
+    if _LEET_CHAR.search(text):
+        text = _LEET_TOKEN.sub(_deleet_token, text)
+    if _SPACED_TAIL.search(text) and _SPACED_HINT.search(text):
+        text = _SPACED.sub(_join_letters, text)
+    return _REPEATS.sub(_squeeze, text) if squeeze else text
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    return _SEPARATORS.sub("", match.group())
+
+
+def _squeeze(match: re.Match[str]) -> str:
+    return match.group(1) * 2
+
+
 def normalise_text(text: str) -> str:
     """Return the form of ``text`` that the models see."""
+    if text.isascii():
+        return _normalise_ascii(text, squeeze=True)
     return _run(text, track=False).text
+
+
+def normalise_many(texts: Sequence[str]) -> list[str]:
+    """Return ``[normalise_text(text) for text in texts]``, looking for long repeats in one pass."""
+    results: list[str] = []
+    plain: list[int] = []
+    for index, text in enumerate(texts):
+        if text.isascii():
+            results.append(_normalise_ascii(text, squeeze=False))
+            plain.append(index)
+        else:
+            results.append(_run(text, track=False).text)
+    if plain:
+        joined = "\n".join(results[index] for index in plain)
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+        lower = (codes >= ord("a")) & (codes <= ord("z"))
+        triples = np.flatnonzero(lower[:-2] & (codes[:-2] == codes[1:-1]) & (codes[1:-1] == codes[2:]))
+        if len(triples):
+            ends = np.cumsum([len(results[index]) + 1 for index in plain])
+            for which in np.unique(np.searchsorted(ends, triples, side="right")).tolist():
+                index = plain[which]
+                results[index] = _REPEATS.sub(_squeeze, results[index])
+    return results
 
 
 def normalise_with_offsets(text: str) -> OffsetText:

@@ -19,7 +19,7 @@ from ml.artifacts import load_model
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.hashing import TextBatch
 from ml.model import LinearTextModel
-from ml.normalise import normalise_text, normalise_with_offsets
+from ml.normalise import normalise_many, normalise_with_offsets
 
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 TOXICITY = "toxicity"
@@ -93,7 +93,7 @@ class Scorer:
         scores: list[dict[str, float]] = [{} for _ in texts]
         if not texts:
             return scores
-        batch = TextBatch([normalise_text(text) for text in texts])
+        batch = TextBatch(normalise_many(texts))
         for features, models in self._groups:
             if features.legacy:
                 matrix = features.matrix(texts)

@@ -133,3 +133,22 @@ def test_it_removes_every_format_character() -> None:
 
     format_characters = [chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"]
     assert normalise_text("a" + "".join(format_characters) + "b") == "ab"
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="ab c._-*·/xé1_", max_size=40))
+def test_it_finds_the_cheap_prefilter_of_spaced_letters_wherever_the_full_pattern_is(text: str) -> None:
+    from ml.normalise import _SPACED_HINT, _SPACED_TAIL
+
+    if _SPACED_HINT.search(text):
+        assert _SPACED_TAIL.search(text)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.text(alphabet="aaab cc.d1!$@*#-_ /xyz0\t\u00e9\u0430", max_size=30), max_size=8))
+def test_it_normalises_a_batch_and_ascii_text_as_the_steps_do_one_text_at_a_time(texts: list[str]) -> None:
+    from ml.normalise import _run, normalise_many
+
+    expected = [_run(text, track=False).text for text in texts]
+    assert [normalise_text(text) for text in texts] == expected
+    assert normalise_many(texts) == expected

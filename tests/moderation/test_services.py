@@ -152,7 +152,10 @@ def test_it_holds_blocked_words_but_not_inside_allowed_words(thread):
     held = decide_new(thread, "Only a Bridge Troll would say that.")
     assert held.status == "held"
     assert {"code": "blocked_words", "detail": "Blocked words: bridge troll."} in held.reasons
-    assert decide_new(thread, "Scunthorpe has a bridge too.").status == "published"
+    # The allowed word keeps the rule quiet; the model's own score of the sentence is another matter.
+    assert "blocked_words" not in [
+        reason["code"] for reason in decide_new(thread, "Scunthorpe has a bridge too.").reasons
+    ]
 
 
 def test_it_rejects_blocked_commenters_and_email_domains(thread):
