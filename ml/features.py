@@ -240,17 +240,14 @@ class Entries:
         return sp.csr_matrix(coo)  # sums repeated columns
 
 
-def linear_logits(entries: Entries, columns_first: np.ndarray) -> np.ndarray:
-    """Return ``rows @ coefficients.T`` as an array ``(entries.size, attributes)``, without a sparse matrix.
-
-    ``columns_first`` is ``coefficients.T`` in C order, so one occurrence reads one cache line.
-    """
-    logits = np.empty((entries.size, columns_first.shape[1]), dtype=np.float64)
-    gathered = columns_first[entries.column]
-    for head in range(columns_first.shape[1]):
-        weights = gathered[:, head] * entries.value
-        logits[:, head] = np.bincount(entries.text, weights=weights, minlength=entries.size)
-    return logits
+def _add_segments(sums: np.ndarray, text: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Add the rows of ``weights`` to ``sums[text]``, ``text`` sorted; return how many each text got."""
+    counts = np.bincount(text, minlength=len(sums))
+    if len(text):
+        present = np.flatnonzero(counts)
+        starts = (np.cumsum(counts) - counts)[present]
+        sums[present] += np.add.reduceat(weights, starts, axis=0)
+    return counts
 
 
 def _concatenate(size: int, parts: list[Entries], positions: bool) -> Entries:
@@ -277,6 +274,17 @@ class _LexiconMatcher:
         self.categories = categories[order]
         self.block = block
         self.max_words = block.max_words
+        self._index = {term: index[category] for term, category in block.terms}
+
+    def single_columns(self, words: list[str]) -> set[int]:
+        """Return the categories (block columns) that one text's words and word pairs hit."""
+        hits = set()
+        for first in range(len(words)):
+            for n in range(1, self.max_words + 1):
+                category = self._index.get(" ".join(words[first : first + n])) if first + n <= len(words) else None
+                if category is not None:
+                    hits.add(category)
+        return hits
 
     def entries(self, batch: hashing.TextBatch, offset: int, positions: bool) -> Entries:
         parts: list[Entries] = []
@@ -362,30 +370,52 @@ class HashedTextFeatures:
         """Return ``rows @ columns_first`` for a batch of normalised texts, without building the rows.
 
         ``columns_first`` is ``(n_features, heads)`` in C order (the heads of several models side by
-        side), so each occurrence reads one cache line; a block's value is the same for all of a
-        text's occurrences, so it scales the text's sum once.
+        side), so each occurrence reads one cache line. Occurrences come text by text within each
+        n-gram length, so a text's weights are one segment to sum; a block's value is the same for
+        all of a text's occurrences, so it scales the text's sum once.
         """
         if self.legacy:
             raise ValueError("the scikit-learn hashing reads texts, not batches")
         logits = np.zeros((batch.size, columns_first.shape[1]), dtype=np.float64)
         for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
             if isinstance(block, LexiconBlock):
-                part = self._lexicons[index].entries(batch, offset, positions=False)
-                text, column, counted = part.text, part.column, False
-            else:
-                if block.analyzer == "word":
-                    occurrences = batch.word_ngrams(block.ngram_min, block.ngram_max)
-                else:
-                    occurrences = batch.char_wb_ngrams(block.ngram_min, block.ngram_max)
-                text, column, counted = occurrences.text, occurrences.columns(block.n_features) + offset, True
-            if not len(text):
+                hits = self._lexicons[index].entries(batch, offset, positions=False)
+                _add_segments(logits, hits.text, columns_first[hits.column])
                 continue
-            # Occurrences come text by text, so each text's weights are one segment of the gather.
-            counts = np.bincount(text, minlength=batch.size)
-            present = np.flatnonzero(counts)
-            starts = (np.cumsum(counts) - counts)[present]
-            sums = np.add.reduceat(columns_first[column], starts, axis=0, dtype=np.float64)
-            logits[present] += sums / np.sqrt(counts[present, None]) if counted else sums
+            if block.analyzer == "word":
+                runs = batch.word_runs(block.ngram_min, block.ngram_max)
+            else:
+                runs = batch.char_wb_runs(block.ngram_min, block.ngram_max)
+            sums = np.zeros_like(logits)
+            counts = np.zeros(batch.size, dtype=np.int64)
+            for _, run in runs:
+                counts += _add_segments(
+                    sums, run.text, columns_first[hashing.columns(run.hashes, block.n_features) + offset]
+                )
+            logits += sums / np.sqrt(np.maximum(counts, 1))[:, None]
+        return logits
+
+    def single_logits(self, normalised: str, columns_first: np.ndarray) -> np.ndarray:
+        """Return ``linear_logits`` of one normalised text, hashed in plain Python (no per-call NumPy cost)."""
+        if self.legacy:
+            raise ValueError("the scikit-learn hashing reads texts, not batches")
+        logits = np.zeros(columns_first.shape[1], dtype=np.float64)
+        words: list[tuple[str, int]] | None = None
+        for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
+            if isinstance(block, LexiconBlock):
+                words = hashing.word_hashes(normalised) if words is None else words
+                hits = self._lexicons[index].single_columns([word for word, _ in words])
+                if hits:
+                    logits += columns_first[[column + offset for column in hits]].sum(axis=0, dtype=np.float64)
+                continue
+            if block.analyzer == "word":
+                words = hashing.word_hashes(normalised) if words is None else words
+                found = np.array(hashing.word_ngram_hashes(words, block.ngram_min, block.ngram_max), dtype=np.uint64)
+            else:
+                found = hashing.char_wb_hashes(normalised, block.ngram_min, block.ngram_max)
+            if len(found):
+                column = hashing.columns(found, block.n_features) + offset
+                logits += columns_first[column].sum(axis=0, dtype=np.float64) / math.sqrt(len(found))
         return logits
 
     def batch_entries(self, batch: hashing.TextBatch) -> Entries:

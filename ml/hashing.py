@@ -14,6 +14,7 @@ with a new scheme name, and artifacts record the scheme they were trained with.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ class TextBatch:
         self.text_of = np.append(np.repeat(np.arange(self.size), lengths + 1), max(self.size - 1, 0))
         self.is_space = _classify(self.codes, _SPACE_BMP, "space")
         self._tokens: Tokens | None = None
-        self._found: dict[tuple[str, int, int], Occurrences] = {}
+        self._parts: dict[tuple[str, int, int], list[tuple[int, Occurrences]]] = {}
 
     def tokens(self) -> Tokens:
         """Return the ``(?u)\\w+`` words, each with a hash of its code points."""
@@ -127,72 +128,44 @@ class TextBatch:
         return self._tokens
 
     def word_runs(self, ngram_min: int, ngram_max: int) -> list[tuple[int, Occurrences]]:
-        """Runs of ``n`` consecutive words of one text, per ``n``, with their unmixed hashes (as ``term_hash``)."""
-        tokens = self.tokens()
-        found: list[tuple[int, Occurrences]] = []
-        combined = tokens.hashes
-        for n in range(1, ngram_max + 1):
-            if n > 1:
-                combined = combined[:-1] * _PAIR_MULTIPLIER + tokens.hashes[n - 1 :]
-            if n < ngram_min:
-                continue
-            keep = np.flatnonzero(tokens.text[: len(combined)] == tokens.text[n - 1 :])
-            run = Occurrences(
-                text=tokens.text[keep], hashes=combined[keep], begin=tokens.begin[keep], end=tokens.end[keep + n - 1]
-            )
-            found.append((n, run))
-        return found
-
-    def word_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
-        """Word n-grams of each text, ``n`` in ``[ngram_min, ngram_max]``, text by text (computed once per batch)."""
-        key = ("word", ngram_min, ngram_max)
-        if key not in self._found:
+        """Runs of ``n`` consecutive words of one text, per ``n``, text by text, with the hashes of ``term_hash``."""
+        key = ("words", ngram_min, ngram_max)
+        if key not in self._parts:
             tokens = self.tokens()
-            widths = ngram_max - ngram_min + 1
-            hashes = np.zeros((len(tokens.hashes), widths), dtype=np.uint64)
-            valid = np.zeros((len(tokens.hashes), widths), dtype=bool)
+            found: list[tuple[int, Occurrences]] = []
             combined = tokens.hashes
             for n in range(1, ngram_max + 1):
                 if n > 1:
                     combined = combined[:-1] * _PAIR_MULTIPLIER + tokens.hashes[n - 1 :]
-                if n >= ngram_min:
-                    hashes[: len(combined), n - ngram_min] = combined
-                    valid[: len(combined), n - ngram_min] = tokens.text[: len(combined)] == tokens.text[n - 1 :]
-            self._found[key] = self._interleaved(hashes, valid, ngram_min, tokens)
-        return self._found[key]
+                if n < ngram_min:
+                    continue
+                keep = np.flatnonzero(tokens.text[: len(combined)] == tokens.text[n - 1 :])
+                run = Occurrences(
+                    text=tokens.text[keep],
+                    hashes=combined[keep],
+                    begin=tokens.begin[keep],
+                    end=tokens.end[keep + n - 1],
+                )
+                found.append((n, run))
+            self._parts[key] = found
+        return self._parts[key]
 
-    def _interleaved(self, hashes: np.ndarray, valid: np.ndarray, ngram_min: int, tokens: Tokens | None) -> Occurrences:
-        # Row = where an n-gram starts, column = its length: reading the valid cells row by row puts
-        # the occurrences text by text, which lets a scorer sum each text's occurrences in one pass.
-        widths = valid.shape[1]
-        flat = np.flatnonzero(valid.ravel())
-        first, n = flat // widths, flat % widths + ngram_min
-        found = hashes.ravel()[flat]
-        if tokens is not None:
-            text = tokens.text[first]
-            if not self.positions:
-                return Occurrences(text=text, hashes=found, begin=_EMPTY, end=_EMPTY)
-            return Occurrences(text=text, hashes=found, begin=tokens.begin[first], end=tokens.end[first + n - 1])
-        text = self.text_of[first]
-        if not self.positions:
-            return Occurrences(text=text, hashes=found, begin=_EMPTY, end=_EMPTY)
-        spaces = self.is_space.view(np.int8)
-        start = self.starts[text]
-        return Occurrences(
-            text=text,
-            hashes=found,
-            begin=first + spaces[first] - start,
-            end=first + n - spaces[first + n - 1] - start,
-        )
+    def word_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
+        """Word n-grams of each text, ``n`` in ``[ngram_min, ngram_max]`` (computed once per batch)."""
+        return _concatenate([run for _, run in self.word_runs(ngram_min, ngram_max)])
 
     def char_wb_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
-        """Character n-grams inside each space-padded run of non-space characters, text by text (computed once)."""
-        key = ("char_wb", ngram_min, ngram_max)
-        if key not in self._found:
-            self._found[key] = self._char_wb_ngrams(ngram_min, ngram_max)
-        return self._found[key]
+        """Character n-grams inside each space-padded run of non-space characters (computed once per batch)."""
+        return _concatenate([run for _, run in self.char_wb_runs(ngram_min, ngram_max)])
 
-    def _char_wb_ngrams(self, ngram_min: int, ngram_max: int) -> Occurrences:
+    def char_wb_runs(self, ngram_min: int, ngram_max: int) -> list[tuple[int, Occurrences]]:
+        """Character n-grams per ``n``, each list text by text."""
+        key = ("chars", ngram_min, ngram_max)
+        if key not in self._parts:
+            self._parts[key] = self._char_wb_runs(ngram_min, ngram_max)
+        return self._parts[key]
+
+    def _char_wb_runs(self, ngram_min: int, ngram_max: int) -> list[tuple[int, Occurrences]]:
         codes = self.codes + np.uint64(1)
         length = len(codes)
         positions = np.arange(length)
@@ -201,9 +174,8 @@ class TextBatch:
         marked = np.where(self.is_space, positions, length)
         next_space = np.minimum.accumulate(marked[::-1])[::-1]
         room = np.append(next_space[1:], length) - positions
-        widths = ngram_max - ngram_min + 1
-        hashes = np.zeros((length, widths), dtype=np.uint64)
-        valid = np.zeros((length, widths), dtype=bool)
+        spaces = self.is_space.view(np.int8)
+        found: list[tuple[int, Occurrences]] = []
         rolling = codes
         for n in range(1, ngram_max + 1):
             if n > 1:
@@ -213,15 +185,21 @@ class TextBatch:
             count = length - n + 1
             if count <= 0:
                 break
-            column = n - ngram_min
-            hashes[:count, column] = rolling
             if n == 1:
-                valid[:, column] = ~self.is_space
+                keep = np.flatnonzero(~self.is_space)
             elif n == 2:
-                valid[:count, column] = ~(self.is_space[:count] & self.is_space[1 : count + 1])
+                keep = np.flatnonzero(~(self.is_space[:count] & self.is_space[1 : count + 1]))
             else:
-                valid[:count, column] = room[:count] >= n - 1
-        return self._interleaved(hashes, valid, ngram_min, None)
+                keep = np.flatnonzero(room[:count] >= n - 1)
+            text = self.text_of[keep]
+            if self.positions:
+                start = self.starts[text]
+                begin = keep + spaces[keep] - start
+                end = keep + n - spaces[keep + n - 1] - start
+            else:
+                begin = end = _EMPTY
+            found.append((n, Occurrences(text=text, hashes=rolling[keep], begin=begin, end=end)))
+        return found
 
 
 def _concatenate(parts: list[Occurrences]) -> Occurrences:
@@ -237,11 +215,75 @@ def _concatenate(parts: list[Occurrences]) -> Occurrences:
 
 
 def term_hash(term: str) -> int:
-    """Return the hash ``word_ngrams`` gives ``term`` (one or more words joined by single spaces), unmixed."""
-    tokens = TextBatch([term]).tokens()
-    if len(tokens.hashes) == 0:
+    """Return the hash ``word_runs`` gives ``term`` (one or more words joined by single spaces), unmixed."""
+    words = word_hashes(term)
+    if not words:
         raise ValueError(f"{term!r} has no word")
-    combined = tokens.hashes[:1].copy()
-    for index in range(1, len(tokens.hashes)):
-        combined = combined * _PAIR_MULTIPLIER + tokens.hashes[index : index + 1]
-    return int(combined[0])
+    combined = words[0][1]
+    for _, value in words[1:]:
+        combined = (combined * _PAIR_INT + value) & _MASK
+    return combined
+
+
+# The single-text path: the same hashes as ``TextBatch``, in plain Python, for one short text, where
+# NumPy's per-call cost would dominate.
+_MASK = (1 << 64) - 1
+_MULTIPLIER_INT = int(_MULTIPLIER)
+_PAIR_INT = int(_PAIR_MULTIPLIER)
+_POWERS_INT = [int(power) for power in _POWERS]
+_WORD = re.compile(r"\w+")
+
+
+def word_hashes(text: str) -> list[tuple[str, int]]:
+    """Return each ``(?u)\\w+`` word of ``text`` with its hash, as ``TextBatch.tokens`` computes it."""
+    found = []
+    for word in _WORD.findall(text):
+        if len(word) <= _MAX_POWER:
+            total = sum([(ord(char) + 1) * power for char, power in zip(word, _POWERS_INT, strict=False)])
+        else:  # past the table, every position uses its last power
+            total = sum((ord(char) + 1) * _POWERS_INT[min(index, _MAX_POWER - 1)] for index, char in enumerate(word))
+        found.append((word, ((total & _MASK) * _PAIR_INT + len(word)) & _MASK))
+    return found
+
+
+def word_ngram_hashes(words: list[tuple[str, int]], ngram_min: int, ngram_max: int) -> list[int]:
+    """Return the hashes of the word n-grams of one text, as ``TextBatch.word_ngrams``."""
+    hashes = [value for _, value in words]
+    found = []
+    for first in range(len(hashes)):
+        combined = 0
+        for n in range(1, ngram_max + 1):
+            if first + n > len(hashes):
+                break
+            combined = hashes[first] if n == 1 else (combined * _PAIR_INT + hashes[first + n - 1]) & _MASK
+            if n >= ngram_min:
+                found.append(combined)
+    return found
+
+
+def char_wb_hashes(text: str, ngram_min: int, ngram_max: int) -> np.ndarray:
+    """Return the hashes of the character n-grams of one normalised text, as ``TextBatch.char_wb_ngrams``.
+
+    Normalised text has single spaces between words and none at the ends, which keeps this short.
+    """
+    if not text:
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.frombuffer(f" {text} ".encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    codes += np.uint64(1)
+    spaces = np.concatenate(([0], np.cumsum(codes == ord(" ") + 1)))
+    found = []
+    rolling = codes
+    for n in range(1, ngram_max + 1):
+        if n > 1:
+            rolling = rolling[:-1] * _MULTIPLIER + codes[n - 1 :]
+        if n < ngram_min:
+            continue
+        if n == 1:
+            found.append(rolling[codes != ord(" ") + 1])
+        elif n == 2:
+            found.append(rolling)
+        else:
+            # No space strictly inside the window: spaces at first + 1 .. first + n - 2.
+            first = np.arange(len(rolling))
+            found.append(rolling[spaces[first + n - 1] == spaces[first + 1]])
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint64)

@@ -19,7 +19,7 @@ from ml.artifacts import load_model
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.hashing import TextBatch
 from ml.model import LinearTextModel
-from ml.normalise import normalise_many, normalise_with_offsets
+from ml.normalise import normalise_many, normalise_text, normalise_with_offsets
 
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 TOXICITY = "toxicity"
@@ -75,7 +75,19 @@ class Scorer:
 
     def score(self, text: str) -> dict[str, float]:
         """Return every attribute's probability for one text, e.g. ``{"TOXICITY": 0.03, "SPAM": 0.01}``."""
-        return self.score_many([text])[0]
+        if any(features.legacy for features, _ in self._groups):
+            return self.score_many([text])[0]
+        normalised = normalise_text(text)
+        scores: dict[str, float] = {}
+        for features, models in self._groups:
+            logits = features.single_logits(normalised, self._columns_first(models))
+            start = 0
+            for model in models:
+                end = start + len(model.attributes)
+                probabilities = expit(logits[start:end] + model.intercepts)
+                scores.update(zip(model.attributes, probabilities.tolist(), strict=True))
+                start = end
+        return scores
 
     def explain(self, text: str, top: int = 5) -> dict[str, list[dict[str, Any]]]:
         """Map every attribute to up to ``top`` spans that pushed its score up, largest weight first.

@@ -1,6 +1,5 @@
 import json
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 import sklearn
 
+from ml import hashing
 from ml.artifacts import (
     ArtifactError,
     list_versions,
@@ -124,12 +124,12 @@ def test_it_refuses_a_version_name_outside_the_model(trained_artifacts: Path, ve
 
 
 @pytest.mark.parametrize("name", ["toxicity", "spam"])
-def test_it_loads_the_committed_artifacts_in_well_under_a_second(name: str) -> None:
-    started = time.perf_counter()
+def test_it_loads_the_committed_artifacts(name: str) -> None:
+    # Load time is measured by bench/models.py, not asserted here.
     model = load_model(DEFAULT_ARTIFACTS_DIR, name)
-    assert time.perf_counter() - started < 0.5
-    assert model.attributes == (name.upper(),)
+    assert model.attributes[0] == name.upper()
     assert model.version.startswith(f"{name}-")
+    assert model.features.spec.hashing == hashing.SCHEME
 
 
 def test_it_stores_the_calibration_in_the_hashed_weights_and_in_meta(trained_artifacts: Path) -> None:

@@ -9,10 +9,10 @@ from ml.features import (
     HashedTextFeatures,
     LexiconBlock,
     NgramBlock,
-    linear_logits,
     ngram_occurrences,
 )
-from ml.normalise import normalise_text
+from ml.hashing import TextBatch
+from ml.normalise import normalise_many, normalise_text
 
 NGRAMS = (NgramBlock("word", 1, 2, 1024), NgramBlock("char_wb", 2, 4, 2048))
 LEXICON = LexiconBlock(
@@ -60,7 +60,8 @@ def test_it_computes_the_linear_logits_of_the_matrix_without_it() -> None:
     texts = ["you idiot", "", "thanks for the article", "idiot idiot, i will kill you"]
     coefficients = np.random.default_rng(3).normal(size=(2, FEATURES.n_features)).astype(np.float32)
     expected = FEATURES.matrix(texts) @ coefficients.T.astype(np.float64)
-    assert linear_logits(FEATURES.entries(texts), np.ascontiguousarray(coefficients.T)) == pytest.approx(expected)
+    batch = FEATURES.linear_logits(TextBatch(normalise_many(texts)), np.ascontiguousarray(coefficients.T))
+    assert np.allclose(batch, expected, atol=1e-5)
 
 
 def test_it_normalises_before_hashing() -> None:
@@ -148,3 +149,13 @@ def test_it_refuses_a_bad_spec(raw: dict[str, object], message: str) -> None:
 def test_it_refuses_a_spec_from_another_normalisation_version() -> None:
     with pytest.raises(ValueError, match="normalisation version"):
         HashedTextFeatures(FeatureSpec(blocks=NGRAMS, normalisation_version=0))
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=60))
+def test_it_computes_one_texts_logits_as_the_batch_does(text: str) -> None:
+    coefficients = np.random.default_rng(5).normal(size=(FEATURES.n_features, 3)).astype(np.float32)
+    normalised = normalise_text(text)
+    batch = FEATURES.linear_logits(TextBatch([normalised]), coefficients)[0]
+    # The batch sums in float32 (a few 1e-8 apart), the single path in float64.
+    assert FEATURES.single_logits(normalised, coefficients) == pytest.approx(batch, abs=1e-5)

@@ -102,3 +102,17 @@ def test_it_spreads_columns_over_a_power_of_two() -> None:
     assert len(np.unique(used)) > 800  # 2000 words over 1024 columns: a few collisions, not a pile-up
     with pytest.raises(ValueError, match="power of two"):
         columns(hashes, 1000)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=60))
+def test_it_hashes_one_normalised_text_in_python_as_the_batch_does(text: str) -> None:
+    from ml.hashing import char_wb_hashes, word_hashes, word_ngram_hashes
+    from ml.normalise import normalise_text
+
+    normalised = normalise_text(text)
+    batch = TextBatch([normalised])
+    assert sorted(char_wb_hashes(normalised, 2, 4).tolist()) == sorted(batch.char_wb_ngrams(2, 4).hashes.tolist())
+    words = word_hashes(normalised)
+    assert [value for _, value in words] == batch.tokens().hashes.tolist()
+    assert sorted(word_ngram_hashes(words, 1, 2)) == sorted(batch.word_ngrams(1, 2).hashes.tolist())
