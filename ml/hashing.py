@@ -2,11 +2,14 @@
 
 The texts are laid end to end in one array of code points, separated by single spaces. A word
 (``(?u)\\w+``, as Python's ``re``) and its n-grams, and the character n-grams inside each word padded
-with one space on both sides (scikit-learn's ``char_wb``), are found with array operations. An
-n-gram's hash is a 64-bit polynomial over its code points, mixed (SplitMix64's finaliser) with a
-salt per kind and length, and reduced to a bucket by ``% n_features``. Every occurrence is kept,
+with one space on both sides (scikit-learn's ``char_wb``), are found with array operations. A
+character n-gram's hash is a 64-bit polynomial over its code points; a word's is one over its code
+points and length, and a word n-gram's one over its words' hashes. The column is the top bits of
+``hash * K`` (multiplicative hashing; ``n_features`` is a power of two). Every occurrence is kept,
 so a repeated n-gram counts as often as it occurs; ``Occurrences`` says which text each came
-from, and where in that text (``[begin, end)``, for explanations).
+from, and where in that text (``[begin, end)``, for explanations). ``word_hashes`` and
+``char_wb_hashes`` give the same hashes for one text in plain Python, where NumPy's cost per call
+would dominate.
 
 The scheme is this module's alone (``SCHEME``): a change to it changes every column, so it goes
 with a new scheme name, and artifacts record the scheme they were trained with.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEME = "poly64-splitmix-v1"
+SCHEME = "poly64-multiplicative-v1"
 
 _MULTIPLIER = np.uint64(0x100000001B3)
 _PAIR_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
