@@ -440,14 +440,11 @@ class HashedTextFeatures:
             return sp.csr_matrix((0, self.n_features))
         return sp.csr_matrix(sp.vstack(chunks, format="csr"))
 
-    def active_features(self, text: str, batch: hashing.TextBatch | None = None) -> ActiveFeatures:
-        """Return the non-zero columns of one text's row, block by block (a column may repeat).
-
-        ``batch``, if given, holds the text already normalised (and is shared with other specs).
-        """
+    def active_features(self, text: str) -> ActiveFeatures:
+        """Return the non-zero columns of one text's row, block by block (a column may repeat)."""
         active: ActiveFeatures = []
         if not self.legacy:
-            for part in self._block_entries(batch or hashing.TextBatch([normalise_text(text)])):
+            for part in self._block_entries(hashing.TextBatch([normalise_text(text)])):
                 if len(part.column):
                     active.append((part.column, float(part.value[0])))
             return active
