@@ -90,6 +90,15 @@ def _block_summary(block: Mapping[str, Any]) -> str:
     return f"{block['analyzer']} {low}-{high}-grams in {block['n_features']:,} buckets"
 
 
+def _values(scheme: str) -> str:
+    if scheme.startswith("sklearn"):
+        return "scikit-learn hashing, binary, L2-normalised per block"
+    return (
+        f"hashing {scheme}; every n-gram occurrence counts 1/sqrt(the block's occurrences in the text), "
+        "a lexicon column is 1 when a term of its category occurs"
+    )
+
+
 def render_model_card(meta: Mapping[str, Any]) -> str:
     config = meta.get("config", {})
     blocks = ", ".join(_block_summary(block) for block in meta["features"]["blocks"])
@@ -103,7 +112,7 @@ def render_model_card(meta: Mapping[str, Any]) -> str:
         f"- Attributes: {', '.join(meta['attributes'])} (probabilities from 0 to 1).",
         "- Features: text normalised by `ml.normalise.normalise_text` "
         f"(version {meta['features']['normalisation_version']}), "
-        f"then {blocks}; binary, L2-normalised per block.",
+        f"then {blocks}; {_values(meta['features'].get('hashing', ''))}.",
         f"- Classifier: logistic regression (liblinear, C={classifier['C']}), data sets weighted "
         f"'{classifier['dataset_weighting']}'; the {classifier['max_nonzero_weights'] or 'all'} largest of "
         f"{classifier['nonzero_coefficients_before_pruning']:,} coefficients kept.",
