@@ -137,10 +137,15 @@ class LexiconBlock:
         version = raw.get("version", 1)
         if not isinstance(categories, list) or not categories or not all(isinstance(c, str) for c in categories):
             raise ValueError("a lexicon block's categories must be a non-empty list of names")
-        if not isinstance(terms, dict) or not all(
-            isinstance(term, str) and term and category in categories for term, category in terms.items()
-        ):
-            raise ValueError("a lexicon block's terms must map non-empty strings to its categories")
+        if not isinstance(terms, dict) or not all(category in categories for category in terms.values()):
+            raise ValueError("a lexicon block's terms must map terms to its categories")
+        from ml.lexicon import check_term
+
+        for term in terms:
+            # The single-text path matches words joined by one space: only such terms score alike everywhere.
+            problem = check_term(term)
+            if problem is not None:
+                raise ValueError(f"lexicon term {term!r} {problem}")
         if not isinstance(version, int) or not isinstance(source, str):
             raise ValueError("a lexicon block's version must be an int and its source a string")
         return cls(categories=tuple(categories), terms=tuple(sorted(terms.items())), version=version, source=source)

@@ -160,7 +160,8 @@ def switch_terms(text: str, terms: Mapping[str, str], seed: int) -> str:
     for term, category in sorted(terms.items()):
         by_category.setdefault(category, []).append(term)
     tokens = list(_TOKEN.finditer(normalised))
-    rng = random.Random(f"{seed}:{normalised}")  # noqa: S311 (reproducible augmentation, not secrecy)
+    # Seeded from the text's UTF-8 bytes, as Random does with a str, but lone surrogates allowed.
+    rng = random.Random(f"{seed}:{normalised}".encode("utf-8", "surrogatepass"))  # noqa: S311 (not secrecy)
     pieces: list[str] = []
     last = 0
     index = 0

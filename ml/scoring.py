@@ -24,6 +24,7 @@ from ml.normalise import normalise_many, normalise_text, normalise_with_offsets
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 TOXICITY = "toxicity"
 SPAM = "spam"
+_BATCH = 4096  # texts per pass: bounds the memory of one batch's n-gram arrays
 
 
 class Scorer:
@@ -102,6 +103,13 @@ class Scorer:
         return explanation
 
     def score_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Return ``[self.score(text) for text in texts]``, computed a few thousand texts at a time."""
+        if len(texts) > _BATCH:
+            return [
+                scores
+                for start in range(0, len(texts), _BATCH)
+                for scores in self.score_many(texts[start : start + _BATCH])
+            ]
         scores: list[dict[str, float]] = [{} for _ in texts]
         if not texts:
             return scores

@@ -121,7 +121,8 @@ def test_it_reports_brier_score_and_expected_calibration_error() -> None:
 def test_it_puts_a_score_of_one_in_the_last_calibration_bin() -> None:
     from ml.evaluation import expected_calibration_error
 
-    assert expected_calibration_error(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == 0.0
+    # Both scores share the last bin [0.9, 1.0]: mean score 0.975 vs one positive in two.
+    assert expected_calibration_error(np.array([0.0, 1.0]), np.array([1.0, 0.95])) == pytest.approx(0.475)
 
 
 def test_it_fits_platt_scaling_that_undoes_a_known_distortion() -> None:

@@ -159,3 +159,11 @@ def test_it_computes_one_texts_logits_as_the_batch_does(text: str) -> None:
     batch = FEATURES.linear_logits(TextBatch([normalised]), coefficients)[0]
     # The batch sums in float32 (a few 1e-8 apart), the single path in float64.
     assert FEATURES.single_logits(normalised, coefficients) == pytest.approx(batch, abs=1e-5)
+
+
+def test_it_refuses_inline_lexicon_terms_the_single_text_path_could_not_match() -> None:
+    for term in ("son-of-a", "dumb  ass", "Idiot"):
+        with pytest.raises(ValueError, match="lexicon term"):
+            FeatureSpec.from_json(
+                {"blocks": [{"analyzer": "lexicon", "categories": ["insult"], "terms": {term: "insult"}}]}
+            )

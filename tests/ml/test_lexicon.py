@@ -240,14 +240,17 @@ def test_it_fingerprints_the_file_bytes(tmp_path: Path) -> None:
 
 
 def test_it_switches_terms_for_others_of_their_category() -> None:
-    terms = {"idiot": "insult", "moron": "insult", "gilipollas": "insult", "kill you": "threat", "te mato": "threat"}
-    switched = switch_terms("You IDIOT, I will kill you!", terms, seed=7)
-    words = switched.split()
-    assert words[0] == "you"
-    assert words[1].rstrip(",") in {"idiot", "moron", "gilipollas"}
-    assert switched.endswith("!")
-    assert ("kill you" in switched) or ("te mato" in switched)
-    assert switch_terms("You IDIOT, I will kill you!", terms, seed=7) == switched  # same seed, same copy
+    terms = {"idiot": "insult", "gilipollas": "insult", "kill you": "threat", "te mato": "threat"}
+    copies = {switch_terms("You IDIOT, I will kill you!", terms, seed=seed) for seed in range(20)}
+    # Each term is swapped for one of its category (itself included), the rest of the text kept.
+    assert copies <= {
+        f"you {insult}, i will {threat}!" for insult in ("idiot", "gilipollas") for threat in ("kill you", "te mato")
+    }
+    assert len(copies) > 1
+    assert switch_terms("You IDIOT, I will kill you!", terms, seed=7) == switch_terms(
+        "You IDIOT, I will kill you!", terms, seed=7
+    )
+    assert switch_terms("you idiot \ud800", terms, seed=7).endswith("\ud800")  # lone surrogates survive
 
 
 def test_it_leaves_a_text_without_terms_as_normalised() -> None:

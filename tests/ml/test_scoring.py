@@ -98,3 +98,17 @@ def test_it_shares_one_pass_over_the_features_among_models_of_one_spec(trained_a
     for text, scores in zip(TEXTS, scorer.score_many(TEXTS), strict=True):
         assert scores["MIRROR"] == pytest.approx(1 - scores["TOXICITY"])
         assert scores["TOXICITY"] == pytest.approx(toxicity.score(text)["TOXICITY"])
+
+
+def test_it_scores_a_long_batch_in_parts_like_one_text_at_a_time(
+    trained_artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml import scoring
+
+    scorer = get_scorer(trained_artifacts)
+    texts = [f"comment {index}: you idiot" if index % 3 else f"comment {index} on the bridge" for index in range(10)]
+    monkeypatch.setattr(scoring, "_BATCH", 4)
+    parts = scorer.score_many(texts)
+    assert len(parts) == len(texts)
+    for text, scores in zip(texts, parts, strict=True):
+        assert scores == pytest.approx(scorer.score(text), abs=1e-6)
