@@ -28,7 +28,7 @@ import sklearn
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.fingerprints import file_sha256
 from ml.model import Calibration, LinearTextModel
-from ml.normalise import NORMALISATION_VERSION
+from ml.normalise import NORMALISATION_VERSIONS
 
 ARTIFACT_FORMAT = 1
 WEIGHTS_FILE = "weights.npz"
@@ -226,10 +226,10 @@ def _check_meta(meta: Mapping[str, Any], name: str, version: str) -> None:
     if not isinstance(features, dict):
         raise ArtifactError(f"{version}: {META_FILE} has no feature spec")
     trained_normalisation = features.get("normalisation_version")
-    if trained_normalisation != NORMALISATION_VERSION:
+    if trained_normalisation not in NORMALISATION_VERSIONS:
         raise ArtifactError(
             f"{version}: trained with text normalisation version {trained_normalisation!r}, "
-            f"this code normalises with version {NORMALISATION_VERSION}; retrain"
+            f"this code runs versions {NORMALISATION_VERSIONS}; retrain"
         )
     weights = meta.get("weights")
     if not isinstance(weights, dict) or not isinstance(weights.get("sha256"), str):

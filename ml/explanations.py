@@ -22,13 +22,17 @@ _UNIT = re.compile(r"\w+|[^\w\s]+")
 
 def character_weights(features: HashedTextFeatures, coefficients: np.ndarray, normalised: str) -> np.ndarray:
     """Return an array ``(attributes, len(normalised))``: each character's share of the log-odds."""
-    weights = np.zeros((coefficients.shape[0], len(normalised)), dtype=np.float64)
-    for column, begin, end, value in ngram_occurrences(features, normalised):
-        if end <= begin:
-            continue
-        share = coefficients[:, column].astype(np.float64) * value
-        weights[:, begin:end] += (share / (end - begin))[:, None]
-    return weights
+    occurrences = [item for item in ngram_occurrences(features, normalised) if item[2] > item[1]]
+    # Each occurrence spreads its share evenly over [begin, end): add it where the span starts and
+    # take it off where it ends, then one cumulative sum per attribute (linear in the occurrences).
+    delta = np.zeros((coefficients.shape[0], len(normalised) + 1), dtype=np.float64)
+    if occurrences:
+        columns, begins, ends, values = (np.array(part) for part in zip(*occurrences, strict=True))
+        shares = coefficients[:, columns].astype(np.float64) * (values / (ends - begins))
+        for row in range(coefficients.shape[0]):
+            np.add.at(delta[row], begins, shares[row])
+            np.add.at(delta[row], ends, -shares[row])
+    return np.cumsum(delta, axis=1)[:, :-1]
 
 
 def explain_text(
@@ -40,7 +44,7 @@ def explain_text(
     normalised: OffsetText | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Map each attribute to the ``top`` spans of ``text`` with the largest positive weight, largest first."""
-    normalised = normalised or normalise_with_offsets(text)
+    normalised = normalised or normalise_with_offsets(text, features.spec.normalisation_version)
     weights = character_weights(features, coefficients, normalised.text)
     spans: dict[tuple[int, int], np.ndarray] = {}
     for match in _UNIT.finditer(normalised.text):

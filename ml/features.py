@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
 from ml import hashing
-from ml.normalise import NORMALISATION_VERSION, normalise_many, normalise_text
+from ml.normalise import NORMALISATION_VERSION, NORMALISATION_VERSIONS, normalise_many, normalise_text
 
 ANALYZERS = ("word", "char", "char_wb", "lexicon")
 WORD_PATTERN = r"(?u)\b\w+\b"
@@ -116,7 +116,7 @@ class LexiconBlock:
         }
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> LexiconBlock:
+    def from_json(cls, raw: Mapping[str, Any], normalisation_version: int = NORMALISATION_VERSION) -> LexiconBlock:
         terms = raw.get("terms")
         source = raw.get("source", "")
         if terms is None:
@@ -143,7 +143,7 @@ class LexiconBlock:
 
         for term in terms:
             # The single-text path matches words joined by one space: only such terms score alike everywhere.
-            problem = check_term(term)
+            problem = check_term(term, normalisation_version)
             if problem is not None:
                 raise ValueError(f"lexicon term {term!r} {problem}")
         if not isinstance(version, int) or not isinstance(source, str):
@@ -154,9 +154,9 @@ class LexiconBlock:
 Block = NgramBlock | LexiconBlock
 
 
-def _block_from_json(raw: Mapping[str, Any]) -> Block:
+def _block_from_json(raw: Mapping[str, Any], normalisation_version: int) -> Block:
     if raw.get("analyzer") == "lexicon":
-        return LexiconBlock.from_json(raw)
+        return LexiconBlock.from_json(raw, normalisation_version)
     return NgramBlock.from_json(raw)
 
 
@@ -183,12 +183,12 @@ class FeatureSpec:
         if not isinstance(blocks, list) or not blocks:
             raise ValueError("features.blocks must be a non-empty list")
         version = raw.get("normalisation_version", NORMALISATION_VERSION)
-        if not isinstance(version, int):
-            raise ValueError(f"features.normalisation_version must be an int, not {version!r}")
+        if version not in NORMALISATION_VERSIONS:
+            raise ValueError(f"features.normalisation_version must be one of {NORMALISATION_VERSIONS}, not {version!r}")
         scheme = raw.get("hashing", hashing.SCHEME)
         if scheme not in HASHING_SCHEMES:
             raise ValueError(f"features.hashing must be one of {HASHING_SCHEMES}, not {scheme!r}")
-        parsed = tuple(_block_from_json(block) for block in blocks)
+        parsed = tuple(_block_from_json(block, version) for block in blocks)
         for block in parsed:
             if scheme == SKLEARN_HASHING and not isinstance(block, NgramBlock):
                 raise ValueError("lexicon blocks need the current hashing scheme")
@@ -317,10 +317,10 @@ class HashedTextFeatures:
     """Turn raw texts into hashed feature rows; the text is normalised here, for training and scoring alike."""
 
     def __init__(self, spec: FeatureSpec) -> None:
-        if spec.normalisation_version != NORMALISATION_VERSION:
+        if spec.normalisation_version not in NORMALISATION_VERSIONS:
             raise ValueError(
                 f"features were built with normalisation version {spec.normalisation_version}, "
-                f"this code has version {NORMALISATION_VERSION}"
+                f"this code runs versions {NORMALISATION_VERSIONS}"
             )
         self.spec = spec
         self.legacy = spec.hashing == SKLEARN_HASHING
@@ -335,6 +335,13 @@ class HashedTextFeatures:
     @property
     def n_features(self) -> int:
         return self.spec.n_features
+
+    def normalise(self, text: str) -> str:
+        """Return the text as these features read it (with the normalisation they were built with)."""
+        return normalise_text(text, self.spec.normalisation_version)
+
+    def normalise_many(self, texts: Sequence[str]) -> list[str]:
+        return normalise_many(texts, self.spec.normalisation_version)
 
     def _block_entries(self, batch: hashing.TextBatch) -> list[Entries]:
         positions = batch.positions
@@ -363,7 +370,7 @@ class HashedTextFeatures:
 
     def entries(self, texts: Sequence[str], *, normalised: bool = False, positions: bool = False) -> Entries:
         """Return the non-zero entries of the rows of ``texts`` (already normalised if ``normalised``)."""
-        forms = list(texts) if normalised else normalise_many(texts)
+        forms = list(texts) if normalised else self.normalise_many(texts)
         if self.legacy:
             if positions:
                 raise ValueError("positions come from ngram_occurrences for the scikit-learn hashing")
@@ -436,7 +443,7 @@ class HashedTextFeatures:
     def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Return the feature rows of ``texts`` as one CSR matrix."""
         if self.legacy:
-            return self._legacy_matrix(normalise_many(texts))
+            return self._legacy_matrix(self.normalise_many(texts))
         chunks = [
             self.entries(texts[start : start + _CHUNK]).matrix(self.n_features)
             for start in range(0, len(texts), _CHUNK)
@@ -449,11 +456,11 @@ class HashedTextFeatures:
         """Return the non-zero columns of one text's row, block by block (a column may repeat)."""
         active: ActiveFeatures = []
         if not self.legacy:
-            for part in self._block_entries(hashing.TextBatch([normalise_text(text)])):
+            for part in self._block_entries(hashing.TextBatch([self.normalise(text)])):
                 if len(part.column):
                     active.append((part.column, float(part.value[0])))
             return active
-        normalised = normalise_text(text)
+        normalised = self.normalise(text)
         for block, analyser, offset in zip(self.spec.blocks, self._analysers, self._offsets, strict=True):
             buckets = {_bucket(ngram, block.n_features) for ngram in analyser(normalised)}
             if buckets:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.fingerprints import file_sha256
-from ml.normalise import normalise_text
+from ml.normalise import NORMALISATION_VERSION, normalise_text
 
 LEXICON_PATH = Path(__file__).with_name("lexicon.json")
 
@@ -71,11 +71,11 @@ def lexicon_sha256(path: Path = LEXICON_PATH) -> str:
     return file_sha256(path)
 
 
-def check_term(term: object) -> str | None:
-    """Return why ``term`` cannot be a lexicon term, or None when it can."""
+def check_term(term: object, normalisation_version: int = NORMALISATION_VERSION) -> str | None:
+    """Return why ``term`` cannot be a lexicon term (of that normalisation), or None when it can."""
     if not isinstance(term, str) or not term:
         return "is not a non-empty string"
-    normalised = normalise_text(term)
+    normalised = normalise_text(term, normalisation_version)
     if normalised != term:
         return f"is not a fixed point of normalise_text (it normalises to {normalised!r})"
     tokens = _TOKEN.findall(term)
@@ -145,6 +145,22 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         raise ValueError(f"{path}: not a UTF-8 JSON document: {error}") from error
     version, categories, terms = parse_lexicon(raw, str(path))
     return Lexicon(version=version, categories=categories, terms=terms, sha256=hashlib.sha256(data).hexdigest())
+
+
+def normalise_document(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return a lexicon document with every term in its normalised form, lists sorted and deduplicated.
+
+    Terms may be written in any script and with diacritics ("идиот", "glupača"): this is how they
+    become the fixed points ``load_lexicon`` requires. A term whose normalised form is not one or
+    two plain tokens is dropped; so is a form already listed in the same category.
+    """
+    languages: dict[str, dict[str, list[str]]] = {}
+    for language, block in raw["languages"].items():
+        languages[language] = {}
+        for category, entries in block.items():
+            forms = {normalise_text(term.strip()) for term in entries}
+            languages[language][category] = sorted(form for form in forms if check_term(form) is None)
+    return {**raw, "languages": languages}
 
 
 def switch_terms(text: str, terms: Mapping[str, str], seed: int) -> str:

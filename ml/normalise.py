@@ -1,14 +1,25 @@
-# ruff: noqa: RUF001 (look-alike letters are this module's subject)
+# ruff: noqa: RUF001, RUF002, RUF003 (look-alike letters and other scripts are this module's subject)
 """Text normalisation shared by training and scoring, with a map back to the original text.
 
-``normalise_text`` runs ``NORMALISATION_STEPS`` in order: format characters out, NFKC and case
-folding, "fancy" letters and Cyrillic/Greek look-alikes to Latin, whitespace collapsed,
-de-leeting (``1d10t``, ``$hit``, ``f*ck``), spaced or dotted letters joined (``s t u p i d``,
-``i.d.i.o.t``), runs of a repeated letter squeezed to two. Every step is idempotent and leaves the
-others' output alone, so the whole is idempotent. ``normalise_with_offsets`` returns the same
-text plus, per output character, the span of the original it came from (for explanations).
-A change to any step goes together with a bump of ``NORMALISATION_VERSION``: artifacts record
-the version they were trained with and refuse to load under another one.
+``normalise_text`` runs the steps of its version (``STEPS_BY_VERSION``) in order: format
+characters out, NFKC and case folding, (version 3) diacritics dropped and words spelt letter by
+letter joined, de-leeting (``1d10t``, ``$hit``, ``f*ck``), "fancy" letters and Cyrillic/Greek
+look-alikes to Latin, (version 3) Cyrillic and Greek transliterated to Latin, whitespace
+collapsed, spaced or dotted letters joined (``s t u p i d``, ``i.d.i.o.t``), runs of a repeated
+letter squeezed to two. Every step is idempotent and leaves the others' output alone, so the whole
+is idempotent. ``normalise_with_offsets`` returns the same text plus, per output character, the
+span of the original it came from (for explanations).
+
+Transliteration (version 3) is what keeps the script out of the scores: "Хвала на чланку" and
+"Hvala na članku" become the same text, Bulgarian "човек" and "chovek" too.
+
+Whatever the input, the work is bounded: only the first ``MAX_INPUT_CHARS`` characters are read
+(NFKC can turn one character into 18), and the result is cut to ``MAX_NORMALISED_CHARS`` at a word
+boundary; every pattern here runs in linear time.
+
+A change to any step goes together with a bump of ``NORMALISATION_VERSION``. Artifacts record the
+version they were trained with; every version in ``NORMALISATION_VERSIONS`` stays runnable, so older
+artifacts (shipped or fine-tuned) keep loading and scoring exactly as they were trained.
 """
 
 from __future__ import annotations
@@ -21,7 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NORMALISATION_VERSION = 2
+NORMALISATION_VERSION = 3
+# Versions whose steps this module still runs: an artifact normalises with the version it records.
+NORMALISATION_VERSIONS = (2, 3)
+# Longest normalised text; the API takes 5,000 characters and the compatibility APIs 20 KB.
+MAX_NORMALISED_CHARS = 20_000
+# Characters of the input that are read at all (format characters may be dropped, NFKC may expand).
+MAX_INPUT_CHARS = 2 * MAX_NORMALISED_CHARS
 
 
 @dataclass
@@ -202,17 +219,21 @@ _TWIN_SET = frozenset(string.ascii_letters) | frozenset(map(chr, _LETTERS))
 _TOKEN = re.compile(r"\S+")
 
 
-def fold_look_alikes(state: OffsetText) -> OffsetText:
+def fold_look_alikes(state: OffsetText, *, latin_letters_required: bool = True) -> OffsetText:
     """Map fancy letters (squared, small capitals, ...) and Cyrillic/Greek look-alikes to Latin.
 
     Look-alikes are folded in a word that also has Latin letters, or anywhere when the text has
-    hardly any Cyrillic or Greek letters without a Latin twin; so real Russian or Greek stays.
-    Both tests count quantities that folding does not change, which keeps the step idempotent.
+    some Latin letters and hardly any Cyrillic or Greek letters without a Latin twin; so real
+    Russian or Greek stays (and a Cyrillic text made only of letters with Latin twins, "Срам",
+    is transliterated, not read as "cpam"). The tests count quantities that folding does not
+    change, which keeps the step idempotent. Version 2 did not ask for a Latin letter.
     """
     text = state.text
     if text.isascii() or not _FANCY_OR_HOMOGLYPH.search(text):
         return state
     latin_text = sum(map(_FOREIGN_SET.__contains__, text)) * 20 <= sum(map(_TWIN_SET.__contains__, text))
+    if latin_text and latin_letters_required:
+        latin_text = _LATIN_LIKE.search(text) is not None
     if not latin_text and not _LATIN_LIKE.search(text):
         return state  # real Cyrillic or Greek: no token has a reason to fold (nor fancy letters)
 
@@ -234,6 +255,106 @@ def fold_look_alikes(state: OffsetText) -> OffsetText:
         return "".join(chars)
 
     return _sub(_TOKEN, fold_token, state)
+
+
+def _fold_look_alikes_v2(state: OffsetText) -> OffsetText:
+    return fold_look_alikes(state, latin_letters_required=False)
+
+
+def _letter_tables() -> tuple[dict[int, str], dict[int, str]]:
+    # After case folding, so lower case only. Serbian Latin is the model for the South Slavic
+    # letters (ц c, ћ ć, ђ đ, џ dž, љ lj, њ nj, ј j), and č š ž of Latin text become the same
+    # digraphs as ч ш ж, so the scripts meet: "ch", "sh", "zh", as Bulgarian, Macedonian and
+    # Russian are usually written in Latin letters.
+    latin = {
+        "č": "ch", "š": "sh", "ž": "zh", "ć": "c", "đ": "dj", "ł": "l", "ø": "o", "æ": "ae",
+        "œ": "oe", "ı": "i", "þ": "th", "ð": "d", "ŋ": "n", "ħ": "h", "ŧ": "t", "ß": "ss",
+    }  # fmt: skip
+    foreign = {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "dj", "е": "e", "ж": "zh", "з": "z",
+        "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o",
+        "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "c", "у": "u", "ф": "f", "х": "h", "ц": "c",
+        "ч": "ch", "џ": "dzh", "ш": "sh",
+        "щ": "sht", "ъ": "a", "ь": "", "ю": "yu", "я": "ya", "й": "y", "ѝ": "i",  # Bulgarian
+        "ѓ": "gj", "ќ": "kj", "ѕ": "dz",  # Macedonian
+        "ы": "y", "э": "e", "ё": "yo",  # Russian
+        "є": "ye", "і": "i", "ї": "yi", "ґ": "g",  # Ukrainian
+        "ў": "u", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ѣ": "e", "ѫ": "a",
+        "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
+        "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
+        "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o", "ϲ": "s", "ϳ": "j",
+    }  # fmt: skip
+    latin_table = {ord(source): target for source, target in latin.items()}
+    foreign_table = {ord(source): target for source, target in foreign.items()}
+    # Letters with diacritics lose them: Latin and Greek ones here (ë e, ç c, ş s, ă a, ά α),
+    # Cyrillic ones when transliterated (ќ, й and ё have entries of their own).
+    for code in [*range(0x00C0, 0x0250), *range(0x0370, 0x0530), *range(0x1E00, 0x2000)]:
+        char = chr(code)
+        if code in latin_table or code in foreign_table or not char.isalpha() or char.casefold() != char:
+            continue
+        base = unicodedata.normalize("NFD", char)[0]
+        if base == char or not base.isalpha():
+            continue
+        if 0x0400 <= code < 0x0530:
+            foreign_table[code] = foreign_table.get(ord(base), base)
+        else:
+            latin_table[code] = latin_table.get(ord(base), base)
+    return latin_table, foreign_table
+
+
+_DIACRITICS, _TRANSLITERATION = _letter_tables()
+_DIACRITICS_CLASS = _class_ranges(list(_DIACRITICS))
+# Combining diacritical marks go too, but only after a Latin, Greek or Cyrillic letter: taken from
+# elsewhere (between two Hangul jamo) they could let NFKC compose what they kept apart.
+_MARKS = "\u0300-\u036f"
+_DIACRITIC = re.compile(
+    f"[{_DIACRITICS_CLASS}]|(?<=[a-z\u00c0-\u024f\u0370-\u03ff\u0400-\u052f\u1e00-\u1fff])[{_MARKS}]+"
+)
+_MARK = re.compile(f"[{_MARKS}]")
+_TRANSLITERATED = re.compile(f"[{_class_ranges(list(_TRANSLITERATION))}]")
+
+
+def _diacritic_match(match: re.Match[str]) -> str:
+    return _DIACRITICS.get(ord(match.group()[0]), "")
+
+
+def drop_diacritics(state: OffsetText) -> OffsetText:
+    """Drop diacritics (``ë`` e, ``ş`` s, ``ά`` α) and write ``č š ž`` as ``ch sh zh``, as readers often type."""
+    text = state.text
+    if text.isascii() or not _DIACRITIC.search(text):
+        return state
+    if state.begins is None and not _MARK.search(text):
+        return OffsetText(text.translate(_DIACRITICS), None, None)
+    return _sub(_DIACRITIC, _diacritic_match, state)
+
+
+def transliterate(state: OffsetText) -> OffsetText:
+    """Write Cyrillic and Greek in Latin letters: "Хвала на чланку" and "Hvala na članku" meet."""
+    text = state.text
+    if text.isascii() or not _TRANSLITERATED.search(text):
+        return state
+    if state.begins is None:
+        return OffsetText(text.translate(_TRANSLITERATION), None, None)
+    return _sub(_TRANSLITERATED, lambda m: _TRANSLITERATION[ord(m.group())], state)
+
+
+_SPACED_GROUP = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_])+(?!\S)")
+_WIDE_GAP = re.compile(r"[^\W\d_]\s{2,}[^\W\d_]")
+
+
+def join_spaced_words(state: OffsetText) -> OffsetText:
+    """Join words spelt letter by letter with wider gaps between them: ``Y O U  A R E`` -> ``YOU  ARE``.
+
+    Runs before white space is collapsed, since the wider gaps are all that tells the words apart;
+    it acts only on texts with two such words or more (after it, no wide gap parts single letters).
+    """
+    text = state.text
+    if not _WIDE_GAP.search(text):
+        return state
+    groups = _SPACED_GROUP.findall(text)
+    if len(groups) < 2:
+        return state
+    return _sub(_SPACED_GROUP, lambda m: m.group().replace(" ", ""), state)
 
 
 _WHITESPACE = re.compile(r"\s+")
@@ -372,37 +493,91 @@ def squeeze_repeats(state: OffsetText) -> OffsetText:
 
 # Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
 # are folded after de-leeting, whose new Latin letters they count.
-NORMALISATION_STEPS: tuple[Callable[[OffsetText], OffsetText], ...] = (
-    remove_format_characters,
-    fold_compatibility_and_case,
-    collapse_whitespace,
-    deleet,
-    fold_look_alikes,
-    join_spaced_letters,
-    squeeze_repeats,
-)
+# Diacritics go before de-leeting, whose words they would split; transliteration follows look-alike
+# folding, which must see the Cyrillic and Greek letters, and precedes the white space collapse, as
+# a dropped soft sign can leave two spaces side by side.
+Step = Callable[[OffsetText], OffsetText]
+STEPS_BY_VERSION: dict[int, tuple[Step, ...]] = {
+    2: (
+        remove_format_characters,
+        fold_compatibility_and_case,
+        collapse_whitespace,
+        deleet,
+        _fold_look_alikes_v2,
+        join_spaced_letters,
+        squeeze_repeats,
+    ),
+    3: (
+        remove_format_characters,
+        fold_compatibility_and_case,
+        drop_diacritics,
+        join_spaced_words,
+        deleet,
+        fold_look_alikes,
+        transliterate,
+        collapse_whitespace,
+        join_spaced_letters,
+        squeeze_repeats,
+    ),
+}
+NORMALISATION_STEPS = STEPS_BY_VERSION[NORMALISATION_VERSION]
 
 
-def _run(text: str, track: bool) -> OffsetText:
+def _steps(version: int) -> tuple[Step, ...]:
+    steps = STEPS_BY_VERSION.get(version)
+    if steps is None:
+        raise ValueError(f"unknown normalisation version {version!r}; this code runs {NORMALISATION_VERSIONS}")
+    return steps
+
+
+def _cut(state: OffsetText, limit: int) -> OffsetText:
+    """Keep at most ``limit`` characters, ending at the last space when there is one (no word is split)."""
+    if len(state.text) <= limit:
+        return state
+    end = state.text.rfind(" ", 0, limit + 1)
+    if end <= 0:
+        end = limit
+    text = state.text[:end].rstrip(" ")
+    if state.begins is None or state.ends is None:
+        return OffsetText(text, None, None)
+    return OffsetText(text, state.begins[: len(text)], state.ends[: len(text)])
+
+
+def _run(text: str, track: bool, version: int = NORMALISATION_VERSION) -> OffsetText:
+    steps = _steps(version)
+    text = text[:MAX_INPUT_CHARS]
     state = (
         OffsetText(text, list(range(len(text))), list(range(1, len(text) + 1)))
         if track
         else OffsetText(text, None, None)
     )
-    for step in NORMALISATION_STEPS:
+    for step in steps:
         state = step(state)
-    return state
+        if step is fold_compatibility_and_case and len(state.text) > MAX_INPUT_CHARS:
+            # NFKC can expand a character to 18: bound the work of every later step.
+            state = OffsetText(
+                state.text[:MAX_INPUT_CHARS],
+                None if state.begins is None else state.begins[:MAX_INPUT_CHARS],
+                None if state.ends is None else state.ends[:MAX_INPUT_CHARS],
+            )
+    return _cut(state, MAX_NORMALISED_CHARS)
 
 
-def _normalise_ascii(text: str, squeeze: bool) -> str:
-    # The steps as they act on ASCII text: no format characters, no look-alikes, nothing for NFKC,
-    # and de-leeting only writes ASCII letters; the same patterns and replacements as the steps.
-    text = " ".join(text.lower().split())
+def _normalise_ascii(text: str, squeeze: bool, version: int) -> str:
+    # The steps as they act on ASCII text (the same in every version): no format characters, no
+    # look-alikes or letters to transliterate, nothing for NFKC, and de-leeting only writes ASCII
+    # letters; the same patterns and replacements as the steps.
+    text = text[:MAX_INPUT_CHARS].lower()
+    if version >= 3:
+        text = join_spaced_words(OffsetText(text, None, None)).text
+    text = " ".join(text.split())
     if _LEET_CHAR.search(text):
         text = _LEET_TOKEN.sub(_deleet_token, text)
     if _SPACED_TAIL.search(text) and _SPACED_HINT.search(text):
         text = _SPACED.sub(_join_letters, text)
-    return _REPEATS.sub(_squeeze, text) if squeeze else text
+    if not squeeze:
+        return text
+    return _cut(OffsetText(_REPEATS.sub(_squeeze, text), None, None), MAX_NORMALISED_CHARS).text
 
 
 def _join_letters(match: re.Match[str]) -> str:
@@ -413,23 +588,25 @@ def _squeeze(match: re.Match[str]) -> str:
     return match.group(1) * 2
 
 
-def normalise_text(text: str) -> str:
-    """Return the form of ``text`` that the models see."""
+def normalise_text(text: str, version: int = NORMALISATION_VERSION) -> str:
+    """Return the form of ``text`` that the models (of normalisation ``version``) see."""
     if text.isascii():
-        return _normalise_ascii(text, squeeze=True)
-    return _run(text, track=False).text
+        _steps(version)
+        return _normalise_ascii(text, squeeze=True, version=version)
+    return _run(text, track=False, version=version).text
 
 
-def normalise_many(texts: Sequence[str]) -> list[str]:
-    """Return ``[normalise_text(text) for text in texts]``, looking for long repeats in one pass."""
+def normalise_many(texts: Sequence[str], version: int = NORMALISATION_VERSION) -> list[str]:
+    """Return ``[normalise_text(text, version) for text in texts]``, looking for long repeats in one pass."""
+    _steps(version)
     results: list[str] = []
     plain: list[int] = []
     for index, text in enumerate(texts):
         if text.isascii():
-            results.append(_normalise_ascii(text, squeeze=False))
+            results.append(_normalise_ascii(text, squeeze=False, version=version))
             plain.append(index)
         else:
-            results.append(_run(text, track=False).text)
+            results.append(_run(text, track=False, version=version).text)
     if plain:
         joined = "\n".join(results[index] for index in plain)
         codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
@@ -440,9 +617,12 @@ def normalise_many(texts: Sequence[str]) -> list[str]:
             for which in np.unique(np.searchsorted(ends, triples, side="right")).tolist():
                 index = plain[which]
                 results[index] = _REPEATS.sub(_squeeze, results[index])
+        for index in plain:
+            if len(results[index]) > MAX_NORMALISED_CHARS:
+                results[index] = _cut(OffsetText(results[index], None, None), MAX_NORMALISED_CHARS).text
     return results
 
 
-def normalise_with_offsets(text: str) -> OffsetText:
+def normalise_with_offsets(text: str, version: int = NORMALISATION_VERSION) -> OffsetText:
     """Return the normalised text and, per character, the span of ``text`` it comes from."""
-    return _run(text, track=True)
+    return _run(text, track=True, version=version)

@@ -19,7 +19,7 @@ from ml.artifacts import load_model
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.hashing import TextBatch
 from ml.model import LinearTextModel
-from ml.normalise import normalise_many, normalise_text, normalise_with_offsets
+from ml.normalise import OffsetText, normalise_many, normalise_text, normalise_with_offsets
 
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 TOXICITY = "toxicity"
@@ -78,10 +78,13 @@ class Scorer:
         """Return every attribute's probability for one text, e.g. ``{"TOXICITY": 0.03, "SPAM": 0.01}``."""
         if any(features.legacy for features, _ in self._groups):
             return self.score_many([text])[0]
-        normalised = normalise_text(text)
+        normalised: dict[int, str] = {}
         scores: dict[str, float] = {}
         for features, models in self._groups:
-            logits = features.single_logits(normalised, self._columns_first(models))
+            version = features.spec.normalisation_version
+            if version not in normalised:
+                normalised[version] = normalise_text(text, version)
+            logits = features.single_logits(normalised[version], self._columns_first(models))
             start = 0
             for model in models:
                 end = start + len(model.attributes)
@@ -96,10 +99,13 @@ class Scorer:
         Each span is ``{"begin", "end", "text", "weight"}``: offsets into ``text`` as given (not the
         normalised form), the substring there, and its share of the log-odds.
         """
-        normalised = normalise_with_offsets(text)
+        normalised: dict[int, OffsetText] = {}
         explanation: dict[str, list[dict[str, Any]]] = {}
         for model in self.models.values():
-            explanation.update(model.explain(text, top, normalised))
+            version = model.features.spec.normalisation_version
+            if version not in normalised:
+                normalised[version] = normalise_with_offsets(text, version)
+            explanation.update(model.explain(text, top, normalised[version]))
         return explanation
 
     def score_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
@@ -113,13 +119,16 @@ class Scorer:
         scores: list[dict[str, float]] = [{} for _ in texts]
         if not texts:
             return scores
-        batch = TextBatch(normalise_many(texts))
+        batches: dict[int, TextBatch] = {}
         for features, models in self._groups:
+            version = features.spec.normalisation_version
+            if version not in batches and not features.legacy:
+                batches[version] = TextBatch(normalise_many(texts, version))
             if features.legacy:
                 matrix = features.matrix(texts)
                 found = [model.probabilities_from_matrix(matrix) for model in models]
             else:
-                logits = features.linear_logits(batch, self._columns_first(models))
+                logits = features.linear_logits(batches[version], self._columns_first(models))
                 bounds = np.cumsum([0] + [len(model.attributes) for model in models])
                 found = [
                     expit(logits[:, begin:end] + model.intercepts)

@@ -11,8 +11,11 @@ import re
 
 from ml.normalise import normalise_text
 
+# A bare domain starts only where a run of letters, digits and hyphens starts: trying every
+# position inside "a-a-a-..." would make the search quadratic.
 LINK = re.compile(
-    r"https?://\S+|www\.\S+|\b[a-z0-9][a-z0-9-]*\.(?:com|net|org|info|biz|ru|io|ly|xyz|top|click|shop)\b(?:/\S*)?",
+    r"https?://\S+|www\.\S+"
+    r"|(?<![a-z0-9-])[a-z0-9][a-z0-9-]*\.(?:com|net|org|info|biz|ru|io|ly|xyz|top|click|shop)\b(?:/\S*)?",
     re.IGNORECASE,
 )
 

@@ -151,6 +151,15 @@ def test_it_refuses_a_spec_from_another_normalisation_version() -> None:
         HashedTextFeatures(FeatureSpec(blocks=NGRAMS, normalisation_version=0))
 
 
+def test_it_reads_text_with_the_normalisation_version_of_its_spec() -> None:
+    old = HashedTextFeatures(FeatureSpec(blocks=NGRAMS, normalisation_version=2))
+    new = HashedTextFeatures(FeatureSpec(blocks=NGRAMS, normalisation_version=3))
+    assert old.normalise("Срам") == "cpam"
+    assert new.normalise("Срам") == "sram"
+    assert (old.matrix(["Срам"]) != new.matrix(["Срам"])).nnz
+    assert (new.matrix(["Срам"]) != new.matrix(["sram"])).nnz == 0
+
+
 @settings(max_examples=200)
 @given(st.text(max_size=60))
 def test_it_computes_one_texts_logits_as_the_batch_does(text: str) -> None:

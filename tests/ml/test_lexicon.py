@@ -31,7 +31,7 @@ NEUTRAL_IDENTITY_WORDS = [
     # Turkish, Polish, Russian, Nordic, others
     "yahudi", "kürt", "ermeni", "suriyeli", "zenci", "çingene", "kadın",
     "żyd", "murzyn", "cygan", "kobieta", "еврей", "мусульманин", "негр", "гей", "женщина",
-    "bög", "homse", "zigenare", "cikán", "țigan", "cigány", "néger", "mustalainen",
+    "bög", "homse", "zigenare", "cikán", "țigan", "cigány", "mustalainen",
     "黑人", "同性恋", "穆斯林", "게이", "흑인", "ユダヤ人", "ホモ",
 ]  # fmt: skip
 
@@ -152,7 +152,7 @@ def test_it_lists_no_neutral_identity_word() -> None:
     ],
 )
 def test_it_spot_checks_well_known_terms(term: str, categories: set[str]) -> None:
-    assert load_lexicon().terms.get(term) in categories
+    assert load_lexicon().terms.get(normalise_text(term)) in categories
 
 
 def test_it_leaves_out_ordinary_words_of_covered_languages() -> None:

@@ -32,7 +32,7 @@ TRICKY = [
     "\u0130",
 ]
 # Characters the obfuscation steps look at: leet digits and symbols, masks, separators, look-alikes.
-OBFUSCATION = list("aabdiostu 01345789@$!|*#%._-/") + list("аеорсхіαορ🅸ᴍ") + ["\u1100", "\u1161", "\u3131", "\u314f"]
+OBFUSCATION = list("aabdiostu 01345789@$!|*#%._-/") + list("аеорсхіαορ🅸ᴍщжё") + ["\u1100", "\u1161", "\u3131", "\u314f"]
 
 
 def test_it_folds_full_width_and_mathematical_letters_and_case() -> None:
@@ -76,11 +76,97 @@ def test_it_undoes_the_usual_obfuscations(text: str, expected: str) -> None:
     assert normalise_text(text) == expected
 
 
-@pytest.mark.parametrize(
-    "text", ["вы идиот, сэр", "Это просто позор", "καλημέρα φίλε", "costs $5000 on the 4th at 10am", "covid19 and g7"]
-)
-def test_it_leaves_real_cyrillic_greek_and_numbers_alone(text: str) -> None:
+@pytest.mark.parametrize("text", ["costs $5000 on the 4th at 10am", "covid19 and g7", "call 0800 111 0 111"])
+def test_it_leaves_numbers_alone(text: str) -> None:
     assert normalise_text(text) == text.casefold()
+
+
+@pytest.mark.parametrize("text", ["вы идиот, сэр", "Это просто позор", "καλημέρα φίλε"])
+def test_it_left_real_cyrillic_and_greek_alone_in_version_2(text: str) -> None:
+    assert normalise_text(text, version=2) == text.casefold()
+    assert normalise_text("Срам", version=2) == "cpam"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("вы идиот, сэр", "vy idiot, ser"),
+        ("καλημέρα φίλε", "kalimera file"),
+        ("Срам", "sram"),  # only letters with Latin twins, and still read as Cyrillic
+        ("Ще те намеря", "shte te namerya"),
+        ("Ђорђе, џеп, љубав, њива", "djordje, dzhep, ljubav, njiva"),
+        ("Faleminderit për lajmin, çdo ditë", "faleminderit per lajmin, cdo dite"),
+        ("Şerefsiz ağabey, ırmak", "serefsiz agabey, irmak"),
+        ("Ștefan și Țară", "stefan si tara"),
+        ("Zażółć gęślą jaźń", "zazolc gesla jazn"),
+    ],
+)
+def test_it_transliterates_cyrillic_and_greek_and_drops_diacritics(text: str, expected: str) -> None:
+    assert normalise_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [
+        ("Хвала на чланку, веома информативно.", "Hvala na članku, veoma informativno."),
+        ("Ћерка је уписала медицину у Крагујевцу.", "Ćerka je upisala medicinu u Kragujevcu."),
+        ("Шта ће бити са џамијом у Ђаковици?", "Šta će biti sa džamijom u Đakovici?"),
+        ("Благодаря за статията, много е информативна.", "Blagodarya za statiyata, mnogo e informativna."),
+        ("Човек, жена и щастие", "Chovek, zhena i shtastie"),
+    ],
+)
+def test_it_gives_a_sentence_and_its_transliteration_the_same_form(cyrillic: str, latin: str) -> None:
+    assert normalise_text(cyrillic) == normalise_text(latin)
+
+
+def test_it_joins_words_spelt_letter_by_letter_with_wider_gaps_between_them() -> None:
+    assert normalise_text("Y O U  A R E  T R A S H") == "you are trash"
+    assert normalise_text("Т И  С И  И Д И О Т") == "ti si idiot"
+    assert normalise_text("Y O U  A R E  T R A S H", version=2) == "youaretrash"
+
+
+def test_it_maps_transliterated_letters_back_to_the_original() -> None:
+    original = "Ти си глупак, щеш да видиш"
+    result = normalise_with_offsets(original)
+    assert result.text == "ti si glupak, shtesh da vidish"
+    begin, end = result.original_span(14, 20)
+    assert original[begin:end] == "щеш"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufdfa" * 5000,  # one character, 18 under NFKC
+        "\ufdfa" * 20_000,
+        "a" * 100_000,
+        "a " * 60_000,
+        "щ" * 50_000,  # three letters each once transliterated
+        ("word " * 30_000),
+        "\u200b" * 50_000 + "idiot",
+    ],
+)
+def test_it_bounds_the_normalised_length_whatever_the_input(text: str) -> None:
+    from ml.normalise import MAX_NORMALISED_CHARS
+
+    plain = normalise_text(text)
+    tracked = normalise_with_offsets(text)
+    assert len(plain) <= MAX_NORMALISED_CHARS
+    assert tracked.text == plain
+    assert normalise_text(plain) == plain
+
+
+def test_it_cuts_a_long_text_at_a_word_boundary() -> None:
+    from ml.normalise import MAX_NORMALISED_CHARS
+
+    text = "idiot " * (MAX_NORMALISED_CHARS // 6 + 10)
+    cut = normalise_text(text)
+    assert MAX_NORMALISED_CHARS - 6 <= len(cut) <= MAX_NORMALISED_CHARS
+    assert cut.endswith("idiot")
+
+
+def test_it_refuses_an_unknown_version() -> None:
+    with pytest.raises(ValueError, match="unknown normalisation version"):
+        normalise_text("hello", version=1)
 
 
 def test_it_maps_each_character_back_to_the_original() -> None:
@@ -104,11 +190,23 @@ def test_it_maps_joined_and_squeezed_letters_to_their_whole_span() -> None:
 
 
 @settings(max_examples=500)
-@given(st.text())
-def test_it_is_idempotent(text: str) -> None:
+@given(st.text(), st.sampled_from([2, 3]))
+def test_it_is_idempotent(text: str, version: int) -> None:
+    once = normalise_text(text, version)
+    assert normalise_text(once, version) == once
+    assert unicodedata.is_normalized("NFKC", once)
+
+
+@settings(max_examples=300)
+@given(
+    st.text(
+        alphabet="абвгджзийклмнопрстуфхцчшщъьюяђћџљњѓќѕ" + "αβγδεζηθλξπσςφχψωάéëçşčšžćđ \u0301\u0308 .1", max_size=40
+    )
+)
+def test_it_is_idempotent_on_cyrillic_greek_and_diacritics(text: str) -> None:
     once = normalise_text(text)
     assert normalise_text(once) == once
-    assert unicodedata.is_normalized("NFKC", once)
+    assert normalise_with_offsets(text).text == once
 
 
 @settings(max_examples=500)
