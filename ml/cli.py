@@ -1,4 +1,5 @@
-"""``python -m ml train | score | evaluate``: build an artifact, score a CSV, or re-measure a model.
+"""``python -m ml train | score | evaluate | corpus``: build an artifact, score a CSV, re-measure a model,
+or check the project's own corpus.
 
 Expected failures (bad input, a missing or altered artifact, unreadable data) end with exit code 2
 and one line on stderr; a traceback means a bug.
@@ -17,6 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from ml.artifacts import ArtifactError, load_model
+from ml.corpus import (
+    CorpusError,
+    agreement,
+    corpus_stats,
+    duplicates,
+    parse_labels,
+    read_corpus,
+    relabel_sample,
+    remove_rows,
+)
 from ml.datasets import DataError, load_dataset, open_csv_text
 from ml.evaluation import evaluate_attribute_heads, evaluate_model, metrics_table
 from ml.model import LinearTextModel
@@ -59,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS_DIR)
     evaluate.add_argument("--version", help="model version, default the newest present")
     evaluate.add_argument("--config", type=Path, help="training config, default ml/config/<model>.json")
+
+    corpus = commands.add_parser("corpus", help="check, deduplicate and count ml/corpus, or sample it for relabelling")
+    corpus.add_argument("action", choices=("stats", "dedupe", "sample", "agreement"))
+    corpus.add_argument("--fraction", type=float, default=0.1, help="sample: share of the training rows")
+    corpus.add_argument("--seed", type=int, default=20261130, help="sample: the seed")
+    corpus.add_argument("--labels", type=Path, help="agreement: the second writer's 'source<TAB>labels' file")
+    corpus.add_argument("--json", type=Path, help="stats, agreement: also write the figures here")
     return parser
 
 
@@ -175,7 +193,52 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "score": _score, "evaluate": _evaluate}
+def _corpus(args: argparse.Namespace) -> int:
+    try:
+        train, dev = read_corpus("train"), read_corpus("dev")
+    except CorpusError as exc:
+        raise InputError(str(exc)) from exc
+    if args.action == "dedupe":
+        # Development rows first: a training row that repeats one goes, never the development row.
+        found = duplicates(dev) + duplicates(train, against=dev)
+        for row, source in found:
+            print(f"{row.source} repeats {source}: {row.text[:80]}", file=sys.stderr)
+        print(f"removed {remove_rows(row for row, _ in found)} near-duplicate rows")
+        return 0
+    if args.action == "sample":
+        for row in relabel_sample(train, args.fraction, args.seed):
+            print(f"{row.source}\t{row.lang}\t{row.text}")
+        return 0
+    if args.action == "agreement":
+        if args.labels is None:
+            raise InputError("agreement needs --labels FILE (lines of 'source<TAB>labels')")
+        by_source = {row.source: row for row in train + dev}
+        first, second = [], []
+        try:
+            lines = args.labels.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {args.labels}: {exc}") from exc
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            source, _, code = line.partition("\t")
+            if source not in by_source:
+                raise InputError(f"{args.labels} line {number}: unknown row {source!r}")
+            try:
+                second.append(parse_labels(code.strip()))
+            except CorpusError as exc:
+                raise InputError(f"{args.labels} line {number}: {exc}") from exc
+            first.append(by_source[source].labels)
+        report = {"rows": len(first), "attributes": agreement(first, second)}
+    else:
+        report = {"train": corpus_stats(train), "dev": corpus_stats(dev)}
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+COMMANDS = {"train": _train, "score": _score, "evaluate": _evaluate, "corpus": _corpus}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

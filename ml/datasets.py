@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ml.corpus import CORPUS_DIR, CorpusError, read_corpus_file
 from ml.fingerprints import file_sha256
 from ml.training_config import DataFile, DatasetSpec
 
@@ -95,13 +96,20 @@ def load_dataset(
     """Read one data set's files, keeping the rows whose role is in ``roles``."""
     loaded = LoadedDataset(spec=spec, train=LabelledTexts(), test=LabelledTexts(), files=[])
     for data_file in spec.files:
-        path = data_dir / spec.folder / data_file.file
-        if not path.is_file():
-            raise DataError(f"{spec.name}: data file {path} does not exist")
-        try:
-            loaded.files.append(_read_file(path, data_file, spec, loaded, roles))
-        except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
-            raise DataError(f"{spec.name}: cannot read {path}: {exc}") from exc
+        if spec.corpus:
+            # The project's own corpus ships with the code; a file name may be a pattern ("*.tsv").
+            paths = sorted((CORPUS_DIR / spec.folder).glob(data_file.file))
+            if not paths:
+                raise DataError(f"{spec.name}: no corpus file {CORPUS_DIR / spec.folder / data_file.file}")
+        else:
+            paths = [data_dir / spec.folder / data_file.file]
+        for path in paths:
+            if not path.is_file():
+                raise DataError(f"{spec.name}: data file {path} does not exist")
+            try:
+                loaded.files.append(_read_file(path, data_file, spec, loaded, roles))
+            except (OSError, UnicodeDecodeError, EOFError, csv.Error, CorpusError) as exc:
+                raise DataError(f"{spec.name}: cannot read {path}: {exc}") from exc
     return loaded
 
 
@@ -109,7 +117,8 @@ def _read_file(
     path: Path, data_file: DataFile, spec: DatasetSpec, loaded: LoadedDataset, roles: frozenset[str]
 ) -> FileFingerprint:
     rows = train_rows = test_rows = 0
-    for row in read_csv_rows(path):
+    records = (row.as_record() for row in read_corpus_file(path)) if spec.corpus else read_csv_rows(path)
+    for row in records:
         rows += 1
         if rows == 1:
             _check_columns(path, row, data_file, spec)
@@ -134,7 +143,7 @@ def _read_file(
             loaded.test.add(row["text"], label, group, attributes)
             test_rows += 1
     return FileFingerprint(
-        path=f"{spec.folder}/{data_file.file}",
+        path=f"{'corpus/' if spec.corpus else ''}{spec.folder}/{path.name}",
         sha256=file_sha256(path),
         rows=rows,
         train_rows=train_rows,
@@ -144,7 +153,7 @@ def _read_file(
 
 
 def _check_columns(path: Path, row: dict[str, str], data_file: DataFile, spec: DatasetSpec) -> None:
-    needed = {"text", "label"}
+    needed = {"text", spec.label_column}
     if data_file.split is not None:
         needed.add(data_file.split.column)
     if spec.label_override is not None:
@@ -163,7 +172,7 @@ def _label(path: Path, line: int, row: dict[str, str], spec: DatasetSpec) -> int
         override = spec.label_override.labels.get(row[spec.label_override.column])
         if override is not None:
             return override
-    value = row["label"]
+    value = row[spec.label_column]
     if value not in ("0", "1"):
         raise DataError(f"{spec.name}: {path} data row {line} has label {value!r}, expected 0 or 1")
     return int(value)

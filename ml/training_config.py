@@ -98,6 +98,9 @@ class DatasetSpec:
     group_column: str | None = None
     attributes: Mapping[str, AttributeLabel] = field(default_factory=dict)
     attributes_only: bool = False
+    # The project's own corpus (``ml/corpus/<folder>/``, ``ml.corpus``) instead of a CSV of the data directory.
+    corpus: bool = False
+    label_column: str = "label"
 
     @property
     def has_train_rows(self) -> bool:
@@ -394,6 +397,9 @@ def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
         name: _parse_attribute_label(_mapping(value, f"{where}: attributes.{name}"), f"{where}: attributes.{name}")
         for name, value in _mapping(raw.get("attributes", {}), f"{where}: attributes").items()
     }
+    corpus = raw.get("corpus", False)
+    if not isinstance(corpus, bool):
+        raise ConfigError(f"{where}: corpus must be true or false")
     attributes_only = raw.get("attributes_only", False)
     if not isinstance(attributes_only, bool) or (attributes_only and not attributes):
         raise ConfigError(f"{where}: attributes_only must be true or false, and true only with attributes")
@@ -420,6 +426,8 @@ def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
         group_column=raw.get("group_column"),
         attributes=attributes,
         attributes_only=attributes_only,
+        corpus=corpus,
+        label_column=_string(raw.get("label_column", "label"), f"{where}: label_column"),
     )
     if spec.has_train_rows and spec.attributes_only:
         raise ConfigError(f"{where}: a set with attributes_only may only test")
@@ -430,7 +438,7 @@ def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
 
 def _parse_file(raw: Mapping[str, Any], where: str) -> DataFile:
     file = _string(raw.get("file"), f"{where}: file")
-    if Path(file).name != file:
+    if Path(file).name != file or file in (".", ".."):
         raise ConfigError(f"{where}: file must be a plain file name, not {file!r}")
     role = raw.get("role")
     split = raw.get("split")

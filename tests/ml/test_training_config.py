@@ -148,9 +148,22 @@ def test_the_checked_in_toxicity_config_tries_the_perspective_attributes() -> No
         "PROFANITY",
         "THREAT",
         "IDENTITY_ATTACK",
+        "SEXUALLY_EXPLICIT",
     }
-    assert not any("SEVERE_TOXICITY" in spec.attributes for spec in config.datasets)
+    # Severity and sexual content are labelled only by the project's own corpus (ml/corpus/GUIDE.md).
+    for attribute in ("SEVERE_TOXICITY", "SEXUALLY_EXPLICIT"):
+        assert [spec.name for spec in config.datasets if attribute in spec.attributes and spec.has_train_rows] == [
+            "moderato-corpus"
+        ]
     assert all(spec.training_allowed for spec in config.datasets if spec.attributes and spec.has_train_rows)
+
+
+def test_the_checked_in_configs_never_train_on_the_development_corpus() -> None:
+    for model in ("toxicity", "spam"):
+        config = load_config(default_config_path(model))
+        dev = [spec for spec in config.datasets if spec.corpus and spec.folder == "dev"]
+        assert len(dev) == 1 and not dev[0].has_train_rows and not dev[0].training_allowed
+        assert [spec.folder for spec in config.training_sets if spec.corpus] == ["train"]
 
 
 def test_it_refuses_code_switching_without_a_lexicon_or_obfuscated_copies(raw_config: RawConfig) -> None:
