@@ -6,7 +6,7 @@ with the shipped models, decides it with ``moderation.policy.decide`` and the de
 held, of toxic ones held (threats and identity attacks apart), of spam held and rejected, and of
 legitimate comments rejected. Usage::
 
-    .venv/bin/python bench/decisions.py [--toxicity VERSION] [--spam VERSION] [--json FILE]
+    .venv/bin/python bench/decisions.py [--artifacts DIR] [--toxicity VERSION] [--spam VERSION] [--json FILE]
 """
 
 from __future__ import annotations
@@ -87,10 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--toxicity", help="toxicity model version, default the newest")
     parser.add_argument("--spam", help="spam model version, default the newest")
+    parser.add_argument("--artifacts", type=Path, help="artifacts directory, default ml/artifacts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     rows = read_corpus("dev")
-    scorer = get_scorer(toxicity_version=args.toxicity, spam_version=args.spam)
+    scorer = get_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     scores = scorer.score_many([row.text for row in rows])
     outcomes = [decide(scores=s, thresholds=DEFAULT_THRESHOLDS).outcome for s in scores]
     by_group: dict[str, list[int]] = defaultdict(list)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.language import text_script
 from ml.normalise import normalise_text
 
 CORPUS_DIR = Path(__file__).with_name("corpus")
@@ -57,16 +57,6 @@ class CorpusRow:
         record = {"text": self.text, "lang": self.lang, "script": self.script, "topic": self.topic, "kind": self.kind}
         record.update({name: str(value) for name, value in self.labels.items()})
         return record
-
-
-def text_script(text: str) -> str:
-    """Return ``Cyrl``, ``Grek`` or ``Latn`` for the script most of the text's letters are in (``Zyyy`` for none)."""
-    counts: Counter[str] = Counter()
-    for char in text:
-        if char.isalpha():
-            name = unicodedata.name(char, "")
-            counts["Cyrl" if name.startswith("CYRILLIC") else "Grek" if name.startswith("GREEK") else "Latn"] += 1
-    return counts.most_common(1)[0][0] if counts else "Zyyy"
 
 
 def parse_labels(code: str) -> dict[str, int]:

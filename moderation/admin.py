@@ -153,7 +153,9 @@ class ModelVersionFilter(admin.SimpleListFilter):
 
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "author_name", "short_body", "thread", "score_bars", "reason_list", "waited"]
+    list_display = [
+        "id", "status", "author_name", "short_body", "language_script", "thread", "score_bars", "reason_list", "waited",
+    ]  # fmt: skip
     list_display_links = ["id", "short_body"]
     list_filter = [
         "status",
@@ -162,6 +164,8 @@ class CommentAdmin(admin.ModelAdmin):
         ReasonFilter,
         ScoreBandFilter,
         ModelVersionFilter,
+        "language",
+        "script",
         "created_at",
     ]
     search_fields = ["body", "author_name", "author_email", "thread__key"]
@@ -176,7 +180,7 @@ class CommentAdmin(admin.ModelAdmin):
     inlines = [ReportInline, DecisionInline]
     fields = [
         "status", "thread", "thread_context", "author_name", "author_email", "explanation", "score_bars", "reason_list",
-        "model_versions", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
+        "model_versions", "language_script", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
     ]  # fmt: skip
     readonly_fields = fields
 
@@ -216,6 +220,10 @@ class CommentAdmin(admin.ModelAdmin):
         if not rows:
             return "A top-level comment, the first in its thread."
         return format_html_join("", "<div><b>{}</b> #{} ({}) {}: {}</div>", rows)
+
+    @admin.display(description="language", ordering="language")
+    def language_script(self, comment: Comment) -> str:
+        return " ".join(part for part in (comment.language, comment.script) if part) or "-"
 
     @admin.display(description="comment")
     def short_body(self, comment: Comment) -> str:

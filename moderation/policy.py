@@ -54,6 +54,7 @@ class Facts:
     trusted: bool = False
     blocked: str = ""
     blocked_words: tuple[str, ...] = ()
+    language: str = ""  # ISO 639-1 code of the detected language, "" when unknown
 
 
 @dataclass(frozen=True)

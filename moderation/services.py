@@ -6,6 +6,7 @@ a task that runs twice, or arrives after a moderator has acted, changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from comments.models import Comment, Site
+from ml.language import Language, detect_language
 from moderation import policy, rules, webhooks
 from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
 from moderation.scoring import get_scorer
@@ -47,6 +49,7 @@ def comment_decide(
     model_versions: dict[str, str] | None = None,
     from_status: str = Comment.Status.PENDING,
     reasons: list[dict[str, object]] | None = None,
+    language: Language | None = None,
 ) -> bool:
     """Write a decision if the comment is still in ``from_status``; return whether it was written."""
     fields: dict[str, object] = {
@@ -54,6 +57,8 @@ def comment_decide(
         "reasons": reasons if reasons is not None else [reason.as_dict() for reason in decision.reasons],
         "decided_at": timezone.now(),
     }
+    if language is not None:
+        fields["language"], fields["script"] = language.code, language.script
     if scores is not None:
         fields["scores"] = scores
     if model_versions is not None:
@@ -73,27 +78,38 @@ def comment_score(*, comment_id: int) -> str:
     if attempts > settings.MODERATO_MAX_SCORING_ATTEMPTS:
         return comment_scoring_give_up(comment_id=comment_id, attempts=attempts - 1)
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
-    scores, versions, decision = comment_evaluate(comment=comment)
+    evaluation = comment_evaluate(comment=comment)
     written = comment_decide(
         comment_id=comment_id,
-        decision=decision,
-        scores=scores,
-        model_versions=versions,
-        reasons=reasons_explained(decision=decision, text=comment.body),
+        decision=evaluation.decision,
+        scores=evaluation.scores,
+        model_versions=evaluation.versions,
+        reasons=reasons_explained(decision=evaluation.decision, text=comment.body),
+        language=evaluation.language,
     )
-    return decision.outcome.value if written else "skipped"
+    return evaluation.decision.outcome.value if written else "skipped"
 
 
-def comment_evaluate(*, comment: Comment) -> tuple[dict[str, float], dict[str, str], policy.Decision]:
-    """Score a comment with the active models and apply its site's policy; write nothing."""
+@dataclass(frozen=True)
+class Evaluation:
+    scores: dict[str, float]
+    versions: dict[str, str]  # attribute -> model version
+    language: Language
+    decision: policy.Decision
+
+
+def comment_evaluate(*, comment: Comment) -> Evaluation:
+    """Score a comment with the active models, detect its language and apply its site's policy; write nothing."""
     scorer = get_scorer()
     scores = scorer.score(comment.body)
     versions = {
         attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
     }
+    language = detect_language(comment.body)
     thresholds = policy.thresholds_from_json(comment.thread.site.thresholds)
-    decision = policy.decide(scores=scores, thresholds=thresholds, facts=comment_facts(comment=comment))
-    return scores, versions, decision
+    facts = dataclasses.replace(comment_facts(comment=comment), language=language.code)
+    decision = policy.decide(scores=scores, thresholds=thresholds, facts=facts)
+    return Evaluation(scores=scores, versions=versions, language=language, decision=decision)
 
 
 def reasons_explained(*, decision: policy.Decision, text: str) -> list[dict[str, object]]:
@@ -128,17 +144,18 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
         if comment.decisions.exists() or any(r.get("code") == "reader_reports" for r in comment.reasons):
             kept += 1
             continue
-        scores, versions, decision = comment_evaluate(comment=comment)
+        evaluation = comment_evaluate(comment=comment)
         written = comment_decide(
             comment_id=comment.pk,
-            decision=decision,
-            scores=scores,
-            model_versions=versions,
+            decision=evaluation.decision,
+            scores=evaluation.scores,
+            model_versions=evaluation.versions,
             from_status=Comment.Status.HELD,
-            reasons=reasons_explained(decision=decision, text=comment.body),
+            reasons=reasons_explained(decision=evaluation.decision, text=comment.body),
+            language=evaluation.language,
         )
         if written:
-            decided[comment.pk] = decision.outcome.value
+            decided[comment.pk] = evaluation.decision.outcome.value
     return Rescore(decided=decided, kept=kept)
 
 

@@ -96,7 +96,9 @@ def test_it_finds_training_rows_that_repeat_a_development_row() -> None:
 
 
 def test_it_removes_rows_from_their_files(tmp_path: Path) -> None:
-    write(tmp_path / "train" / "w.tsv", "en\t0\tsport\tcivil\tone", "en\t0\tsport\tcivil\ttwo", "en\tI\tsport\tinsult\tx3")
+    write(
+        tmp_path / "train" / "w.tsv", "en\t0\tsport\tcivil\tone", "en\t0\tsport\tcivil\ttwo", "en\tI\tsport\tinsult\tx3"
+    )
     rows = read_corpus("train", tmp_path)
     assert remove_rows([rows[1]], tmp_path) == 1
     assert [r.text for r in read_corpus("train", tmp_path)] == ["one", "x3"]
@@ -143,4 +145,3 @@ def test_it_loads_the_corpus_as_a_data_set_with_attributes_and_groups(tmp_path: 
     assert loaded.train.groups == ["bg", "en", "sq"]
     assert loaded.train.attributes["THREAT"] == [1, 0, 0]
     assert [f.path for f in loaded.files] == ["corpus/train/a.tsv", "corpus/train/b.tsv"]
-

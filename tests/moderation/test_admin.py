@@ -60,6 +60,17 @@ def test_it_lists_held_comments_first_and_oldest_first(client, alice, thread):
     assert "TOXICITY" in response.content.decode() and "0.83" in response.content.decode()
 
 
+def test_it_shows_and_filters_by_the_detected_language(client, alice, thread):
+    serbian = make(thread, "Хвала на чланку", language="sr", script="Cyrl")
+    make(thread, "Thanks for the article", language="en", script="Latn")
+    client.force_login(alice)
+    response = client.get(QUEUE)
+    assert "sr Cyrl" in response.content.decode() and "en Latn" in response.content.decode()
+    rows = client.get(QUEUE, {"language": "sr"}).context["cl"].result_list
+    assert [c.pk for c in rows] == [serbian.pk]
+    assert [c.pk for c in client.get(QUEUE, {"script": "Cyrl"}).context["cl"].result_list] == [serbian.pk]
+
+
 def test_it_searches_text_author_and_email(client, alice, thread):
     make(thread, "about the footbridge", author_name="Carol", author_email="carol@example.org")
     make(thread, "about the dam", author_name="Dan")

@@ -35,6 +35,31 @@ def test_it_scores_with_the_shipped_models_and_decides(thread, body, outcome):
         assert comment.reasons and comment.reasons[0]["code"].endswith("_threshold")
 
 
+@pytest.mark.parametrize(
+    ("body", "language", "script"),
+    [
+        (CLEAN, "en", "Latn"),
+        ("Хвала на чланку, веома информативно и добро написано.", "sr", "Cyrl"),
+        ("Благодаря за статията, беше много информативна.", "bg", "Cyrl"),
+        ("Faleminderit për artikullin, shumë informues.", "sq", "Latn"),
+        ("👍👍", "", ""),
+    ],
+)
+def test_it_stores_the_language_and_script_it_detected(thread, body, language, script):
+    comment = pending(thread, body)
+    services.comment_score(comment_id=comment.pk)
+    comment.refresh_from_db()
+    assert (comment.language, comment.script) == (language, script)
+
+
+def test_it_gives_the_policy_the_language(thread, monkeypatch):
+    seen = []
+    decide = services.policy.decide
+    monkeypatch.setattr(services.policy, "decide", lambda **kwargs: seen.append(kwargs["facts"]) or decide(**kwargs))
+    services.comment_score(comment_id=pending(thread, "Das ist ein guter Artikel über die neue Brücke.").pk)
+    assert seen[0].language == "de"
+
+
 def test_it_changes_nothing_when_run_twice(thread):
     comment = pending(thread)
     services.comment_score(comment_id=comment.pk)
