@@ -29,7 +29,7 @@ import numpy as np
 import scipy
 import scipy.sparse as sp
 import sklearn
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.linear_model import LogisticRegression
 
 from ml.artifacts import ARTIFACT_FORMAT, ArtifactError, check_version_name, save_artifact
@@ -255,21 +255,35 @@ def raw_decision_values(head: FittedHead, matrix: sp.csr_matrix) -> np.ndarray:
     return np.asarray(matrix @ head.coefficients.astype(np.float64), dtype=np.float64).ravel() + head.intercept
 
 
-def calibrate(config: TrainingConfig, labels: np.ndarray, raw: np.ndarray) -> tuple[float, float, dict[str, Any]]:
-    """Fit the Platt scaling of one head on its plain validation rows; return ``(a, b, report)``."""
+def calibrate(
+    config: TrainingConfig, labels: np.ndarray, raw: np.ndarray, attribute: str
+) -> tuple[float, float, dict[str, Any]]:
+    """Fit the Platt scaling of one head on its plain validation rows; return ``(a, b, report)``.
+
+    With a ``calibration_prior`` for the attribute, the intercept then moves by the difference of the
+    log-odds of that prior and of the validation rows' share of positives (the standard correction
+    for a change of base rate): the probabilities are those of a stream with the prior's share.
+    """
     before = {"brier": brier_score(labels, expit(raw)), "ece": expected_calibration_error(labels, expit(raw))}
     if config.calibration == "none":
         return 1.0, 0.0, {"method": "none", "slope": 1.0, "intercept": 0.0, "validation_before": _rounded(before)}
     slope, intercept = platt_fit(labels, raw)
     calibrated = expit(slope * raw + intercept)
     after = {"brier": brier_score(labels, calibrated), "ece": expected_calibration_error(labels, calibrated)}
-    report = {
+    report: dict[str, Any] = {
         "method": "platt",
         "slope": slope,
         "intercept": intercept,
         "validation_before": _rounded(before),
         "validation_after": _rounded(after),
     }
+    prior = config.calibration_prior.get(attribute)
+    if prior is not None:
+        observed = float(np.mean(labels))
+        shift = float(logit(prior) - logit(observed))
+        intercept += shift
+        report["intercept"] = intercept
+        report["prior"] = {"validation_share": round(observed, 4), "target_share": prior, "intercept_shift": shift}
     return slope, intercept, report
 
 
@@ -336,7 +350,7 @@ def extra_head(
     if auc is None or auc < rules.min_validation_roc_auc:
         return left_out(f"validation ROC AUC {auc}, below {rules.min_validation_roc_auc}", head)
     try:
-        slope, intercept, calibration_report = calibrate(config, validation_labels, raw)
+        slope, intercept, calibration_report = calibrate(config, validation_labels, raw, attribute)
     except ValueError as exc:
         return left_out(f"cannot be calibrated: {exc}", head)
     report["calibration"] = calibration_report
@@ -378,7 +392,7 @@ def train_model(
     validation_labels = rows.labels[held_back]
     main_raw = raw_decision_values(main, matrix[held_back])
     try:
-        main_slope, main_intercept, main_calibration = calibrate(config, validation_labels, main_raw)
+        main_slope, main_intercept, main_calibration = calibrate(config, validation_labels, main_raw, config.attribute)
     except ValueError as exc:
         raise ValueError(f"{config.attribute}: {exc}") from exc
 
@@ -488,10 +502,17 @@ def _head_summary(outcome: HeadOutcome) -> dict[str, Any]:
 def _calibration_rule(config: TrainingConfig) -> str:
     if config.calibration == "none":
         return "none: probabilities are the classifier's own"
-    return (
+    rule = (
         "Platt scaling per head, p = sigmoid(a * z + b) on the classifier's log-odds z, fitted by maximum "
         "likelihood on the validation rows (held back, unweighted, not augmented); folded into the weights"
     )
+    if config.calibration_prior:
+        shares = ", ".join(f"{name} {share:g}" for name, share in sorted(config.calibration_prior.items()))
+        rule += (
+            f"; then b moves by logit(prior) - logit(validation share of positives), for traffic with these "
+            f"shares of positives: {shares}"
+        )
+    return rule
 
 
 def _reject_rule(config: TrainingConfig) -> str:

@@ -177,6 +177,9 @@ class TrainingConfig:
     augmentation: AugmentationRules = AugmentationRules()
     attribute_heads: AttributeHeadRules = AttributeHeadRules()
     calibration: str = "platt"
+    # Share of positives in the traffic the probabilities should be calibrated for, per attribute:
+    # the validation rows are about half toxic, a site's comments a few per cent.
+    calibration_prior: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def training_sets(self) -> tuple[DatasetSpec, ...]:
@@ -241,6 +244,14 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
     calibration = raw.get("calibration", "platt")
     if calibration not in CALIBRATIONS:
         raise ConfigError(f"calibration must be one of {CALIBRATIONS}, not {calibration!r}")
+    calibration_prior = {
+        str(name): _number(value, f"calibration_prior.{name}", minimum=0.0, exclusive=True)
+        for name, value in _mapping(raw.get("calibration_prior", {}), "calibration_prior").items()
+    }
+    if any(value >= 1 for value in calibration_prior.values()):
+        raise ConfigError("calibration_prior values must be shares between 0 and 1")
+    if calibration_prior and calibration == "none":
+        raise ConfigError("calibration_prior needs calibration 'platt'")
     config = TrainingConfig(
         model=model,
         attribute=attribute,
@@ -258,6 +269,7 @@ def _parse_config(raw: Mapping[str, Any]) -> TrainingConfig:
         augmentation=_parse_augmentation(_mapping(raw.get("augmentation", {}), "augmentation")),
         attribute_heads=heads,
         calibration=calibration,
+        calibration_prior=calibration_prior,
     )
     if config.augmentation.obfuscated_copies and config.augmentation.seed == config.evaluation.seed:
         raise ConfigError("augmentation.seed must differ from evaluation.seed, or the test copies leak into training")

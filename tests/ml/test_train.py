@@ -230,3 +230,21 @@ def test_it_improves_the_test_brier_score_of_a_miscalibrated_model(
     assert brier["platt"]["brier"] < brier["none"]["brier"]
     assert brier["platt"]["ece"] < brier["none"]["ece"]
     assert brier["platt"]["roc_auc"] == brier["none"]["roc_auc"]
+
+
+def test_it_calibrates_for_the_share_of_positives_it_is_told(raw_config: Any, csv_writer: Any, tmp_path: Path) -> None:
+    from scipy.special import logit
+
+    from ml.training_config import parse_config
+
+    csv_writer(tmp_path / "data" / "tiny-toxic" / "tiny_toxic.csv", miscalibrated_rows(600, seed=3))
+    csv_writer(tmp_path / "data" / "tiny-news" / "tiny_news.csv", [{"text": "the vote is on tuesday", "label": "0"}])
+    plain = train_model(parse_config(raw_config("toxicity")), tmp_path / "data", tmp_path / "a", version="toxicity-p")
+    raw = raw_config("toxicity") | {"calibration_prior": {"TOXICITY": 0.02}}
+    shifted = train_model(parse_config(raw), tmp_path / "data", tmp_path / "a", version="toxicity-q")
+    before = json.loads((plain / "meta.json").read_text(encoding="utf-8"))["calibration"]["TOXICITY"]
+    after = json.loads((shifted / "meta.json").read_text(encoding="utf-8"))["calibration"]["TOXICITY"]
+    share = after["prior"]["validation_share"]
+    assert 0.1 < share < 0.5
+    assert after["intercept"] == pytest.approx(before["intercept"] + logit(0.02) - logit(share))
+    assert "TOXICITY 0.02" in json.loads((shifted / "meta.json").read_text(encoding="utf-8"))["calibration_rule"]
