@@ -15,20 +15,22 @@ recall in civil news comments. Slurs are only the derogatory words, never neutra
 File shape: ``{"version": 1, "description": ..., "categories": [...], "languages": {"de":
 {"insult": [...], "profanity": [...], "slur": [...], "threat": [...]}, ...}}``. ``version`` is the
 version of this format; the content is identified by the file's SHA-256 (``Lexicon.sha256``),
-which artifacts should record. Every term is stored as ``normalise_text`` outputs it (lower case,
-NFKC, ß as ss, Greek final sigma as a plain sigma, ...) and must be a fixed point of it; a term is one or two
+which artifacts should record. Every term is stored as ``normalise_text`` (version 3) outputs it:
+lower case, NFKC, without diacritics, Cyrillic and Greek in Latin letters ("идиот" and "idiot" are
+one term, Serbian "šiptar" and "шиптар" too), and must be a fixed point of it; a term is one or two
 tokens of ``ml.features.WORD_PATTERN`` joined by one space (so no apostrophes or hyphens: French
-"t'es con" or Portuguese "foda-se" become two tokens, "foda se"). Russian words spelt only with
-letters that have a Latin look-alike (сука, говно) are stored in the Latin form normalise_text gives
-them on their own ("cyka", "robho"); inside a Russian sentence they stay Cyrillic.
+"t'es con" or Portuguese "foda-se" become two tokens, "foda se"). Two languages may share a term
+after transliteration; it then keeps the category of ``PRECEDENCE``.
 
-How to extend: add terms to the right language and category, run each through
-``ml.normalise.normalise_text`` and store the result, keep every list sorted, and run
-``tests/ml/test_lexicon.py``. ``load_lexicon`` rejects a term that is not a fixed point of
+How to extend: add terms as they are written, in their own script and with their diacritics, to
+the right language and category, pass the document through ``normalise_document`` (which writes
+them in the stored form, drops forms with a neutral identity word, sorts and deduplicates), and
+run ``tests/ml/test_lexicon.py``. ``load_lexicon`` rejects a term that is not a fixed point of
 normalise_text (e.g. after a change of the normalisation steps), that has more than two tokens, or
 that sits under an unknown category. Leave out terms of one or two letters and words that are
-ordinary in any covered language. A new category must be added to ``CATEGORIES`` and
-``PRECEDENCE`` first.
+ordinary in any covered language (Spanish "curva" is why Romanian "curvă" is not listed; "цигани"
+and "chetnik" are ordinary words too often, so only their plainly insulting forms are). A new
+category must be added to ``CATEGORIES`` and ``PRECEDENCE`` first.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.fingerprints import file_sha256
-from ml.normalise import NORMALISATION_VERSION, normalise_text
+from ml.normalise import IDENTITY_PLACEHOLDER, NORMALISATION_VERSION, normalise_text
 
 LEXICON_PATH = Path(__file__).with_name("lexicon.json")
 
@@ -152,14 +154,18 @@ def normalise_document(raw: dict[str, Any]) -> dict[str, Any]:
 
     Terms may be written in any script and with diacritics ("идиот", "glupača"): this is how they
     become the fixed points ``load_lexicon`` requires. A term whose normalised form is not one or
-    two plain tokens is dropped; so is a form already listed in the same category.
+    two plain tokens is dropped, and so is one with a neutral identity word (normalisation reads those
+    as one placeholder, ``ml.normalise.blind_identity_terms``); so is a form already listed in the
+    same category.
     """
     languages: dict[str, dict[str, list[str]]] = {}
     for language, block in raw["languages"].items():
         languages[language] = {}
         for category, entries in block.items():
             forms = {normalise_text(term.strip()) for term in entries}
-            languages[language][category] = sorted(form for form in forms if check_term(form) is None)
+            languages[language][category] = sorted(
+                form for form in forms if check_term(form) is None and IDENTITY_PLACEHOLDER not in form.split()
+            )
     return {**raw, "languages": languages}
 
 

@@ -24,11 +24,13 @@ artifacts (shipped or fine-tuned) keep loading and scoring exactly as they were 
 
 from __future__ import annotations
 
+import json
 import re
 import string
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -491,6 +493,38 @@ def squeeze_repeats(state: OffsetText) -> OffsetText:
     return _sub(_REPEATS, _squeeze, state)
 
 
+IDENTITY_TERMS_PATH = Path(__file__).with_name("identity_terms.json")
+IDENTITY_PLACEHOLDER = "people"
+# The list is part of version 3: tests/ml/test_normalise.py pins its SHA-256, so it cannot change silently.
+IDENTITY_TERMS_SHA256 = "6de2cb6f9162a30b57ba368dcd16aed1a755dfa2a83cd8768c0572f70b827e20"
+_WORD_RUN = re.compile(r"\w+")
+
+
+def _identity_terms() -> frozenset[str]:
+    """The neutral identity words of ``identity_terms.json``, in the form the steps before blinding give them."""
+    raw = json.loads(IDENTITY_TERMS_PATH.read_text(encoding="utf-8"))
+    forms: set[str] = set()
+    for terms in raw["languages"].values():
+        for term in terms:
+            state = OffsetText(term, None, None)
+            for step in _BEFORE_BLINDING:
+                state = step(state)
+            forms.update(state.text.split())
+    return frozenset(forms - {IDENTITY_PLACEHOLDER})
+
+
+def blind_identity_terms(state: OffsetText) -> OffsetText:
+    """Read every neutral identity word ("muslims", "albanci", "gay", "refugees") as ``IDENTITY_PLACEHOLDER``.
+
+    Which group a sentence names must not move its score: the models learn hate from what is said
+    about people, and slurs (never in the list) stay as they are. The list is part of version 3.
+    """
+    terms = _IDENTITY_TERMS
+    if not any(word in terms for word in _WORD_RUN.findall(state.text)):
+        return state
+    return _sub(_WORD_RUN, lambda m: IDENTITY_PLACEHOLDER if m.group() in terms else m.group(), state)
+
+
 # Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
 # are folded after de-leeting, whose new Latin letters they count.
 # Diacritics go before de-leeting, whose words they would split; transliteration follows look-alike
@@ -518,9 +552,11 @@ STEPS_BY_VERSION: dict[int, tuple[Step, ...]] = {
         collapse_whitespace,
         join_spaced_letters,
         squeeze_repeats,
+        blind_identity_terms,
     ),
 }
 NORMALISATION_STEPS = STEPS_BY_VERSION[NORMALISATION_VERSION]
+_BEFORE_BLINDING = STEPS_BY_VERSION[3][:-1]
 
 
 def _steps(version: int) -> tuple[Step, ...]:
@@ -577,7 +613,10 @@ def _normalise_ascii(text: str, squeeze: bool, version: int) -> str:
         text = _SPACED.sub(_join_letters, text)
     if not squeeze:
         return text
-    return _cut(OffsetText(_REPEATS.sub(_squeeze, text), None, None), MAX_NORMALISED_CHARS).text
+    state = OffsetText(_REPEATS.sub(_squeeze, text), None, None)
+    if version >= 3:
+        state = blind_identity_terms(state)
+    return _cut(state, MAX_NORMALISED_CHARS).text
 
 
 def _join_letters(match: re.Match[str]) -> str:
@@ -618,6 +657,8 @@ def normalise_many(texts: Sequence[str], version: int = NORMALISATION_VERSION) -
                 index = plain[which]
                 results[index] = _REPEATS.sub(_squeeze, results[index])
         for index in plain:
+            if version >= 3:
+                results[index] = blind_identity_terms(OffsetText(results[index], None, None)).text
             if len(results[index]) > MAX_NORMALISED_CHARS:
                 results[index] = _cut(OffsetText(results[index], None, None), MAX_NORMALISED_CHARS).text
     return results
@@ -626,3 +667,6 @@ def normalise_many(texts: Sequence[str], version: int = NORMALISATION_VERSION) -
 def normalise_with_offsets(text: str, version: int = NORMALISATION_VERSION) -> OffsetText:
     """Return the normalised text and, per character, the span of ``text`` it comes from."""
     return _run(text, track=True, version=version)
+
+
+_IDENTITY_TERMS = _identity_terms()

@@ -12,8 +12,8 @@ from ml import features
 from ml.lexicon import CATEGORIES, LEXICON_PATH, PRECEDENCE, WORD_PATTERN, lexicon_sha256, load_lexicon, switch_terms
 from ml.normalise import normalise_text
 
-DEEP = ["en", "de", "fr", "es", "it", "pt", "nl", "tr", "pl", "ru"]
-SHALLOW = ["sv", "da", "no", "fi", "cs", "ro", "hu", "el", "ar", "hi", "id", "ko", "zh", "ja"]
+DEEP = ["en", "de", "fr", "es", "it", "pt", "nl", "tr", "pl", "ru", "bg", "sr", "hr", "mk", "sq", "uk", "ro", "el"]
+SHALLOW = ["sv", "da", "no", "fi", "cs", "hu", "ar", "hi", "id", "ko", "zh", "ja", "bs"]
 
 # Neutral words for identity groups: they must never be listed, whole or as a token of a phrase.
 NEUTRAL_IDENTITY_WORDS = [
@@ -257,3 +257,10 @@ def test_it_leaves_a_text_without_terms_as_normalised() -> None:
     assert switch_terms("Thanks for the ARTICLE", {"idiot": "insult"}, seed=1) == "thanks for the article"
     # "skill you" holds no term: whole words only.
     assert switch_terms("skill you", {"kill you": "threat", "kill": "threat"}, seed=1) == "skill you"
+
+
+def test_it_drops_terms_with_a_neutral_identity_word_when_normalising_a_document() -> None:
+    from ml.lexicon import normalise_document
+
+    document = {"languages": {"en": {"slur": ["dirty muslims", "shiptars", "Идиот"], "insult": []}}}
+    assert normalise_document(document)["languages"]["en"] == {"slur": ["idiot", "shiptars"], "insult": []}

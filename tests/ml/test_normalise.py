@@ -250,3 +250,40 @@ def test_it_normalises_a_batch_and_ascii_text_as_the_steps_do_one_text_at_a_time
     expected = [_run(text, track=False).text for text in texts]
     assert [normalise_text(text) for text in texts] == expected
     assert normalise_many(texts) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The gay rights march drew thousands",
+        "Muslims gathered for the evening prayer",
+        "Albanians and Serbs met in Mitrovica",
+        "Refugees arrived in Lesbos this week",
+    ],
+)
+def test_it_reads_neutral_identity_words_as_one_token(text: str) -> None:
+    from ml.normalise import IDENTITY_PLACEHOLDER
+
+    assert IDENTITY_PLACEHOLDER in normalise_text(text).split()
+    assert IDENTITY_PLACEHOLDER not in normalise_text(text, version=2).split()
+
+
+def test_it_leaves_slurs_and_other_words_alone() -> None:
+    assert normalise_text("shiptars and chetniks, you idiot") == "shiptars and chetniks, you idiot"
+
+
+def test_it_maps_a_blinded_word_back_to_the_original() -> None:
+    original = "Albanians are welcome"
+    result = normalise_with_offsets(original)
+    assert result.text == "people are welcome"
+    begin, end = result.original_span(0, 6)
+    assert original[begin:end] == "Albanians"
+
+
+def test_it_pins_the_identity_word_list_of_version_3() -> None:
+    import hashlib
+
+    from ml.normalise import IDENTITY_TERMS_PATH, IDENTITY_TERMS_SHA256
+
+    # A changed list changes what version-3 models read: it needs a new normalisation version.
+    assert hashlib.sha256(IDENTITY_TERMS_PATH.read_bytes()).hexdigest() == IDENTITY_TERMS_SHA256

@@ -112,3 +112,16 @@ def test_it_scores_a_long_batch_in_parts_like_one_text_at_a_time(
     assert len(parts) == len(texts)
     for text, scores in zip(texts, parts, strict=True):
         assert scores == pytest.approx(scorer.score(text), abs=1e-6)
+
+
+def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
+    # Artifacts record the normalisation they were trained with: an upgrade never leaves a site with
+    # an active model (shipped or fine-tuned from one) that cannot load, nor one read another way.
+    scorer = get_scorer(toxicity_version="toxicity-2026.11.28.3", spam_version="spam-2026.11.28.3")
+    for model in scorer.models.values():
+        assert model.features.spec.normalisation_version == 2
+        assert model.features.normalise("Срам") == "cpam"  # noqa: RUF001 (version 2 folded look-alikes)
+    text = "You are a pathetic 1d10t, shut up"
+    single, batch = scorer.score(text), scorer.score_many([text])[0]
+    assert all(abs(single[name] - value) < 1e-5 for name, value in batch.items())
+    assert single["TOXICITY"] > 0.9
