@@ -120,7 +120,7 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     scorer = get_scorer(toxicity_version="toxicity-2026.11.28.3", spam_version="spam-2026.11.28.3")
     for model in scorer.models.values():
         assert model.features.spec.normalisation_version == 2
-        assert model.features.normalise("Срам") == "cpam"  # noqa: RUF001 (version 2 folded look-alikes)
+        assert model.features.normalise("Срам") == "cpam"
     text = "You are a pathetic 1d10t, shut up"
     single, batch = scorer.score(text), scorer.score_many([text])[0]
     assert all(abs(single[name] - value) < 1e-5 for name, value in batch.items())
