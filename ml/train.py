@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import logging
 import platform
+import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -138,12 +139,28 @@ def augmented_training_set(
 def augmentation_texts(config: TrainingConfig, texts: Sequence[str]) -> list[str]:
     """Return the augmentation copies of ``texts``: lexicon terms code-switched if configured, then obfuscated."""
     seed = config.augmentation.seed
+    originals = texts
     if config.augmentation.code_switch:
         terms = {
             term: category for b in config.features.blocks if isinstance(b, LexiconBlock) for term, category in b.terms
         }
         texts = [switch_terms(text, terms, seed) for text in texts]
+    if config.augmentation.keyboard_latin:
+        texts = [
+            keyboard_latin(features_text) if _SOUTH_SLAVIC_LETTERS.search(original) else features_text
+            for original, features_text in zip(originals, texts, strict=True)
+        ]
     return [obfuscate_text(text, seed) for text in texts]
+
+
+# Cyrillic, or the Latin letters with a caron that normalisation spells "ch", "sh", "zh".
+_SOUTH_SLAVIC_LETTERS = re.compile("[\u0400-\u04ffčšžČŠŽ]")
+_DIGRAPHS = re.compile("([csz])h")
+
+
+def keyboard_latin(text: str) -> str:
+    """Spell a normalised text's "ch", "sh", "zh" as "c", "s", "z", as Serbian is typed without diacritics."""
+    return _DIGRAPHS.sub(r"\1", normalise_text(text))
 
 
 def obfuscated_matrix(config: TrainingConfig, features: HashedTextFeatures, texts: Sequence[str]) -> sp.csr_matrix:

@@ -136,6 +136,9 @@ class EvaluationRules:
 class AugmentationRules:
     """Train on obfuscated copies of the training rows too (both classes), weighted ``weight`` each.
 
+    With ``keyboard_latin``, the copy of a row written in Cyrillic or with č, š, ž is spelt as
+    readers type Latin without those letters ("ch", "sh", "zh" as "c", "s", "z"), so both spellings
+    of Serbian, Bulgarian or Macedonian carry the row's label.
     With ``code_switch``, a copy first has its lexicon terms swapped for other terms of the same
     category, often from another language (``ml.lexicon.switch_terms``); it needs a lexicon block.
     """
@@ -144,6 +147,7 @@ class AugmentationRules:
     seed: int = 0
     weight: float = 0.5
     code_switch: bool = False
+    keyboard_latin: bool = False
 
 
 @dataclass(frozen=True)
@@ -344,11 +348,15 @@ def _parse_augmentation(raw: Mapping[str, Any]) -> AugmentationRules:
         raise ConfigError(f"augmentation.code_switch must be true or false, not {code_switch!r}")
     if code_switch and not obfuscated:
         raise ConfigError("augmentation.code_switch changes the obfuscated copies: set obfuscated_copies too")
+    keyboard_latin = raw.get("keyboard_latin", False)
+    if not isinstance(keyboard_latin, bool) or (keyboard_latin and not obfuscated):
+        raise ConfigError("augmentation.keyboard_latin must be true or false, and true only with obfuscated_copies")
     return AugmentationRules(
         obfuscated_copies=obfuscated,
         seed=_integer(raw.get("seed", 1), "augmentation.seed", minimum=0),
         weight=_number(raw.get("weight", 0.5), "augmentation.weight", minimum=0.0, exclusive=True),
         code_switch=code_switch,
+        keyboard_latin=keyboard_latin,
     )
 
 

@@ -248,3 +248,29 @@ def test_it_calibrates_for_the_share_of_positives_it_is_told(raw_config: Any, cs
     assert 0.1 < share < 0.5
     assert after["intercept"] == pytest.approx(before["intercept"] + logit(0.02) - logit(share))
     assert "TOXICITY 0.02" in json.loads((shifted / "meta.json").read_text(encoding="utf-8"))["calibration_rule"]
+
+
+def test_it_spells_south_slavic_copies_as_typed_without_diacritics(raw_config: Any) -> None:
+    from ml.train import augmentation_texts
+    from ml.training_config import parse_config
+
+    raw = raw_config("toxicity")
+    raw["augmentation"] = {"obfuscated_copies": True, "seed": 7, "keyboard_latin": True}
+    config = parse_config(raw)
+    texts = ["Шта ће бити, човече", "Šta će biti, čoveče", "she should check"]
+    copies = augmentation_texts(config, texts)
+    plain = augmentation_texts(parse_config(raw | {"augmentation": {"obfuscated_copies": True, "seed": 7}}), texts)
+    from ml.train import keyboard_latin
+
+    assert keyboard_latin("Шта ће бити, човече") == keyboard_latin("Šta će biti, čoveče") == "sta ce biti, covece"
+    assert copies[0] != plain[0] and copies[1] != plain[1]
+    assert copies[2] == plain[2]  # English keeps its digraphs
+
+
+def test_it_refuses_keyboard_latin_without_obfuscated_copies(raw_config: Any) -> None:
+    from ml.training_config import ConfigError, parse_config
+
+    raw = raw_config("toxicity")
+    raw["augmentation"] = {"obfuscated_copies": False, "keyboard_latin": True}
+    with pytest.raises(ConfigError, match="keyboard_latin"):
+        parse_config(raw)
