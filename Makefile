@@ -46,10 +46,15 @@ bench-peer-venv: .venv-peer/.installed
 	.venv-peer/bin/pip install --quiet --disable-pip-version-check alt-profanity-check
 	touch $@
 
-## bench-models: Moderato vs alt-profanity-check on the public test sets (DATA=../shared/data)
+## bench-models: Moderato vs alt-profanity-check on every test set (public, development, obfuscated), then
+## decisions at the default thresholds, script invariance, identity fairness and the input bounds (DATA=../shared/data)
 DATA ?= ../shared/data
-bench-models: $(VENV)/.runtime bench-peer-venv
+bench-models: $(VENV)/.dev bench-peer-venv
 	$(PY) bench/models.py --data $(DATA) --out bench/RESULTS-models.md
+	$(PY) bench/decisions.py | tee bench/RESULTS-decisions.md
+	$(PY) bench/script_control.py | tee bench/RESULTS-script-control.md
+	$(PY) bench/fairness.py --data $(DATA) | tee bench/RESULTS-fairness.md
+	$(PY) bench/input_bounds.py | tee bench/RESULTS-input-bounds.md
 
 clean:
 	rm -rf $(VENV) .venv-peer var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("action", choices=("stats", "dedupe", "sample", "agreement"))
     corpus.add_argument("--fraction", type=float, default=0.1, help="sample: share of the training rows")
     corpus.add_argument("--seed", type=int, default=20261130, help="sample: the seed")
-    corpus.add_argument("--labels", type=Path, help="agreement: the second writer's 'source<TAB>labels' file")
+    corpus.add_argument("--labels", type=Path, help="agreement: the second writer's 'key<TAB>labels' file")
     corpus.add_argument("--json", type=Path, help="stats, agreement: also write the figures here")
     return parser
 
@@ -207,12 +207,12 @@ def _corpus(args: argparse.Namespace) -> int:
         return 0
     if args.action == "sample":
         for row in relabel_sample(train, args.fraction, args.seed):
-            print(f"{row.source}\t{row.lang}\t{row.text}")
+            print(f"{row.key}\t{row.lang}\t{row.text}")
         return 0
     if args.action == "agreement":
         if args.labels is None:
             raise InputError("agreement needs --labels FILE (lines of 'source<TAB>labels')")
-        by_source = {row.source: row for row in train + dev}
+        by_key = {row.key: row for row in train + dev}
         first, second = [], []
         try:
             lines = args.labels.read_text(encoding="utf-8").splitlines()
@@ -221,14 +221,14 @@ def _corpus(args: argparse.Namespace) -> int:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            source, _, code = line.partition("\t")
-            if source not in by_source:
-                raise InputError(f"{args.labels} line {number}: unknown row {source!r}")
+            key, _, code = line.partition("\t")
+            if key not in by_key:
+                raise InputError(f"{args.labels} line {number}: unknown row {key!r}")
             try:
                 second.append(parse_labels(code.strip()))
             except CorpusError as exc:
                 raise InputError(f"{args.labels} line {number}: {exc}") from exc
-            first.append(by_source[source].labels)
+            first.append(by_key[key].labels)
         report = {"rows": len(first), "attributes": agreement(first, second)}
     else:
         report = {"train": corpus_stats(train), "dev": corpus_stats(dev)}

@@ -52,6 +52,11 @@ class CorpusRow:
     labels: dict[str, int]
     source: str  # file stem and line, e.g. "bg-1:17"
 
+    @property
+    def key(self) -> str:
+        """A short name of the row that survives edits elsewhere in its file: a hash of its text."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
     def as_record(self) -> dict[str, str]:
         """The row as a CSV-like record: text, lang, script, topic, kind, and one column per attribute."""
         record = {"text": self.text, "lang": self.lang, "script": self.script, "topic": self.topic, "kind": self.kind}
