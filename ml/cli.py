@@ -214,6 +214,7 @@ def _corpus(args: argparse.Namespace) -> int:
             raise InputError("agreement needs --labels FILE (lines of 'source<TAB>labels')")
         by_key = {row.key: row for row in train + dev}
         first, second = [], []
+        gone = 0
         try:
             lines = args.labels.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
@@ -223,13 +224,16 @@ def _corpus(args: argparse.Namespace) -> int:
                 continue
             key, _, code = line.partition("\t")
             if key not in by_key:
-                raise InputError(f"{args.labels} line {number}: unknown row {key!r}")
+                gone += 1  # removed as a near-duplicate after the sample was drawn
+                continue
             try:
                 second.append(parse_labels(code.strip()))
             except CorpusError as exc:
                 raise InputError(f"{args.labels} line {number}: {exc}") from exc
             first.append(by_key[key].labels)
-        report = {"rows": len(first), "attributes": agreement(first, second)}
+        if not first:
+            raise InputError(f"{args.labels} names no row of the corpus")
+        report = {"rows": len(first), "rows_no_longer_in_the_corpus": gone, "attributes": agreement(first, second)}
     else:
         report = {"train": corpus_stats(train), "dev": corpus_stats(dev)}
     print(json.dumps(report, indent=1, ensure_ascii=False))

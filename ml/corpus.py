@@ -1,6 +1,6 @@
 """The project's own labelled news-comment corpus: ``ml/corpus/train/`` and ``ml/corpus/dev/``.
 
-Each writer's file is tab-separated ``lang, labels, topic, kind, text`` (``corpus/GUIDE.md``, the
+Each writer's file is tab-separated ``lang, labels, topic, kind, text`` (``corpus/README.md``, the
 labelling guide, is the contract); the labels are letter codes (``LABEL_CODES``) and ``0`` for none.
 ``read_corpus_file`` turns a file into rows with one 0/1 value per Perspective attribute and SPAM,
 TOXICITY implied by any toxic code, and the script the text is written in. The training configs
@@ -39,7 +39,7 @@ COLUMNS = ("lang", "labels", "topic", "kind", "text")
 
 
 class CorpusError(ValueError):
-    """A corpus line does not follow ``corpus/GUIDE.md``."""
+    """A corpus line does not follow ``corpus/README.md``."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class CorpusRow:
     topic: str
     kind: str
     labels: dict[str, int]
-    source: str  # file stem and line, e.g. "bg-1:17"
+    source: str  # part, file stem and line, e.g. "train/bg-1:17" (train and dev have files of one name)
 
     @property
     def key(self) -> str:
@@ -99,7 +99,9 @@ def read_corpus_file(path: Path) -> Iterator[CorpusRow]:
             text = text.strip()
             if not text:
                 raise CorpusError(f"{where}: empty text")
-            yield CorpusRow(text, lang, text_script(text), topic, kind, labels, f"{path.stem}:{number}")
+            yield CorpusRow(
+                text, lang, text_script(text), topic, kind, labels, f"{path.parent.name}/{path.stem}:{number}"
+            )
 
 
 def corpus_files(part: str, root: Path = CORPUS_DIR) -> list[Path]:
@@ -185,20 +187,17 @@ def remove_rows(rows: Iterable[CorpusRow], root: Path = CORPUS_DIR) -> int:
     """Delete the given rows' lines from their files (rows must come from files under ``root``); return how many."""
     by_file: dict[str, set[int]] = {}
     for row in rows:
-        stem, _, line = row.source.rpartition(":")
-        by_file.setdefault(stem, set()).add(int(line))
+        name, _, line = row.source.rpartition(":")
+        by_file.setdefault(name, set()).add(int(line))
     removed = 0
     for part in ("train", "dev"):
         for path in corpus_files(part, root):
-            lines = by_file.get(path.stem)
+            lines = by_file.get(f"{part}/{path.stem}")
             if not lines:
                 continue
-            kept = [
-                text
-                for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                if number not in lines
-            ]
-            removed += len(lines)
+            text_lines = path.read_text(encoding="utf-8").splitlines()
+            kept = [text for number, text in enumerate(text_lines, 1) if number not in lines]
+            removed += len(text_lines) - len(kept)
             path.write_text("\n".join(kept) + "\n", encoding="utf-8")
     return removed
 

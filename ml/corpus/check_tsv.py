@@ -1,4 +1,4 @@
-"""Check one writer's TSV file against GUIDE.md's format and print its counts: python3 check_tsv.py FILE."""
+"""Check one writer's TSV file against README.md's format and print its counts: python3 check_tsv.py FILE."""
 
 import collections
 import sys

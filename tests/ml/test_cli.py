@@ -179,3 +179,23 @@ def test_it_writes_a_score_column_per_head(attribute_artifacts: Path, tmp_path: 
     args = ["score", "--model", "toxicity", "--input", str(source), "--output", str(target)]
     assert main([*args, "--artifacts", str(attribute_artifacts)]) == 0
     assert list(read_output(target)[0]) == ["id", "author", "text", "score", "score_INSULT"]
+
+
+def test_it_counts_the_corpus_and_measures_a_second_labelling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ml.cli import main
+    from ml.corpus import read_corpus
+
+    assert main(["corpus", "stats"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["train"]["rows"] == len(read_corpus("train")) and stats["dev"]["rows"] == len(read_corpus("dev"))
+    rows = read_corpus("train")[:2]
+    labels = tmp_path / "labels.tsv"
+    labels.write_text(f"{rows[0].key}\t0\n{rows[1].key}\tIA\nnot-a-row\t0\n", encoding="utf-8")
+    assert main(["corpus", "agreement", "--labels", str(labels)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 2 and report["rows_no_longer_in_the_corpus"] == 1
+    labels.write_text(f"{rows[0].key}\tQQ\n", encoding="utf-8")
+    assert main(["corpus", "agreement", "--labels", str(labels)]) == 2
+    assert "line 1" in capsys.readouterr().err

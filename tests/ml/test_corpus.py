@@ -52,9 +52,9 @@ def test_it_reads_a_writers_file_with_script_and_source(tmp_path: Path) -> None:
     )
     rows = list(read_corpus_file(path))
     assert [(r.lang, r.script, r.source) for r in rows] == [
-        ("sr", "Cyrl", "sr-9:1"),
-        ("sr", "Latn", "sr-9:3"),
-        ("en", "Latn", "sr-9:4"),
+        ("sr", "Cyrl", f"{tmp_path.name}/sr-9:1"),
+        ("sr", "Latn", f"{tmp_path.name}/sr-9:3"),
+        ("en", "Latn", f"{tmp_path.name}/sr-9:4"),
     ]
     assert rows[1].labels["IDENTITY_ATTACK"] == 1 and rows[2].labels["SPAM"] == 1
     assert rows[0].as_record()["TOXICITY"] == "0" and rows[0].as_record()["script"] == "Cyrl"
@@ -95,13 +95,14 @@ def test_it_finds_training_rows_that_repeat_a_development_row() -> None:
     assert [(r.source, source) for r, source in duplicates(train, against=dev)] == [("train:1", "dev:1")]
 
 
-def test_it_removes_rows_from_their_files(tmp_path: Path) -> None:
-    write(
-        tmp_path / "train" / "w.tsv", "en\t0\tsport\tcivil\tone", "en\t0\tsport\tcivil\ttwo", "en\tI\tsport\tinsult\tx3"
-    )
+def test_it_removes_rows_from_their_files_only(tmp_path: Path) -> None:
+    lines = ("en\t0\tsport\tcivil\tone", "en\t0\tsport\tcivil\ttwo", "en\tI\tsport\tinsult\tx3")
+    write(tmp_path / "train" / "w.tsv", *lines)
+    write(tmp_path / "dev" / "w.tsv", *lines)  # a development file of the same name is left alone
     rows = read_corpus("train", tmp_path)
     assert remove_rows([rows[1]], tmp_path) == 1
     assert [r.text for r in read_corpus("train", tmp_path)] == ["one", "x3"]
+    assert [r.text for r in read_corpus("dev", tmp_path)] == ["one", "two", "x3"]
 
 
 def test_it_samples_the_same_rows_for_the_same_seed() -> None:
@@ -145,3 +146,9 @@ def test_it_loads_the_corpus_as_a_data_set_with_attributes_and_groups(tmp_path: 
     assert loaded.train.groups == ["bg", "en", "sq"]
     assert loaded.train.attributes["THREAT"] == [1, 0, 0]
     assert [f.path for f in loaded.files] == ["corpus/train/a.tsv", "corpus/train/b.tsv"]
+
+
+def test_the_shipped_corpus_reads_and_never_repeats_a_development_row_in_training() -> None:
+    train, dev = read_corpus("train"), read_corpus("dev")
+    assert train and dev
+    assert duplicates(train, against=dev) == []
