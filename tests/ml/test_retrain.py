@@ -69,3 +69,22 @@ def test_it_leaves_the_other_heads_and_the_calibration_as_shipped(attribute_arti
     assert candidate.intercepts[1] == multi.intercepts[1]
     assert not np.array_equal(candidate.coefficients[0], multi.coefficients[0])
     assert np.array_equal(candidate.calibration.slopes, multi.calibration.slopes)
+
+
+def test_the_false_positive_slice_gate_forgives_one_sentence_but_not_two(base):
+    texts, labels = labelled()
+    window = LabelledSet("window", texts, labels)
+    good = fine_tune(base, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-good")
+    # Sentences the candidate learned to score high: each one it holds and the base does not.
+    learned = [f"{NEW_INSULT} number {i}" for i in (100, 101)]
+    threshold = float((base.probabilities(learned)[:, 0].max() + good.probabilities(learned)[:, 0].min()) / 2)
+    neutral = [f"the bridge opens on day {i}" for i in range(8)]
+
+    def slice_gate(fp_slice):
+        report = gates_compare(
+            base, good, attribute="TOXICITY", window=window, publish_threshold=threshold, fp_slice=fp_slice
+        )
+        return next(c for c in report.checks if c["gate"].startswith("false-positive slice"))
+
+    assert slice_gate(neutral + learned[:1])["passed"]
+    assert not slice_gate(neutral + learned)["passed"]

