@@ -66,13 +66,14 @@ class Decision:
 # Toxic comments are held for a person, never discarded unseen; blatant spam is discarded. The
 # numbers were chosen on the development corpus (ml/corpus/dev, never trained on) for the shipped
 # models, whose probabilities are calibrated for traffic with a few per cent of toxic comments:
-# `bench/choose_thresholds.py` holds as much toxicity and spam as it can while at most 3 % of civil
-# comments are held (6 % in any language and script with 100 civil comments or more), at most 4 % of
-# legitimate comments that cite sources, and no legitimate comment is rejected. The THREAT,
+# `bench/choose_thresholds.py` holds as much toxicity and spam as it can while at most 4 % of civil
+# comments are held (7 % in any language and script with 100 civil comments or more), at most 4 % of
+# legitimate comments that cite sources, and no legitimate comment is rejected. 4 % is what it takes
+# to hold 80 % of toxic comments on that set (at 3 %, 78 %). The THREAT,
 # IDENTITY_ATTACK and SEVERE_TOXICITY heads catch threats and dehumanisation that TOXICITY alone
 # scores low. A model without one of these heads scores it as missing, which holds (see decide).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "TOXICITY": Threshold(publish=0.216),
+    "TOXICITY": Threshold(publish=0.17),
     "THREAT": Threshold(publish=0.134),
     "IDENTITY_ATTACK": Threshold(publish=0.364),
     "SEVERE_TOXICITY": Threshold(publish=0.061),

@@ -10,7 +10,7 @@ from django.db import migrations
 
 OLD = {"TOXICITY": {"publish": 0.5, "reject": None}, "SPAM": {"publish": 0.5, "reject": 0.95}}
 NEW = {
-    "TOXICITY": {"publish": 0.216, "reject": None},
+    "TOXICITY": {"publish": 0.17, "reject": None},
     "THREAT": {"publish": 0.134, "reject": None},
     "IDENTITY_ATTACK": {"publish": 0.364, "reject": None},
     "SEVERE_TOXICITY": {"publish": 0.061, "reject": None},
