@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 # The first publisher's readers' languages, then the other languages that py3langid knows well.
 LANGUAGES = (
     "en bg sr hr bs mk sq ro el tr de fr es it pl ru uk "
@@ -48,9 +50,21 @@ def _get_identifier() -> Any:
     global _identifier
     with _lock:
         if _identifier is None:
-            from py3langid.langid import _load_identifier
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-            _identifier = _load_identifier(norm_probs=True, langs=LANGUAGES)
+            full = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            full.set_languages(LANGUAGES)
+            # A fresh identifier over the restricted arrays only: the full model (all 97 languages)
+            # would stay in memory behind set_languages otherwise, some 60 MB per worker.
+            _identifier = LanguageIdentifier(
+                np.ascontiguousarray(full.nb_ptc),
+                full.nb_pc,
+                full.nb_classes,
+                full.tk_nextmove,
+                full.tk_output,
+                norm_probs=True,
+                tk_row=full.tk_row,
+            )
         return _identifier
 
 
