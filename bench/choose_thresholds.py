@@ -8,7 +8,8 @@ by two points), at most ``--sources`` of legitimate comments that cite links and
 no legitimate comment is rejected (the reject threshold
 sits above every legitimate comment's spam score, with a margin). The extra heads (THREAT,
 IDENTITY_ATTACK, SEVERE_TOXICITY) hold at the score that one civil comment in ``1/--head-civil``
-reaches. Usage::
+reaches, THREAT also at the scores twice and three times as many civil comments reach (the grid
+picks among them). Usage::
 
     .venv/bin/python bench/choose_thresholds.py [--artifacts DIR] [--toxicity VERSION] [--spam VERSION]
 """
@@ -72,21 +73,35 @@ def main() -> None:
         {round(float(q), 3) for q in np.quantile(spam_values[~spam], np.linspace(0.85, 0.999, 40))}
     )
     best = None
-    for t_tox in candidates_tox:
-        for t_spam in candidates_spam:
-            thresholds = {"TOXICITY": Threshold(t_tox), "SPAM": Threshold(min(t_spam, reject), reject)}
-            thresholds.update({head: Threshold(value) for head, value in heads.items()})
-            outcome = np.array([decide(scores=s, thresholds=thresholds).outcome for s in scores])
-            held = outcome != Outcome.PUBLISHED
-            if held[civil].mean() > args.civil or held[sources].mean() > args.sources:
-                continue
-            if any(held[indices].mean() > args.civil_group for indices in big_groups.values()):
-                continue
-            if (outcome[~spam] == Outcome.REJECTED).any():
-                continue
-            gain = held[toxic].mean() + held[spam].mean()
-            if best is None or gain > best[0]:
-                best = (gain, thresholds, held, outcome)
+    threat_values = np.array([s.get("THREAT", 0.0) for s in scores])
+    candidates_threat = sorted(
+        {
+            round(float(np.quantile(threat_values[civil], 1 - share)), 3)
+            for share in np.array([1, 2, 3]) * args.head_civil
+        }
+    )
+    grid = [
+        (t_tox, t_spam, t_threat)
+        for t_tox in candidates_tox
+        for t_spam in candidates_spam
+        for t_threat in candidates_threat
+    ]
+    for t_tox, t_spam, t_threat in grid:
+        thresholds = {"TOXICITY": Threshold(t_tox), "SPAM": Threshold(min(t_spam, reject), reject)}
+        thresholds.update({head: Threshold(value) for head, value in heads.items()})
+        if "THREAT" in heads:
+            thresholds["THREAT"] = Threshold(t_threat)
+        outcome = np.array([decide(scores=s, thresholds=thresholds).outcome for s in scores])
+        held = outcome != Outcome.PUBLISHED
+        if held[civil].mean() > args.civil or held[sources].mean() > args.sources:
+            continue
+        if any(held[indices].mean() > args.civil_group for indices in big_groups.values()):
+            continue
+        if (outcome[~spam] == Outcome.REJECTED).any():
+            continue
+        gain = held[toxic].mean() + held[spam].mean()
+        if best is None or gain > best[0]:
+            best = (gain, thresholds, held, outcome)
     if best is None:
         print("no thresholds meet the constraints")
         return
