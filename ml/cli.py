@@ -211,7 +211,7 @@ def _corpus(args: argparse.Namespace) -> int:
         return 0
     if args.action == "agreement":
         if args.labels is None:
-            raise InputError("agreement needs --labels FILE (lines of 'source<TAB>labels')")
+            raise InputError("agreement needs --labels FILE (lines of 'key<TAB>labels')")
         by_key = {row.key: row for row in train + dev}
         first, second = [], []
         gone = 0

@@ -5,7 +5,8 @@ labelling guide, is the contract); the labels are letter codes (``LABEL_CODES``)
 ``read_corpus_file`` turns a file into rows with one 0/1 value per Perspective attribute and SPAM,
 TOXICITY implied by any toxic code, and the script the text is written in. The training configs
 read ``train/`` (``"corpus": true`` in a data set) and report ``dev/`` as test sets; nothing of
-``dev/`` is ever trained on. ``near_duplicate_keys`` is what ``python -m ml corpus --dedupe`` uses.
+``dev/`` is ever trained on. ``python -m ml corpus stats`` reads (and so checks) every file;
+``duplicates`` is what ``python -m ml corpus dedupe`` uses.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ LABEL_CODES = {
 ATTRIBUTES = tuple(LABEL_CODES.values())
 TOXIC_CODES = frozenset("TIPAHSX")
 LANGUAGES = ("en", "bg", "sr", "hr", "bs", "mk", "sq", "ro", "el", "tr", "de", "fr", "es", "it", "pl", "ru", "uk")
+# The topics and kinds the guide lists (corpus/README.md, "The file format").
+TOPICS = frozenset(
+    "kosovo serbia bosnia croatia macedonia albania bulgaria greece turkey romania balkans war warcrimes"
+    " ethnic religion migration roma lgbt women crime violence politics elections corruption eu nato"
+    " russia ukraine economy energy sport weather culture health education transport local media"
+    " commenters tourism tech science".split()
+)
+KINDS = frozenset(
+    "civil civil-hard criticism sarcasm quote-condemn news-violence sources insult profanity identity-slur"
+    " identity-dehumanise identity-goback identity-expel identity-generalise threat-explicit threat-veiled"
+    " threat-wish harassment-sexual severe hostile spam-clickbait spam-miracle spam-dating spam-replica"
+    " spam-seo spam-scam spam-crypto spam-contact spam-casino spam-loans spam-jobs spam-other".split()
+)
 COLUMNS = ("lang", "labels", "topic", "kind", "text")
 
 
@@ -90,6 +104,8 @@ def read_corpus_file(path: Path) -> Iterator[CorpusRow]:
             lang, code, topic, kind, text = parts
             if lang not in LANGUAGES:
                 raise CorpusError(f"{where}: unknown language {lang!r}")
+            if topic not in TOPICS or kind not in KINDS:
+                raise CorpusError(f"{where}: topic {topic!r} or kind {kind!r} is not one the guide lists")
             try:
                 labels = parse_labels(code)
             except CorpusError as error:

@@ -68,6 +68,8 @@ def test_it_reads_a_writers_file_with_script_and_source(tmp_path: Path) -> None:
         ("en\tM\tsport\tcivil\thello", "disagree about spam"),
         ("en\t0\tsport\tspam-seo\thello", "disagree about spam"),
         ("en\t0\tsport\tcivil\t  ", "empty text"),
+        ("en\t0\tfootball\tcivil\thello", "topic 'football'"),
+        ("en\t0\tsport\trant\thello", "kind 'rant'"),
     ],
 )
 def test_it_names_the_line_of_a_malformed_row(tmp_path: Path, line: str, message: str) -> None:
