@@ -7,6 +7,12 @@ held, of toxic ones held (threats and identity attacks apart), of spam held and 
 legitimate comments rejected. Usage::
 
     .venv/bin/python bench/decisions.py [--artifacts DIR] [--toxicity VERSION] [--spam VERSION] [--json FILE]
+        [--thresholds JSON]
+
+The models before 2026.11.30 at their defaults, for comparison::
+
+    .venv/bin/python bench/decisions.py --toxicity toxicity-2026.11.28.3 --spam spam-2026.11.28.3 \
+        --thresholds '{"TOXICITY": {"publish": 0.5}, "SPAM": {"publish": 0.5, "reject": 0.95}}'
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.corpus import CorpusRow, read_corpus
 from ml.scoring import get_scorer
-from moderation.policy import DEFAULT_THRESHOLDS, Outcome, decide
+from moderation.policy import DEFAULT_THRESHOLDS, Outcome, decide, thresholds_from_json
 
 THREATS = ("threat-explicit", "threat-veiled", "threat-wish")
 IDENTITY = ("identity-slur", "identity-dehumanise", "identity-goback", "identity-expel", "identity-generalise")
@@ -89,11 +95,13 @@ def main() -> None:
     parser.add_argument("--spam", help="spam model version, default the newest")
     parser.add_argument("--artifacts", type=Path, help="artifacts directory, default ml/artifacts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--thresholds", type=json.loads, help="thresholds as a site stores them, default the policy's")
     args = parser.parse_args()
     rows = read_corpus("dev")
     scorer = get_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     scores = scorer.score_many([row.text for row in rows])
-    outcomes = [decide(scores=s, thresholds=DEFAULT_THRESHOLDS).outcome for s in scores]
+    thresholds = DEFAULT_THRESHOLDS if args.thresholds is None else thresholds_from_json(args.thresholds)
+    outcomes = [decide(scores=s, thresholds=thresholds).outcome for s in scores]
     by_group: dict[str, list[int]] = defaultdict(list)
     by_kind: dict[str, list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
@@ -108,8 +116,8 @@ def main() -> None:
 
     overall = {"all": tally(rows, outcomes)}
     groups, kinds = tallies(by_group), tallies(by_kind)
-    thresholds = {name: (t.publish, t.reject) for name, t in DEFAULT_THRESHOLDS.items()}
-    print(f"Models {scorer.versions}; default thresholds (hold, reject) {thresholds}; {len(rows)} dev rows")
+    shown = {name: (t.publish, t.reject) for name, t in thresholds.items()}
+    print(f"Models {scorer.versions}; thresholds (hold, reject) {shown}; {len(rows)} dev rows")
     print()
     tables = table("Overall", overall) + table("Per language and script", groups) + table("Per category", kinds)
     print("\n".join(tables))
