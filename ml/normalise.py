@@ -6,9 +6,10 @@ characters out, NFKC and case folding, (version 3) diacritics dropped and words 
 letter joined, de-leeting (``1d10t``, ``$hit``, ``f*ck``), "fancy" letters and Cyrillic/Greek
 look-alikes to Latin, (version 3) Cyrillic and Greek transliterated to Latin, whitespace
 collapsed, spaced or dotted letters joined (``s t u p i d``, ``i.d.i.o.t``), runs of a repeated
-letter squeezed to two, (version 3) neutral identity words read as one placeholder. Every step is idempotent and leaves the others' output alone, so the whole
-is idempotent. ``normalise_with_offsets`` returns the same text plus, per output character, the
-span of the original it came from (for explanations).
+letter squeezed to two, (version 3) neutral identity words read as one placeholder. Every step is
+idempotent and leaves the others' output alone, so the whole is idempotent.
+``normalise_with_offsets`` returns the same text plus, per output character, the span of the
+original it came from (for explanations).
 
 Transliteration (version 3) is what keeps the script out of the scores: "Хвала на чланку" and
 "Hvala na članku" become the same text, Bulgarian "човек" and "chovek" too.
