@@ -5,19 +5,11 @@ from comments.models import Site, Thread
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "public_key", "hold_all", "hold_first_comment", "hold_links_at", "created_at"]
+    """The public side's part of a site; the moderation app adds its policy to this page."""
+
+    list_display = ["name", "public_key", "created_at"]
     search_fields = ["name", "public_key"]
-    filter_horizontal = ["moderators"]
-    fieldsets = [
-        (None, {"fields": ["name", "public_key", "allowed_origins", "auto_create_threads"]}),
-        ("Decisions", {"fields": ["thresholds", "report_threshold"]}),
-        ("Pre-moderation", {"fields": ["hold_all", "hold_first_comment", "hold_links_at"]}),
-        ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
-        (
-            "Moderators and notifications",
-            {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret"]},
-        ),
-    ]
+    fields = ["name", "public_key", "allowed_origins", "auto_create_threads"]
 
 
 @admin.register(Thread)

@@ -1,25 +1,8 @@
-import secrets
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from moderation import policy
-
-
-def default_thresholds() -> dict[str, dict[str, float | None]]:
-    return policy.thresholds_to_json(policy.DEFAULT_THRESHOLDS)
-
-
-def validate_thresholds(value: object) -> None:
-    try:
-        policy.thresholds_from_json(value)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
-
-
-def new_webhook_secret() -> str:
-    return secrets.token_hex(32)
+from comments.status import Status as CommentStatus
 
 
 def validate_origins(value: object) -> None:
@@ -32,7 +15,11 @@ def validate_origins(value: object) -> None:
 
 
 class Site(models.Model):
-    """A publisher: its public key identifies it to the widget and the API."""
+    """A publisher: its public key identifies it to the widget and the API.
+
+    How its comments are moderated (thresholds, pre-moderation, word lists, notifications,
+    moderators) is the moderation app's business: ``moderation.models.SitePolicy``.
+    """
 
     name = models.CharField(max_length=200)
     public_key = models.SlugField(max_length=64, unique=True, help_text="Used by the widget and the API.")
@@ -41,49 +28,6 @@ class Site(models.Model):
         blank=True,
         validators=[validate_origins],
         help_text='Origins whose pages may embed the widget, e.g. ["https://news.example.org"].',
-    )
-    thresholds = models.JSONField(
-        default=default_thresholds,
-        validators=[validate_thresholds],
-        help_text="Per attribute: a score at or above 'publish' is held, at or above 'reject' rejected.",
-    )
-    hold_all = models.BooleanField(default=False, help_text="Pre-moderate: hold every comment for a moderator.")
-    hold_first_comment = models.BooleanField(
-        default=False,
-        help_text="Hold a commenter's first comment (a commenter: the e-mail address, else address hash and name).",
-    )
-    hold_links_at = models.PositiveSmallIntegerField(
-        default=0, help_text="Hold comments with this many links or more (0: off)."
-    )
-    blocked_words = models.TextField(
-        blank=True,
-        help_text="One word or phrase per line; matched on word boundaries over normalised text. A match holds.",
-    )
-    allowed_words = models.TextField(
-        blank=True, help_text="One per line; never counted as blocked words (e.g. a place name)."
-    )
-    blocked_email_domains = models.TextField(
-        blank=True, help_text="One domain per line; comments from these e-mail domains are rejected."
-    )
-    webhook_url = models.URLField(
-        blank=True, help_text="Receives comment.published, comment.held and comment.rejected events (signed)."
-    )
-    webhook_secret = models.CharField(
-        max_length=64, default=new_webhook_secret, help_text="Key of the HMAC-SHA256 signature of each webhook."
-    )
-    email_moderators = models.BooleanField(
-        default=False,
-        help_text="E-mail the site's moderators (else every moderator) about each held comment, with "
-        "signed one-click approve and reject links.",
-    )
-    moderators = models.ManyToManyField(
-        "auth.User",
-        blank=True,
-        related_name="moderated_sites",
-        help_text="Moderators limited to this site. A moderator on no site's list moderates every site.",
-    )
-    report_threshold = models.PositiveSmallIntegerField(
-        default=3, help_text="Reader reports that put a published comment back in the moderation queue."
     )
     auto_create_threads = models.BooleanField(
         default=True, help_text="Create a thread on the first comment to an unknown page."
@@ -112,10 +56,10 @@ class Thread(models.Model):
 
 class Comment(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
-        PUBLISHED = policy.Outcome.PUBLISHED.value
-        HELD = policy.Outcome.HELD.value
-        REJECTED = policy.Outcome.REJECTED.value
+        PENDING = CommentStatus.PENDING.value
+        PUBLISHED = CommentStatus.PUBLISHED.value
+        HELD = CommentStatus.HELD.value
+        REJECTED = CommentStatus.REJECTED.value
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="comments")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
@@ -147,10 +91,11 @@ class Comment(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "published", "held", "rejected"]), name="comment_status_valid"
+                condition=Q(status__in=[status.value for status in CommentStatus]), name="comment_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status="pending") | Q(decided_at__isnull=False), name="comment_decided_has_time"
+                condition=Q(status=CommentStatus.PENDING.value) | Q(decided_at__isnull=False),
+                name="comment_decided_has_time",
             ),
             models.CheckConstraint(
                 condition=Q(parent__isnull=True, root__isnull=True) | Q(parent__isnull=False, root__isnull=False),

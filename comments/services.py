@@ -1,4 +1,5 @@
-"""Submitting comments: validation against the site and thread, storage, queuing for scoring."""
+"""Submitting and reporting comments: validation against the site and thread, storage, and the
+signals that tell the moderation app (``comments.signals``); nothing here decides a comment."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from comments.models import Comment, IdempotencyKey, Report, Site, Thread
-from moderation.tasks import comment_score, decision_notify
+from comments.signals import comment_was_posted, comment_was_reported
 
 
 class IdempotencyConflict(Exception):
@@ -108,7 +109,8 @@ def comment_submit(
     origin: str = "",
     idempotency_key: str = "",
 ) -> Submission:
-    """Store a new comment as pending and queue it for scoring once the row is committed.
+    """Store a new comment as pending and announce it (``comment_was_posted``: the moderation app
+    queues it for scoring once the row is committed).
 
     With an idempotency key, a repeat of the same submission returns the first comment and
     creates nothing; the same key with other fields raises ``IdempotencyConflict``. ``origin`` is
@@ -140,7 +142,7 @@ def comment_submit(
                 IdempotencyKey.objects.create(
                     site=site, key=idempotency_key, request_hash=request_hash, comment=comment
                 )
-            comment_enqueue_on_commit(comment_id=comment.pk)
+            comment_was_posted.send(sender=Comment, comment_id=comment.pk)
     except IntegrityError:
         # Another request with the same idempotency key committed first.
         replay = (
@@ -172,13 +174,9 @@ def idempotency_keys_purge() -> int:
     return deleted
 
 
-def comment_enqueue_on_commit(*, comment_id: int) -> None:
-    """Queue scoring after the surrounding transaction commits; a broker failure is logged only."""
-    comment_score.delay_on_commit(comment_id)
-
-
 def comment_report(*, comment_id: int, site_key: str, reason: str = "", address: str = "") -> Comment:
-    """Record a reader's report; at the site's threshold the comment goes back to the queue.
+    """Record a reader's report and announce it (``comment_was_reported``: the moderation app puts the
+    comment back in the queue at the site's threshold).
 
     A second report from the same address counts once. Only published comments can be reported.
     """
@@ -194,12 +192,6 @@ def comment_report(*, comment_id: int, site_key: str, reason: str = "", address:
         Report.objects.get_or_create(comment=comment, ip_hash=ip_hash(address=address), defaults={"reason": reason})
         # Reports count from the last decision on: a comment a moderator published again starts afresh.
         reports = Report.objects.filter(comment=comment, created_at__gte=comment.decided_at).count()
-        if reports >= site.report_threshold:
-            comment.status = Comment.Status.HELD
-            comment.reasons = [
-                *comment.reasons,
-                {"code": "reader_reports", "detail": f"{reports} reader reports put it back in the queue."},
-            ]
-            comment.save(update_fields=["status", "reasons"])
-            decision_notify(comment_id=comment.pk, status=comment.status)
+        comment_was_reported.send(sender=Comment, comment_id=comment.pk, reports=reports)
+    comment.refresh_from_db()
     return comment

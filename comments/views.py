@@ -16,8 +16,9 @@ from rest_framework.views import APIView, exception_handler
 
 from comments import selectors, services
 from comments.models import Comment
+from comments.signals import comment_status_requested
+from comments.status import Status
 from comments.throttles import ReportRateThrottle, SubmitRateThrottle, request_client_address
-from moderation import services as moderation_services
 
 COMMENT_MESSAGE = "Please enter your comment!"
 NAME_MESSAGE = "Please enter your name here"
@@ -45,14 +46,6 @@ class Text(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators.append(no_lone_surrogates)
-
-
-def moderator_sees(user: Any, site_id: int) -> bool:
-    """A moderator sees scores and reasons of the sites they moderate."""
-    if not user.has_perm("comments.can_moderate"):
-        return False
-    sites = moderation_services.moderator_site_ids(user=user)
-    return sites is None or site_id in sites
 
 
 def public_status(comment: Comment) -> str:
@@ -230,7 +223,7 @@ class CommentDetail(APIView):
                 "CommentStatus",
                 {
                     "id": serializers.IntegerField(),
-                    "status": serializers.ChoiceField(choices=["pending", "published", "held"]),
+                    "status": serializers.ChoiceField(choices=[Status.PENDING, Status.PUBLISHED, Status.HELD]),
                     "status_url": serializers.URLField(),
                     "thread": serializers.CharField(),
                     "comment": PublishedCommentSerializer(required=False, help_text="Only once published."),
@@ -255,15 +248,10 @@ class CommentDetail(APIView):
         }
         if comment.status == Comment.Status.PUBLISHED:
             body["comment"] = comment_as_json(comment)
-        if moderator_sees(request.user, comment.thread.site_id):
-            body["moderation"] = {
-                "status": comment.status,
-                "scores": comment.scores,
-                "model_versions": comment.model_versions,
-                "reasons": comment.reasons,
-                "decided_at": comment.decided_at.isoformat() if comment.decided_at else None,
-                "scoring_attempts": comment.scoring_attempts,
-            }
+        # The moderation app adds its block for the site's moderators (comments.signals).
+        for _receiver, extra in comment_status_requested.send(sender=Comment, comment=comment, user=request.user):
+            if extra:
+                body.update(extra)
         return Response(body)
 
 

@@ -33,7 +33,8 @@ from ml.evaluation import evaluate_attribute_heads, evaluate_model, metrics_tabl
 from ml.model import LinearTextModel
 from ml.scoring import DEFAULT_ARTIFACTS_DIR
 from ml.train import train_model
-from ml.training_config import MODEL_NAMES, ConfigError, default_config_path, load_config
+from ml.training_config import ConfigError, default_config_path, load_config
+from ml.vocabulary import MODEL_NAMES
 
 EXIT_BAD_INPUT = 2
 SCORE_BATCH = 1000

@@ -25,7 +25,6 @@ from ml.features import FeatureSpec, LexiconBlock
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
-MODEL_NAMES = ("toxicity", "spam")
 WEIGHTINGS = ("sqrt", "rows")
 ROLES = ("train", "test")
 CALIBRATIONS = ("platt", "none")

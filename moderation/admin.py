@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,9 +17,10 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from comments.models import Comment, Report
-from moderation import learning, services, tasks
-from moderation.models import CommenterFlag, ModelVersion, ModerationAction, ModerationDecision
+from comments.admin import SiteAdmin
+from comments.models import Comment, Report, Site
+from moderation import commenters, learning, policy, services, sites
+from moderation.models import CommenterFlag, ModelVersion, ModerationAction, ModerationDecision, SitePolicy
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -52,8 +54,7 @@ def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         decided = 0
         for comment_id in queryset.values_list("pk", flat=True):
-            decision = services.comment_moderate(comment_id=comment_id, actor=request.user, action=action)
-            tasks.decision_notify(comment_id=comment_id, status=decision.to_status)
+            services.comment_moderate(comment_id=comment_id, actor=request.user, action=action)
             decided += 1
         modeladmin.message_user(request, f"{action.label}: {decided} comment(s).", messages.SUCCESS)
 
@@ -66,7 +67,7 @@ def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # ty
         flagged = 0
         for comment_id in queryset.values_list("pk", flat=True):
             try:
-                services.commenter_flag(comment_id=comment_id, actor=request.user, kind=kind, by=by)
+                commenters.commenter_flag(comment_id=comment_id, actor=request.user, kind=kind, by=by)
                 flagged += 1
             except ValidationError as exc:
                 modeladmin.message_user(request, " ".join(exc.messages), messages.WARNING)
@@ -78,14 +79,11 @@ def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # ty
 
 @admin.action(description="Re-score held comments with the active models and thresholds", permissions=["moderate"])
 def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
-    site_ids = services.moderator_site_ids(user=request.user)
+    site_ids = sites.moderator_site_ids(user=request.user)
     held = queryset.filter(status=Comment.Status.HELD)
     if site_ids is not None:
         held = held.filter(thread__site_id__in=site_ids)
     result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)))
-    for comment_id, status in result.decided.items():
-        if status != Comment.Status.HELD:
-            tasks.decision_notify(comment_id=comment_id, status=status)
     changed = Counter(status for status in result.decided.values())
     summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
     modeladmin.message_user(request, f"Re-scored: {summary}; {result.kept} kept for a person.", messages.SUCCESS)
@@ -94,17 +92,7 @@ def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: Que
 class ReasonFilter(admin.SimpleListFilter):
     title = "reason"
     parameter_name = "reason"
-    CODES = [
-        ("hold_threshold", "Score above the publish threshold"),
-        ("reject_threshold", "Score above the reject threshold"),
-        ("premoderation", "Pre-moderation: all"),
-        ("first_comment", "Pre-moderation: first comment"),
-        ("links", "Pre-moderation: links"),
-        ("blocked_words", "Blocked words"),
-        ("blocked_commenter", "Blocked commenter"),
-        ("reader_reports", "Reader reports"),
-        ("scoring_failed", "Scoring failed"),
-    ]
+    CODES = [(code.value, label) for code, label in policy.REASON_LABELS.items()]
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return self.CODES
@@ -121,16 +109,22 @@ class ScoreBandFilter(admin.SimpleListFilter):
     parameter_name = "band"
     BANDS = {"low": (0.0, 0.5), "medium": (0.5, 0.8), "high": (0.8, 1.01)}
 
+    @staticmethod
+    def attributes() -> list[str]:
+        """The attributes that decide comments by default: those the active models produce and have a
+        default threshold for."""
+        return sorted(policy.thresholds_effective(produced=sites.model_default_thresholds()[0], site={}, models={}))
+
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [
             (f"{attribute}:{band}", f"{attribute} {band} ({low:g}-{min(high, 1):g})")
-            for attribute in ("TOXICITY", "SPAM")
+            for attribute in self.attributes()
             for band, (low, high) in self.BANDS.items()
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
         attribute, _, band = (self.value() or "").partition(":")
-        if attribute in {"TOXICITY", "SPAM"} and band in self.BANDS:
+        if attribute in self.attributes() and band in self.BANDS:
             low, high = self.BANDS[band]
             return queryset.filter(**{f"scores__{attribute}__gte": low, f"scores__{attribute}__lt": high})
         return queryset
@@ -189,7 +183,7 @@ class CommentAdmin(admin.ModelAdmin):
             When(status=Comment.Status.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
         queryset = super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
-        site_ids = services.moderator_site_ids(user=request.user)
+        site_ids = sites.moderator_site_ids(user=request.user)
         return queryset if site_ids is None else queryset.filter(thread__site_id__in=site_ids)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -400,6 +394,61 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 )
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+
+class SitePolicyInline(admin.StackedInline):
+    """The moderation policy, on the site's page: created with the site, never deleted apart from it."""
+
+    model = SitePolicy
+    can_delete = False
+    min_num = max_num = 1
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    filter_horizontal = ["moderators"]
+    readonly_fields = ["effective_thresholds"]
+    fieldsets = [
+        ("Decisions", {"fields": ["thresholds", "effective_thresholds", "report_threshold"]}),
+        ("Pre-moderation", {"fields": ["hold_all", "hold_first_comment", "hold_links_at"]}),
+        ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
+        (
+            "Moderators and notifications",
+            {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret"]},
+        ),
+    ]
+
+    @admin.display(description="thresholds in force")
+    def effective_thresholds(self, row: SitePolicy) -> str:
+        """The site's own thresholds over the active models' defaults: what decides its comments now."""
+        if row.pk is None:
+            return "The active models' defaults."
+        own = row.thresholds or {}
+        return format_html_join(
+            "",
+            "<div>{}: hold at {}{}{}</div>",
+            (
+                (
+                    attribute,
+                    f"{threshold.publish:g}",
+                    f", reject at {threshold.reject:g}" if threshold.reject is not None else "",
+                    " (this site's)" if attribute in own else " (default)",
+                )
+                for attribute, threshold in sorted(sites.site_thresholds(site=row.site).items())
+            ),
+        )
+
+
+admin.site.unregister(Site)
+
+
+@admin.register(Site)
+class ModeratedSiteAdmin(SiteAdmin):
+    """The public side's site page with the moderation policy below it."""
+
+    list_display = [*SiteAdmin.list_display[:2], "hold_all", "created_at"]
+    inlines = [SitePolicyInline]
+
+    @admin.display(boolean=True, description="holds every comment")
+    def hold_all(self, site: Site) -> bool:
+        return sites.site_policy(site=site).hold_all
 
 
 from moderation.compat import admin as compat_admin  # noqa: E402, F401  (registers its admin classes)

@@ -7,7 +7,7 @@ class ModerationConfig(AppConfig):
     verbose_name = "Moderation"
 
     def ready(self) -> None:
-        from moderation import checks  # noqa: F401  (registers the system checks)
+        from moderation import checks, receivers  # noqa: F401  (register the system checks and signal receivers)
         from moderation.roles import moderators_group_sync
 
         # Permissions exist only after migrate has created them, so the group follows migrate.

@@ -36,18 +36,17 @@ def site_moderators_with_email(*, comment: Comment) -> list[Any]:
     """The site's own moderators, else the moderators group's members not limited to other sites;
     those with an address."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    site = comment.thread.site
-    own = users.filter(moderated_sites=site)
+    own = users.filter(moderated_site_policies__site_id=comment.thread.site_id)
     if own.exists():
         return list(own)
-    return list(users.filter(groups__name=MODERATORS_GROUP, moderated_sites__isnull=True).distinct())
+    return list(users.filter(groups__name=MODERATORS_GROUP, moderated_site_policies__isnull=True).distinct())
 
 
 def held_comment_email_send(*, comment_id: int) -> int:
     """E-mail each moderator of the comment's site about it; return how many were sent."""
-    comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
+    comment = Comment.objects.select_related("thread__site__policy").get(pk=comment_id)
     site = comment.thread.site
-    if not site.email_moderators or comment.status != Comment.Status.HELD:
+    if not site.policy.email_moderators or comment.status != Comment.Status.HELD:
         return 0
     reasons = "\n".join(f"- {reason.get('detail', reason.get('code'))}" for reason in comment.reasons) or "-"
     sent = 0

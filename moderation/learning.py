@@ -25,14 +25,15 @@ from comments.models import Comment, Site
 from ml.artifacts import save_artifact
 from ml.model import LinearTextModel
 from ml.retrain import LabelledSet, fine_tune, gates_compare
-from moderation import policy, scoring
+from ml.vocabulary import MAIN_ATTRIBUTE
+from moderation import policy, scoring, sites
 from moderation.compat.models import TrainingLabel
 from moderation.models import ModelVersion, ModerationDecision
 from moderation.services import comment_facts
 
 logger = logging.getLogger(__name__)
 
-ATTRIBUTE = {"toxicity": "TOXICITY", "spam": "SPAM"}
+ATTRIBUTE = MAIN_ATTRIBUTE
 REPLAY_COMMENTS = 500
 
 
@@ -76,8 +77,14 @@ def window_split(rows: list[LabelledRow], fraction: float = 0.2) -> tuple[list[L
 
 
 def publish_threshold(*, name: str, site: Site | None) -> float:
-    thresholds = policy.thresholds_from_json(site.thresholds) if site else policy.DEFAULT_THRESHOLDS
-    return thresholds.get(ATTRIBUTE[name], policy.DEFAULT_THRESHOLDS[ATTRIBUTE[name]]).publish
+    """The threshold the gates compare models at: the site's (``sites.site_thresholds``), or for the
+    loop over every site the active models' default."""
+    if site is not None:
+        thresholds = sites.site_thresholds(site=site)
+    else:
+        produced, defaults = sites.model_default_thresholds()
+        thresholds = policy.thresholds_effective(produced=produced, site={}, models=defaults)
+    return thresholds[ATTRIBUTE[name]].publish
 
 
 def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENTS) -> dict[str, Any]:
@@ -96,7 +103,7 @@ def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENT
     changes: Counter[str] = Counter()
     examples = []
     for comment, score in zip(comments, new_scores.tolist(), strict=True):
-        thresholds = policy.thresholds_from_json(comment.thread.site.thresholds)
+        thresholds = sites.site_thresholds(site=comment.thread.site)
         facts = comment_facts(comment=comment)
         before = policy.decide(scores=comment.scores, thresholds=thresholds, facts=facts).outcome
         after = policy.decide(scores=comment.scores | {attribute: score}, thresholds=thresholds, facts=facts).outcome

@@ -1,8 +1,86 @@
+import secrets
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from comments.models import Comment, Site
+from moderation import policy
+
+
+def validate_thresholds(value: object) -> None:
+    try:
+        policy.thresholds_from_json(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class SitePolicy(models.Model):
+    """How a site's comments are moderated: one per site, created with it.
+
+    ``thresholds`` holds only what the site sets itself; every other attribute follows the active
+    model's default (``moderation.sites.site_thresholds``), so a new model head works on every site.
+    """
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, primary_key=True, related_name="policy")
+    thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_thresholds],
+        help_text='The site\'s own thresholds, e.g. {"TOXICITY": {"publish": 0.3, "reject": null}}: a score at '
+        "or above 'publish' is held, at or above 'reject' rejected. Attributes not named here follow the "
+        "active model's defaults.",
+    )
+    hold_all = models.BooleanField(default=False, help_text="Pre-moderate: hold every comment for a moderator.")
+    hold_first_comment = models.BooleanField(
+        default=False,
+        help_text="Hold a commenter's first comment (a commenter: the e-mail address, else address hash and name).",
+    )
+    hold_links_at = models.PositiveSmallIntegerField(
+        default=0, help_text="Hold comments with this many links or more (0: off)."
+    )
+    blocked_words = models.TextField(
+        blank=True,
+        help_text="One word or phrase per line; matched on word boundaries over normalised text. A match holds.",
+    )
+    allowed_words = models.TextField(
+        blank=True, help_text="One per line; never counted as blocked words (e.g. a place name)."
+    )
+    blocked_email_domains = models.TextField(
+        blank=True, help_text="One domain per line; comments from these e-mail domains are rejected."
+    )
+    webhook_url = models.URLField(
+        blank=True, help_text="Receives comment.published, comment.held and comment.rejected events (signed)."
+    )
+    webhook_secret = models.CharField(
+        max_length=64, default=new_webhook_secret, help_text="Key of the HMAC-SHA256 signature of each webhook."
+    )
+    email_moderators = models.BooleanField(
+        default=False,
+        help_text="E-mail the site's moderators (else every moderator) about each held comment, with "
+        "signed one-click approve and reject links.",
+    )
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="moderated_site_policies",
+        help_text="Moderators limited to this site. A moderator on no site's list moderates every site.",
+    )
+    report_threshold = models.PositiveSmallIntegerField(
+        default=3, help_text="Reader reports that put a published comment back in the moderation queue."
+    )
+
+    class Meta:
+        verbose_name = "moderation policy"
+        verbose_name_plural = "moderation policy"
+
+    def __str__(self) -> str:
+        return f"moderation policy of {self.site}"
 
 
 class ModerationAction(models.TextChoices):

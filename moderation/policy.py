@@ -10,15 +10,49 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from comments.status import Status
+
 
 class Outcome(enum.StrEnum):
-    PUBLISHED = "published"
-    HELD = "held"
-    REJECTED = "rejected"
+    """What a decision does to a comment: a status of ``comments.status`` other than pending."""
+
+    PUBLISHED = Status.PUBLISHED.value
+    HELD = Status.HELD.value
+    REJECTED = Status.REJECTED.value
+
+
+class ReasonCode(enum.StrEnum):
+    """Why a comment was held or rejected: the ``code`` of each stored reason."""
+
+    BLOCKED_COMMENTER = "blocked_commenter"
+    SCORE_MISSING = "score_missing"
+    REJECT_THRESHOLD = "reject_threshold"
+    HOLD_THRESHOLD = "hold_threshold"
+    BLOCKED_WORDS = "blocked_words"
+    PREMODERATION = "premoderation"
+    FIRST_COMMENT = "first_comment"
+    LINKS = "links"
+    SCORING_FAILED = "scoring_failed"
+    READER_REPORTS = "reader_reports"
+
+
+# How the moderators' queue names each reason.
+REASON_LABELS: dict[ReasonCode, str] = {
+    ReasonCode.HOLD_THRESHOLD: "Score above the publish threshold",
+    ReasonCode.REJECT_THRESHOLD: "Score above the reject threshold",
+    ReasonCode.SCORE_MISSING: "Score missing",
+    ReasonCode.PREMODERATION: "Pre-moderation: all",
+    ReasonCode.FIRST_COMMENT: "Pre-moderation: first comment",
+    ReasonCode.LINKS: "Pre-moderation: links",
+    ReasonCode.BLOCKED_WORDS: "Blocked words",
+    ReasonCode.BLOCKED_COMMENTER: "Blocked commenter",
+    ReasonCode.READER_REPORTS: "Reader reports",
+    ReasonCode.SCORING_FAILED: "Scoring failed",
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +105,9 @@ class Decision:
 # legitimate comments that cite sources, and no legitimate comment is rejected. 4 % is what it takes
 # to hold 80 % of toxic comments on that set (at 3 %, 78 %). The THREAT,
 # IDENTITY_ATTACK and SEVERE_TOXICITY heads catch threats and dehumanisation that TOXICITY alone
-# scores low. A model without one of these heads scores it as missing, which holds (see decide).
+# scores low. A shipped model carries the defaults chosen for it (``default_thresholds`` in its
+# meta.json), which win over these; these are the fallback for a model that carries none, and only
+# for the attributes the active models produce (``thresholds_effective``).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
     "TOXICITY": Threshold(publish=0.17),
     "THREAT": Threshold(publish=0.134),
@@ -79,6 +115,27 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
     "SEVERE_TOXICITY": Threshold(publish=0.061),
     "SPAM": Threshold(publish=0.815, reject=0.965),
 }
+
+
+def thresholds_effective(
+    *,
+    produced: Iterable[str],
+    site: Mapping[str, Threshold],
+    models: Mapping[str, Threshold],
+) -> dict[str, Threshold]:
+    """The thresholds that decide a site's comments.
+
+    For each attribute the active models produce: the site's own value, else the active model's
+    default (``default_thresholds`` in its artifact), else the code's (``DEFAULT_THRESHOLDS``); an
+    attribute with none of them is not a reason to hold. A threshold the site sets on an attribute
+    no active model produces stays: its score is missing, which holds (the site asked for it).
+    """
+    effective: dict[str, Threshold] = {}
+    for attribute in produced:
+        threshold = site.get(attribute) or models.get(attribute) or DEFAULT_THRESHOLDS.get(attribute)
+        if threshold is not None:
+            effective[attribute] = threshold
+    return effective | dict(site)
 
 
 def thresholds_to_json(thresholds: Mapping[str, Threshold]) -> dict[str, dict[str, float | None]]:
@@ -128,14 +185,14 @@ def decide(
     rejects: list[Reason] = []
     holds: list[Reason] = []
     if facts.blocked:
-        rejects.append(Reason(code="blocked_commenter", detail=f"The commenter is blocked ({facts.blocked})."))
+        rejects.append(Reason(code=ReasonCode.BLOCKED_COMMENTER, detail=f"The commenter is blocked ({facts.blocked})."))
     for attribute in sorted(thresholds):
         threshold = thresholds[attribute]
         score = scores.get(attribute)
         if score is None or math.isnan(score):
             holds.append(
                 Reason(
-                    code="score_missing",
+                    code=ReasonCode.SCORE_MISSING,
                     detail=f"No {attribute} score: a person has to look.",
                     attribute=attribute,
                 )
@@ -144,7 +201,7 @@ def decide(
         if threshold.reject is not None and score >= threshold.reject:
             rejects.append(
                 Reason(
-                    code="reject_threshold",
+                    code=ReasonCode.REJECT_THRESHOLD,
                     detail=f"{attribute} {score:.2f} is at or above the reject threshold {threshold.reject:.2f}.",
                     attribute=attribute,
                     score=round(score, 4),
@@ -154,7 +211,7 @@ def decide(
         elif score >= threshold.publish:
             holds.append(
                 Reason(
-                    code="hold_threshold",
+                    code=ReasonCode.HOLD_THRESHOLD,
                     detail=f"{attribute} {score:.2f} is at or above the publish threshold {threshold.publish:.2f}.",
                     attribute=attribute,
                     score=round(score, 4),
@@ -162,16 +219,16 @@ def decide(
                 )
             )
     if facts.blocked_words:
-        holds.append(Reason(code="blocked_words", detail=f"Blocked words: {', '.join(facts.blocked_words)}."))
+        holds.append(Reason(code=ReasonCode.BLOCKED_WORDS, detail=f"Blocked words: {', '.join(facts.blocked_words)}."))
     if not facts.trusted:
         if facts.hold_all:
-            holds.append(Reason(code="premoderation", detail="The site holds every comment for a moderator."))
+            holds.append(Reason(code=ReasonCode.PREMODERATION, detail="The site holds every comment for a moderator."))
         if facts.first_comment:
-            holds.append(Reason(code="first_comment", detail="The site holds a commenter's first comment."))
+            holds.append(Reason(code=ReasonCode.FIRST_COMMENT, detail="The site holds a commenter's first comment."))
         if facts.hold_links_at and facts.links >= facts.hold_links_at:
             holds.append(
                 Reason(
-                    code="links",
+                    code=ReasonCode.LINKS,
                     detail=f"{facts.links} links; the site holds comments with {facts.hold_links_at} or more.",
                 )
             )
@@ -182,9 +239,14 @@ def decide(
     return Decision(Outcome.PUBLISHED, ())
 
 
+def reader_reports(reports: int) -> Reason:
+    """The reason a published comment went back to the queue."""
+    return Reason(code=ReasonCode.READER_REPORTS, detail=f"{reports} reader reports put it back in the queue.")
+
+
 def scoring_failed(attempts: int) -> Decision:
     """The decision for a comment the scorer could not handle: a person decides, no loop."""
     return Decision(
         Outcome.HELD,
-        (Reason(code="scoring_failed", detail=f"Scoring failed {attempts} times; held for a moderator."),),
+        (Reason(code=ReasonCode.SCORING_FAILED, detail=f"Scoring failed {attempts} times; held for a moderator."),),
     )

@@ -1,7 +1,9 @@
-"""Scoring and deciding comments.
+"""Every change of a comment's status: scoring, re-scoring, moderators' actions, reader reports.
 
-Every write that decides a comment is a compare-and-set ``UPDATE ... WHERE status = 'pending'``:
-a task that runs twice, or arrives after a moderator has acted, changes nothing.
+This module is the one owner of ``Comment.status`` after submission. Each function that changes
+it also notifies (``notifications.decision_notify``, after commit), so no caller has to remember.
+Every write that decides a comment is a compare-and-set ``UPDATE ... WHERE status = <expected>``: a
+task that runs twice, or arrives after a moderator has acted, changes nothing.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from comments.models import Comment, Site
+from comments.models import Comment
 from ml.language import Language, detect_language
-from moderation import policy, rules, webhooks
+from ml.vocabulary import Attribute
+from moderation import policy, rules
+from moderation.commenters import commenter_has_published, commenter_identities
 from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
+from moderation.notifications import decision_notify
 from moderation.scoring import get_scorer
+from moderation.sites import moderator_check, site_policy, site_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +93,10 @@ def comment_score(*, comment_id: int) -> str:
         reasons=reasons_explained(decision=evaluation.decision, text=comment.body),
         language=evaluation.language,
     )
-    return evaluation.decision.outcome.value if written else "skipped"
+    if not written:
+        return "skipped"
+    decision_notify(comment_id=comment_id, status=evaluation.decision.outcome)
+    return evaluation.decision.outcome.value
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ def comment_evaluate(*, comment: Comment) -> Evaluation:
         attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
     }
     language = detect_language(comment.body)
-    thresholds = policy.thresholds_from_json(comment.thread.site.thresholds)
+    thresholds = site_thresholds(site=comment.thread.site)
     facts = dataclasses.replace(comment_facts(comment=comment), language=language.code)
     decision = policy.decide(scores=scores, thresholds=thresholds, facts=facts)
     return Evaluation(scores=scores, versions=versions, language=language, decision=decision)
@@ -141,7 +150,9 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
     kept = 0
     comments = Comment.objects.select_related("thread__site").filter(pk__in=comment_ids, status=Comment.Status.HELD)
     for comment in comments:
-        if comment.decisions.exists() or any(r.get("code") == "reader_reports" for r in comment.reasons):
+        if comment.decisions.exists() or any(
+            r.get("code") == policy.ReasonCode.READER_REPORTS for r in comment.reasons
+        ):
             kept += 1
             continue
         evaluation = comment_evaluate(comment=comment)
@@ -156,29 +167,15 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
         )
         if written:
             decided[comment.pk] = evaluation.decision.outcome.value
+            if evaluation.decision.outcome != policy.Outcome.HELD:
+                decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
     return Rescore(decided=decided, kept=kept)
-
-
-def commenter_identities(*, comment: Comment) -> list[str]:
-    """The identities a commenter flag can name for this comment, the commenter's own first."""
-    email = comment.author_email.strip().lower()
-    identities = [f"email:{email}"] if email else []
-    if comment.ip_hash:
-        identities += [f"ip:{comment.ip_hash}:{comment.author_name.strip().lower()}", f"ip:{comment.ip_hash}"]
-    return identities
-
-
-def commenter_has_published(*, comment: Comment) -> bool:
-    """Whether this commenter (e-mail address, else address hash and name) has a published comment here."""
-    published = Comment.objects.filter(thread__site_id=comment.thread.site_id, status=Comment.Status.PUBLISHED)
-    if comment.author_email:
-        return published.filter(author_email__iexact=comment.author_email.strip()).exists()
-    return published.filter(ip_hash=comment.ip_hash, author_name__iexact=comment.author_name.strip()).exists()
 
 
 def comment_facts(*, comment: Comment) -> policy.Facts:
     """Gather what the site's rules need to know about a comment."""
     site = comment.thread.site
+    rules_of_site = site_policy(site=site)
     flags = dict(
         CommenterFlag.objects.filter(site=site, identity__in=commenter_identities(comment=comment)).values_list(
             "identity", "kind"
@@ -186,20 +183,24 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
     )
     blocked = next((identity for identity, kind in flags.items() if kind == CommenterFlag.Kind.BLOCKED), "")
     domain = rules.email_domain(comment.author_email) if comment.author_email else ""
-    if not blocked and domain and domain in {d.lower() for d in rules.word_list_parse(site.blocked_email_domains)}:
+    if (
+        not blocked
+        and domain
+        and domain in {d.lower() for d in rules.word_list_parse(rules_of_site.blocked_email_domains)}
+    ):
         blocked = f"e-mail domain {domain}"
     trusted = CommenterFlag.Kind.TRUSTED in flags.values()
     return policy.Facts(
-        hold_all=site.hold_all,
-        first_comment=site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),
+        hold_all=rules_of_site.hold_all,
+        first_comment=rules_of_site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),
         links=rules.links_count(comment.body),
-        hold_links_at=site.hold_links_at,
+        hold_links_at=rules_of_site.hold_links_at,
         trusted=trusted,
         blocked=blocked,
         blocked_words=rules.blocked_words_found(
             comment.body,
-            blocked=rules.word_list_parse(site.blocked_words),
-            allowed=rules.word_list_parse(site.allowed_words),
+            blocked=rules.word_list_parse(rules_of_site.blocked_words),
+            allowed=rules.word_list_parse(rules_of_site.allowed_words),
         ),
     )
 
@@ -208,7 +209,10 @@ def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
     """Hold a comment whose scoring kept failing, so that it never loops."""
     logger.error("comment %s: scoring failed %s times, holding it for a moderator", comment_id, attempts)
     written = comment_decide(comment_id=comment_id, decision=policy.scoring_failed(attempts))
-    return policy.Outcome.HELD.value if written else "skipped"
+    if not written:
+        return "skipped"
+    decision_notify(comment_id=comment_id, status=policy.Outcome.HELD)
+    return policy.Outcome.HELD.value
 
 
 def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) -> list[int]:
@@ -235,10 +239,10 @@ def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) ->
 ACTION_EFFECTS: dict[ModerationAction, tuple[str, dict[str, int]]] = {
     ModerationAction.APPROVE: (Comment.Status.PUBLISHED, {}),
     ModerationAction.REJECT: (Comment.Status.REJECTED, {}),
-    ModerationAction.SPAM: (Comment.Status.REJECTED, {"SPAM": 1}),
-    ModerationAction.NOT_SPAM: (Comment.Status.PUBLISHED, {"SPAM": 0}),
-    ModerationAction.TOXIC: (Comment.Status.REJECTED, {"TOXICITY": 1}),
-    ModerationAction.NOT_TOXIC: (Comment.Status.PUBLISHED, {"TOXICITY": 0}),
+    ModerationAction.SPAM: (Comment.Status.REJECTED, {Attribute.SPAM: 1}),
+    ModerationAction.NOT_SPAM: (Comment.Status.PUBLISHED, {Attribute.SPAM: 0}),
+    ModerationAction.TOXIC: (Comment.Status.REJECTED, {Attribute.TOXICITY: 1}),
+    ModerationAction.NOT_TOXIC: (Comment.Status.PUBLISHED, {Attribute.TOXICITY: 0}),
 }
 
 
@@ -258,7 +262,7 @@ def comment_moderate(
             raise ValidationError(f"Comment #{comment_id} is {comment.status} now, no longer {expected_status}.")
         from_status = comment.status
         Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=timezone.now())
-        return ModerationDecision.objects.create(
+        decision = ModerationDecision.objects.create(
             comment=comment,
             actor=actor,
             action=action,
@@ -267,81 +271,20 @@ def comment_moderate(
             labels=labels,
             note=note[:500],
         )
+        decision_notify(comment_id=comment_id, status=to_status)
+        return decision
 
 
-def moderator_site_ids(*, user: Any) -> set[int] | None:
-    """The sites a moderator is limited to, or None for every site."""
-    if user.is_superuser:
-        return None
-    site_ids = set(Site.objects.filter(moderators=user).values_list("pk", flat=True))
-    return site_ids or None
-
-
-def moderator_check(*, actor: Any, site_id: int) -> None:
-    if not actor.has_perm("comments.can_moderate"):
-        raise PermissionDenied("Only moderators can decide comments.")
-    allowed = moderator_site_ids(user=actor)
-    if allowed is not None and site_id not in allowed:
-        raise PermissionDenied("This moderator is limited to other sites.")
-
-
-def commenter_flag(*, comment_id: int, actor: Any, kind: CommenterFlag.Kind, by: str = "commenter") -> CommenterFlag:
-    """Trust or block the author of a comment on its site.
-
-    ``by`` picks the identity: "commenter" (e-mail address, else address hash and name),
-    "email" or "ip" (the address hash alone, whatever the name).
-    """
-    comment = Comment.objects.select_related("thread").get(pk=comment_id)
-    moderator_check(actor=actor, site_id=comment.thread.site_id)
-    email = comment.author_email.strip().lower()
-    if by == "email" and email:
-        identity = f"email:{email}"
-    elif by == "ip" and comment.ip_hash:
-        identity = f"ip:{comment.ip_hash}"
-    elif by == "commenter":
-        identity = commenter_identities(comment=comment)[0] if (email or comment.ip_hash) else ""
-    else:
-        identity = ""
-    if not identity:
-        raise ValidationError(f"Comment #{comment_id} has no {by} to flag.")
-    flag, _ = CommenterFlag.objects.update_or_create(
-        site_id=comment.thread.site_id, identity=identity, defaults={"kind": kind, "created_by": actor}
-    )
-    return flag
-
-
-def site_notifications(*, comment_id: int) -> tuple[bool, bool]:
-    """Whether the comment's site wants (webhooks, moderator e-mails)."""
-    row = (
-        Comment.objects.filter(pk=comment_id)
-        .values_list("thread__site__webhook_url", "thread__site__email_moderators")
-        .first()
-    )
-    return (bool(row[0]), bool(row[1])) if row else (False, False)
-
-
-def comment_webhook_send(*, comment_id: int, event: str) -> bool:
-    """POST the comment's current state to its site's webhook; False when the site has none."""
+def comment_reports_check(*, comment_id: int, reports: int) -> bool:
+    """Put a reported published comment back in the queue once its reports reach the site's
+    threshold; return whether it did. Called with the comment's row locked (``comment_was_reported``)."""
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
-    site = comment.thread.site
-    if not site.webhook_url:
+    if comment.status != Comment.Status.PUBLISHED or reports < site_policy(site=comment.thread.site).report_threshold:
         return False
-    payload = {
-        "event": event,
-        "site": site.public_key,
-        "comment": {
-            "id": comment.pk,
-            "thread": comment.thread.key,
-            "parent": comment.parent_id,
-            "status": comment.status,
-            "name": comment.author_name,
-            "comment": comment.body,
-            "scores": comment.scores,
-            "model_versions": comment.model_versions,
-            "reasons": comment.reasons,
-            "created": comment.created_at.isoformat(),
-            "decided": comment.decided_at.isoformat() if comment.decided_at else None,
-        },
-    }
-    webhooks.webhook_post(url=site.webhook_url, secret=site.webhook_secret, event=event, payload=payload)
-    return True
+    reasons = [*comment.reasons, policy.reader_reports(reports).as_dict()]
+    written = Comment.objects.filter(pk=comment_id, status=Comment.Status.PUBLISHED).update(
+        status=Comment.Status.HELD, reasons=reasons
+    )
+    if written:
+        decision_notify(comment_id=comment_id, status=Comment.Status.HELD)
+    return bool(written)

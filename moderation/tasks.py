@@ -8,8 +8,10 @@ from datetime import timedelta
 from celery import Task, shared_task
 from django.conf import settings
 
-from moderation import emails, services
-from moderation.webhooks import WebhookError
+from moderation import services
+from moderation.notifications import comment_webhook, held_comment_email
+
+__all__ = ["comment_score", "comment_webhook", "held_comment_email", "models_retrain", "pending_comments_sweep"]
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +20,7 @@ logger = logging.getLogger(__name__)
 # also counts runs lost to a killed worker.
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def comment_score(self: Task, comment_id: int) -> str:
-    """Score and decide one comment; safe to run twice or after a moderator has acted."""
+    """Score and decide one comment (and notify); safe to run twice or after a moderator has acted."""
     try:
         outcome = services.comment_score(comment_id=comment_id)
     except Exception as exc:  # the scorer may fail in any way; bounded retries, then a person
@@ -27,39 +29,7 @@ def comment_score(self: Task, comment_id: int) -> str:
             raise self.retry(exc=exc, countdown=2**attempts) from exc
         logger.exception("comment %s: giving up after %s attempts", comment_id, attempts)
         outcome = services.comment_scoring_give_up(comment_id=comment_id, attempts=attempts)
-    decision_notify(comment_id=comment_id, status=outcome)
     return outcome
-
-
-def decision_notify(*, comment_id: int, status: str) -> None:
-    """Queue the site's webhook and, for a held comment, the moderators' e-mail (after commit)."""
-    if status not in {"published", "held", "rejected"}:
-        return
-    webhook, email = services.site_notifications(comment_id=comment_id)
-    if webhook:
-        comment_webhook.delay_on_commit(comment_id, f"comment.{status}")
-    if email and status == "held":
-        held_comment_email.delay_on_commit(comment_id)
-
-
-@shared_task(acks_late=True, autoretry_for=(OSError,), max_retries=5, retry_backoff=30)
-def held_comment_email(comment_id: int) -> int:
-    """E-mail the site's moderators about a held comment; retried while the mail server fails."""
-    return emails.held_comment_email_send(comment_id=comment_id)
-
-
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(WebhookError,),
-    max_retries=6,
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-)
-def comment_webhook(self: Task, comment_id: int, event: str) -> bool:
-    """Deliver one signed event; retried with back-off (about 10 minutes in all) while the receiver fails."""
-    return services.comment_webhook_send(comment_id=comment_id, event=event)
 
 
 @shared_task(acks_late=True)

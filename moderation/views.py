@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from comments.models import Comment
-from moderation import emails, services, tasks
+from moderation import emails, services
 from moderation.models import ModerationDecision
 
 
@@ -45,6 +45,5 @@ def email_action(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError:
             context["error"] = f"This comment was already decided: it is {comment.get_status_display().lower()}."
             return render(request, "moderation/email_action.html", context, status=409)
-        tasks.decision_notify(comment_id=comment_id, status=decision.to_status)
         context["done"] = decision
     return render(request, "moderation/email_action.html", context)

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from ml.vocabulary import Attribute
 from moderation.compat import services
 from moderation.compat.models import ApiKey, TrainingLabel
 
@@ -157,7 +158,7 @@ def submission(label: int) -> Callable[[HttpRequest, dict[str, str], ApiKey], Ht
                 site=api_key.site,
                 api_key=api_key,
                 text=content,
-                labels={"SPAM": label},
+                labels={Attribute.SPAM: label},
                 source=TrainingLabel.Source.AKISMET,
                 client_token=fields.get("permalink", ""),
             )

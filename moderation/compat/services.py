@@ -17,9 +17,10 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from comments.models import Site
-from moderation import policy
+from ml.vocabulary import Attribute
 from moderation.compat.models import ApiKey, TrainingLabel
 from moderation.scoring import get_scorer
+from moderation.sites import site_thresholds
 
 KEY_PREFIX = "mod"
 VISIBLE_CHARACTERS = 11  # "mod" and 8 random characters: enough to tell keys apart, useless to guess
@@ -118,15 +119,6 @@ def texts_score(*, texts: list[str]) -> list[dict[str, float]]:
     return get_scorer().score_many(texts)
 
 
-def site_thresholds(*, site: Site) -> dict[str, policy.Threshold]:
-    """The site's thresholds, the defaults filling attributes it does not set (or all, if unreadable)."""
-    try:
-        own = policy.thresholds_from_json(site.thresholds)
-    except ValueError:
-        own = {}
-    return {**policy.DEFAULT_THRESHOLDS, **own}
-
-
 @dataclass(frozen=True)
 class SpamVerdict:
     spam: bool
@@ -155,8 +147,8 @@ def spam_check(*, site: Site, fields: Mapping[str, str]) -> SpamVerdict:
     honeypot = fields.get("honeypot_field_name", "").strip()
     if honeypot and honeypot not in SPAM_CHECK_FIELDS and fields.get(honeypot, "").strip():
         return SpamVerdict(spam=True, discard=True, reason="honeypot field filled")
-    score = text_score(text=fields.get("comment_content", "")[:MAX_TEXT_CHARACTERS])["SPAM"]
-    threshold = site_thresholds(site=site)["SPAM"]
+    score = text_score(text=fields.get("comment_content", "")[:MAX_TEXT_CHARACTERS])[Attribute.SPAM]
+    threshold = site_thresholds(site=site)[Attribute.SPAM]
     discard = threshold.reject is not None and score >= threshold.reject
     return SpamVerdict(spam=discard or score >= threshold.publish, discard=discard, reason="SPAM score", score=score)
 

@@ -58,7 +58,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def demo_site(live_server) -> Site:
     """The site the demo page at / embeds, allowing the live server's own origin."""
     site, _ = Site.objects.update_or_create(
-        public_key="demo", defaults={"name": "Demo site", "allowed_origins": [live_server.url], "hold_all": False}
+        public_key="demo", defaults={"name": "Demo site", "allowed_origins": [live_server.url]}
     )
     return site
 

@@ -310,8 +310,8 @@ def test_it_refuses_a_submission_from_an_origin_the_site_does_not_allow(api, sit
 
 
 def test_it_puts_a_comment_back_in_the_queue_after_enough_reports(api, site):
-    site.report_threshold = 2
-    site.save()
+    site.policy.report_threshold = 2
+    site.policy.save()
     comment = published(Thread.objects.create(site=site, key="/a"))
     url = f"{URL}/{comment.pk}/report"
     first = api.post(url, {"site": "planet", "reason": "insulting"}, format="json", REMOTE_ADDR="198.51.100.1")
@@ -351,8 +351,8 @@ def test_it_generates_a_valid_schema_without_warnings(tmp_path):
 
 
 def test_reports_count_again_from_zero_after_a_moderator_publishes_the_comment(api, site):
-    site.report_threshold = 2
-    site.save()
+    site.policy.report_threshold = 2
+    site.policy.save()
     comment = published(Thread.objects.create(site=site, key="/a"))
     url = f"{URL}/{comment.pk}/report"
     for address in ("198.51.100.1", "198.51.100.2"):

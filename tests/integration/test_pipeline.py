@@ -99,8 +99,8 @@ def test_it_calls_the_site_webhook_after_the_worker_decides(worker, live_server,
     from tests.moderation.test_webhooks import Receiver
 
     receiver = Receiver([200])
-    site.webhook_url = receiver.url
-    site.save()
+    site.policy.webhook_url = receiver.url
+    site.policy.save()
     accepted = submit(live_server.url, site, TOXIC)
     wait_for_status(accepted["id"], {"held"})
     deadline = time.monotonic() + 15
@@ -110,7 +110,7 @@ def test_it_calls_the_site_webhook_after_the_worker_decides(worker, live_server,
     [(headers, body)] = receiver.requests
     assert headers["X-Moderato-Event"] == "comment.held"
     assert webhook_verify(
-        secret=site.webhook_secret,
+        secret=site.policy.webhook_secret,
         timestamp=int(headers[TIMESTAMP_HEADER]),
         body=body,
         signature=headers[SIGNATURE_HEADER],

@@ -3,7 +3,8 @@ from typing import Any
 
 import pytest
 
-from ml.training_config import MODEL_NAMES, ConfigError, default_config_path, load_config, parse_config
+from ml.training_config import ConfigError, default_config_path, load_config, parse_config
+from ml.vocabulary import MODEL_NAMES
 
 RawConfig = Callable[[str], dict[str, Any]]
 

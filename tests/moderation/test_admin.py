@@ -174,8 +174,8 @@ def test_a_moderator_limited_to_a_site_sees_and_decides_only_its_comments(client
     other_site = Site.objects.create(name="Other", public_key="other")
     other = make(Thread.objects.create(site=other_site, key="/x"), "elsewhere")
     mine = make(thread, "mine")
-    other_site.moderators.add(User.objects.create_user("carol"))  # limits carol, not alice
-    thread.site.moderators.add(alice)
+    other_site.policy.moderators.add(User.objects.create_user("carol"))  # limits carol, not alice
+    thread.site.policy.moderators.add(alice)
     client.force_login(alice)
     assert [c.pk for c in client.get(QUEUE).context["cl"].result_list] == [mine.pk]
     act(client, "approve", mine, other)
@@ -271,3 +271,38 @@ def test_nobody_deletes_a_comment_and_its_audit_trail_from_the_admin(client, thr
     client.force_login(User.objects.create_superuser("root", password="pw"))
     assert client.post(f"{QUEUE}{comment.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Comment.objects.filter(pk=comment.pk).exists()
+
+
+def test_an_admin_creates_a_site_with_its_moderation_policy_on_one_page(db, client):
+    from comments.models import Site
+
+    root = User.objects.create_superuser("root", password="pw")
+    client.force_login(root)
+    page = client.get("/admin/comments/site/add/")
+    assert page.status_code == 200 and b"Pre-moderation" in page.content
+    form = {
+        "name": "Gazette",
+        "public_key": "gazette",
+        "allowed_origins": '["https://gazette.example"]',
+        "auto_create_threads": "on",
+        "policy-TOTAL_FORMS": "1",
+        "policy-INITIAL_FORMS": "0",
+        "policy-MIN_NUM_FORMS": "1",
+        "policy-MAX_NUM_FORMS": "1",
+        "policy-0-thresholds": '{"TOXICITY": {"publish": 0.3, "reject": null}}',
+        "policy-0-hold_all": "on",
+        "policy-0-hold_links_at": "2",
+        "policy-0-webhook_secret": "s" * 64,
+        "policy-0-report_threshold": "4",
+    }
+    response = client.post("/admin/comments/site/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    site = Site.objects.get(public_key="gazette")
+    assert (site.policy.hold_all, site.policy.hold_links_at, site.policy.report_threshold) == (True, 2, 4)
+    assert site.policy.thresholds == {"TOXICITY": {"publish": 0.3, "reject": None}}
+    page = client.get(f"/admin/comments/site/{site.pk}/change/").content.decode()
+    assert "TOXICITY: hold at 0.3 (this site&#x27;s)" in page or "TOXICITY: hold at 0.3 (this site's)" in page
+    assert "THREAT: hold at 0.134 (default)" in page
+    form["policy-0-thresholds"] = '{"TOXICITY": {"publish": 2}}'
+    refused = client.post(f"/admin/comments/site/{site.pk}/change/", form | {"policy-INITIAL_FORMS": "1"})
+    assert refused.status_code == 200 and "must be a number from 0 to 1" in refused.content.decode()

@@ -20,8 +20,8 @@ def alice(db):
 
 @pytest.fixture
 def held(site):
-    site.email_moderators = True
-    site.save()
+    site.policy.email_moderators = True
+    site.policy.save()
     return Comment.objects.create(
         thread=Thread.objects.create(site=site, key="/a"),
         author_name="Troll",
@@ -45,14 +45,14 @@ def test_it_emails_moderators_about_a_held_comment_with_signed_links(held, alice
 def test_it_emails_only_the_sites_own_moderators_when_it_has_some(held, alice):
     bob = User.objects.create_user("bob", email="bob@planet.example")
     bob.groups.add(Group.objects.get(name="moderators"))
-    held.thread.site.moderators.add(bob)
+    held.thread.site.policy.moderators.add(bob)
     held_comment_email_send(comment_id=held.pk)
     assert [m.to for m in mail.outbox] == [["bob@planet.example"]]
 
 
 def test_it_sends_nothing_when_the_site_does_not_want_emails(held, alice):
-    held.thread.site.email_moderators = False
-    held.thread.site.save()
+    held.thread.site.policy.email_moderators = False
+    held.thread.site.policy.save()
     assert held_comment_email_send(comment_id=held.pk) == 0
 
 
@@ -100,6 +100,6 @@ def test_it_emails_no_moderator_limited_to_other_sites(held, alice):
 
     carol = User.objects.create_user("carol", email="carol@elsewhere.example")
     carol.groups.add(Group.objects.get(name="moderators"))
-    Site.objects.create(name="Elsewhere", public_key="elsewhere").moderators.add(carol)
+    Site.objects.create(name="Elsewhere", public_key="elsewhere").policy.moderators.add(carol)
     held_comment_email_send(comment_id=held.pk)
     assert [m.to for m in mail.outbox] == [["alice@planet.example"]]

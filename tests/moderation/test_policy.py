@@ -9,6 +9,7 @@ from moderation.policy import (
     Threshold,
     decide,
     scoring_failed,
+    thresholds_effective,
     thresholds_from_json,
     thresholds_to_json,
 )
@@ -127,11 +128,40 @@ def test_a_trusted_commenter_skips_pre_moderation_but_not_the_models_or_word_lis
     assert decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=words).outcome is Outcome.HELD
 
 
-def test_the_default_thresholds_are_the_ones_a_migration_gives_old_sites():
+def test_the_shipped_models_carry_the_defaults_sites_were_moved_to():
+    """A site on the defaults of comments 0004 follows the shipped models' defaults after moderation 0004:
+    the same numbers, so the move changes no decision."""
     import importlib
+    import json
+    from pathlib import Path
 
     migration = importlib.import_module("comments.migrations.0004_site_thresholds_for_the_2026_11_30_models")
-    assert migration.NEW == thresholds_to_json(DEFAULT_THRESHOLDS)
+    artifacts = Path(__file__).resolve().parents[2] / "ml" / "artifacts"
+    carried = {}
+    for meta in (artifacts / "toxicity/toxicity-2026.11.30/meta.json", artifacts / "spam/spam-2026.11.30/meta.json"):
+        carried |= json.loads(meta.read_text())["default_thresholds"]
+    assert carried == migration.NEW == thresholds_to_json(DEFAULT_THRESHOLDS)
+
+
+def test_effective_thresholds_take_the_site_then_the_model_then_the_code():
+    site = {"TOXICITY": Threshold(publish=0.3), "LIKELY_TO_REJECT": Threshold(publish=0.5)}
+    models = {"TOXICITY": Threshold(publish=0.2), "THREAT": Threshold(publish=0.4)}
+    produced = ["TOXICITY", "THREAT", "IDENTITY_ATTACK", "INSULT", "SPAM"]
+    effective = thresholds_effective(produced=produced, site=site, models=models)
+    assert effective == {
+        "TOXICITY": Threshold(publish=0.3),  # the site's
+        "THREAT": Threshold(publish=0.4),  # the model's
+        "IDENTITY_ATTACK": DEFAULT_THRESHOLDS["IDENTITY_ATTACK"],  # the code's
+        "SPAM": DEFAULT_THRESHOLDS["SPAM"],
+        "LIKELY_TO_REJECT": Threshold(publish=0.5),  # the site asked for it: its missing score holds
+    }  # INSULT: no default anywhere, so no threshold
+
+
+def test_a_model_without_a_head_leaves_its_default_out():
+    effective = thresholds_effective(produced=["TOXICITY", "SPAM"], site={}, models={})
+    assert set(effective) == {"TOXICITY", "SPAM"}
+    decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=effective)
+    assert decision.outcome is Outcome.PUBLISHED
 
 
 def test_the_default_thresholds_hold_threats_that_toxicity_scores_low():

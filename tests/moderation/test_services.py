@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from comments.models import Comment, Thread
-from moderation import services
+from moderation import commenters, services
 
 CLEAN = "Thanks for the article, I learned a lot about the new bridge."
 TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
@@ -78,8 +78,8 @@ def test_it_never_overrides_a_moderator_who_acted_first(thread):
 
 
 def test_it_holds_everything_on_a_premoderated_site(thread):
-    thread.site.hold_all = True
-    thread.site.save()
+    thread.site.policy.hold_all = True
+    thread.site.policy.save()
     comment = pending(thread)
     assert services.comment_score(comment_id=comment.pk) == "held"
     comment.refresh_from_db()
@@ -87,8 +87,8 @@ def test_it_holds_everything_on_a_premoderated_site(thread):
 
 
 def test_it_uses_the_site_thresholds(thread):
-    thread.site.thresholds = {"TOXICITY": {"publish": 0.0, "reject": None}}
-    thread.site.save()
+    thread.site.policy.thresholds = {"TOXICITY": {"publish": 0.0, "reject": None}}
+    thread.site.policy.save()
     comment = pending(thread)
     assert services.comment_score(comment_id=comment.pk) == "held"
 
@@ -152,8 +152,8 @@ def decide_new(thread, body=CLEAN, **fields):
 
 
 def test_it_holds_a_first_comment_then_publishes_the_next_once_one_is_published(thread):
-    thread.site.hold_first_comment = True
-    thread.site.save()
+    thread.site.policy.hold_first_comment = True
+    thread.site.policy.save()
     first = decide_new(thread, author_email="Carol@Example.org")
     assert (first.status, first.reasons[0]["code"]) == ("held", "first_comment")
     Comment.objects.filter(pk=first.pk).update(status="published")
@@ -163,17 +163,17 @@ def test_it_holds_a_first_comment_then_publishes_the_next_once_one_is_published(
 
 
 def test_it_holds_comments_with_too_many_links(thread):
-    thread.site.hold_links_at = 2
-    thread.site.save()
+    thread.site.policy.hold_links_at = 2
+    thread.site.policy.save()
     held = decide_new(thread, "Useful: https://a.example/1 and https://b.example/2")
     assert [r["code"] for r in held.reasons] == ["links"]
     assert decide_new(thread, "Source: https://a.example/1").status == "published"
 
 
 def test_it_holds_blocked_words_but_not_inside_allowed_words(thread):
-    thread.site.blocked_words = "bridge troll"
-    thread.site.allowed_words = "scunthorpe"
-    thread.site.save()
+    thread.site.policy.blocked_words = "bridge troll"
+    thread.site.policy.allowed_words = "scunthorpe"
+    thread.site.policy.save()
     held = decide_new(thread, "Only a Bridge Troll would say that.")
     assert held.status == "held"
     assert {"code": "blocked_words", "detail": "Blocked words: bridge troll."} in held.reasons
@@ -188,8 +188,8 @@ def test_it_rejects_blocked_commenters_and_email_domains(thread):
 
     CommenterFlag.objects.create(site=thread.site, identity="ip:abc", kind="blocked")
     assert decide_new(thread, ip_hash="abc", author_name="Anyone").status == "rejected"
-    thread.site.blocked_email_domains = "spam.example"
-    thread.site.save()
+    thread.site.policy.blocked_email_domains = "spam.example"
+    thread.site.policy.save()
     rejected = decide_new(thread, author_email="x@SPAM.example")
     assert rejected.reasons[0]["code"] == "blocked_commenter"
 
@@ -197,8 +197,8 @@ def test_it_rejects_blocked_commenters_and_email_domains(thread):
 def test_a_trusted_commenter_skips_pre_moderation(thread):
     from moderation.models import CommenterFlag
 
-    thread.site.hold_all = True
-    thread.site.save()
+    thread.site.policy.hold_all = True
+    thread.site.policy.save()
     CommenterFlag.objects.create(site=thread.site, identity="email:vip@example.org", kind="trusted")
     assert decide_new(thread, author_email="VIP@example.org").status == "published"
     assert decide_new(thread, author_email="other@example.org").status == "held"
@@ -223,12 +223,12 @@ def test_a_moderator_limited_to_another_site_cannot_decide_flag_or_see(thread, a
 
     carol = User.objects.create_user("carol")
     carol.groups.add(Group.objects.get(name="moderators"))
-    Site.objects.create(name="Elsewhere", public_key="elsewhere").moderators.add(carol)
+    Site.objects.create(name="Elsewhere", public_key="elsewhere").policy.moderators.add(carol)
     comment = decide_new(thread, TOXIC, author_email="t@example.org")
     with pytest.raises(PermissionDenied):
         services.comment_moderate(comment_id=comment.pk, actor=carol, action=ModerationAction.APPROVE)
     with pytest.raises(PermissionDenied):
-        services.commenter_flag(comment_id=comment.pk, actor=carol, kind=CommenterFlag.Kind.BLOCKED, by="email")
+        commenters.commenter_flag(comment_id=comment.pk, actor=carol, kind=CommenterFlag.Kind.BLOCKED, by="email")
     api.force_authenticate(carol)
     assert "moderation" not in api.get(f"/api/v1/comments/{comment.pk}").json()
     assert Comment.objects.get(pk=comment.pk).status == "held"

@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from comments.models import Comment, Thread
-from moderation import services
+from moderation import notifications
 from moderation.tasks import comment_webhook
 from moderation.webhooks import (
     SIGNATURE_HEADER,
@@ -83,12 +83,12 @@ def held_comment(site):
 
 
 def test_it_sends_the_comment_state_signed_with_the_site_secret(site, held_comment, receiver):
-    site.webhook_url = receiver.url
-    site.save()
-    assert services.comment_webhook_send(comment_id=held_comment.pk, event="comment.held")
+    site.policy.webhook_url = receiver.url
+    site.policy.save()
+    assert notifications.comment_webhook_send(comment_id=held_comment.pk, event="comment.held")
     [(headers, body)] = receiver.requests
     assert webhook_verify(
-        secret=site.webhook_secret,
+        secret=site.policy.webhook_secret,
         timestamp=int(headers[TIMESTAMP_HEADER]),
         body=body,
         signature=headers[SIGNATURE_HEADER],
@@ -99,13 +99,13 @@ def test_it_sends_the_comment_state_signed_with_the_site_secret(site, held_comme
 
 
 def test_it_sends_nothing_for_a_site_without_webhook(held_comment):
-    assert services.comment_webhook_send(comment_id=held_comment.pk, event="comment.held") is False
+    assert notifications.comment_webhook_send(comment_id=held_comment.pk, event="comment.held") is False
 
 
 def test_it_retries_a_failing_receiver_until_it_answers(site, held_comment):
     flaky = Receiver([503, 502, 200])
-    site.webhook_url = flaky.url
-    site.save()
+    site.policy.webhook_url = flaky.url
+    site.policy.save()
     assert comment_webhook.apply(args=[held_comment.pk, "comment.held"]).get() is True
     assert len(flaky.requests) == 3
     flaky.server.shutdown()

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from comments.models import Site
 from ml.datasets import DataError
+from ml.vocabulary import MODEL_NAMES
 from moderation import learning
 from moderation.models import ModelVersion
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     help = "Fine-tune the shipped model on local labels, evaluate it against the active one, optionally promote."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--model", choices=["toxicity", "spam"], required=True)
+        parser.add_argument("--model", choices=MODEL_NAMES, required=True)
         parser.add_argument("--site", help="Learn only from this site's labels (public key).")
         parser.add_argument(
             "--data",

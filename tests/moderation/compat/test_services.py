@@ -85,8 +85,12 @@ def test_it_judges_spam_like_akismet(site, fields, spam, discard):
 
 def test_it_judges_spam_with_the_sites_thresholds(db):
     score = get_scorer().score(SPAM)["SPAM"]
-    strict = Site.objects.create(name="Strict", public_key="strict", thresholds={"SPAM": {"publish": 0.0}})
-    lenient = Site.objects.create(name="Lenient", public_key="lenient", thresholds={"TOXICITY": {"publish": 0.5}})
+    strict = Site.objects.create(name="Strict", public_key="strict")
+    strict.policy.thresholds = {"SPAM": {"publish": 0.0}}
+    strict.policy.save()
+    lenient = Site.objects.create(name="Lenient", public_key="lenient")
+    lenient.policy.thresholds = {"TOXICITY": {"publish": 0.5}}
+    lenient.policy.save()
     assert services.spam_check(site=strict, fields={"comment_content": CLEAN}).spam is True
     verdict = services.spam_check(site=strict, fields={"comment_content": SPAM})
     assert verdict.score == score and verdict.discard is False  # no reject threshold: never discard

@@ -14,7 +14,7 @@ def test_it_creates_the_demo_site_admin_and_api_key_once(db, capsys, settings, t
     assert first == second  # running again keeps the data and prints the same login and key
     assert first[0].startswith("Admin: http://127.0.0.1:8000/admin/ user admin password ")
     site = Site.objects.get(public_key="demo")
-    assert site.allowed_origins == ["http://127.0.0.1:8000", "http://localhost:8000"] and not site.hold_all
+    assert site.allowed_origins == ["http://127.0.0.1:8000", "http://localhost:8000"] and not site.policy.hold_all
     key = first[1].rsplit(" ", 1)[1]
     assert ApiKey.objects.count() == 1
     assert api_key_authenticate(key=key).site == site

@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, username: str, base_url: str, **options: Any) -> None:
         site, created = Site.objects.get_or_create(
             public_key="demo",
-            defaults={"name": "Demo site", "allowed_origins": DEMO_ORIGINS, "hold_all": False},
+            defaults={"name": "Demo site", "allowed_origins": DEMO_ORIGINS},
         )
         if created:
             self.stderr.write(f"Created the demo site {site}.")

@@ -1,0 +1,19 @@
+"""The seam between the public side and whatever moderates it (as django-contrib-comments does).
+
+The public side stores comments and reports and answers readers; it decides nothing. It tells the
+moderation app through these signals, and imports nothing from it:
+
+- ``comment_was_posted(sender=Comment, comment_id)``: a new comment is stored (sent inside the
+  transaction that stored it; a receiver defers its work to the commit).
+- ``comment_was_reported(sender=Comment, comment_id, reports)``: a reader reported a published
+  comment; ``reports`` counts the reports since its last decision. Sent inside the transaction that
+  stored the report, with the comment's row locked, so a receiver may change its status.
+- ``comment_status_requested(sender=Comment, comment, user)``: someone follows a comment on the status
+  API; a receiver returns a dict of extra keys for the answer (the moderator block) or ``None``.
+"""
+
+from django.dispatch import Signal
+
+comment_was_posted = Signal()
+comment_was_reported = Signal()
+comment_status_requested = Signal()

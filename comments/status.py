@@ -1,0 +1,17 @@
+"""A comment's status: the one list of its values, owned by the public side that stores comments.
+
+Plain Python (no Django), so that the decision policy (``moderation.policy``) names its outcomes
+with these values and nothing else.
+"""
+
+import enum
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"  # stored, waiting for its scores
+    PUBLISHED = "published"
+    HELD = "held"  # waits for a moderator
+    REJECTED = "rejected"  # never shown; reads as held to the commenter
+
+
+DECIDED = frozenset({Status.PUBLISHED, Status.HELD, Status.REJECTED})

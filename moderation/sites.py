@@ -1,0 +1,81 @@
+"""A site's moderation policy, its thresholds, and who may moderate it.
+
+``site_thresholds`` is the one place that says which thresholds decide a site's comments: the
+pipeline, the re-scoring of held comments, the compatibility APIs and the learning loop all ask it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+
+from comments.models import Site
+from moderation import policy
+from moderation.models import SitePolicy
+from moderation.scoring import get_scorer
+
+logger = logging.getLogger(__name__)
+
+
+def site_policy(*, site: Site) -> SitePolicy:
+    """The site's policy (created with the site; made here for a site that has none yet)."""
+    try:
+        return site.policy
+    except SitePolicy.DoesNotExist:
+        found, _ = SitePolicy.objects.get_or_create(site=site)
+        site.policy = found
+        return found
+
+
+def model_default_thresholds() -> tuple[tuple[str, ...], dict[str, policy.Threshold]]:
+    """(the attributes the active models produce, the defaults their artifacts carry)."""
+    scorer = get_scorer()
+    produced = tuple(attribute for attributes in scorer.attributes.values() for attribute in attributes)
+    defaults: dict[str, policy.Threshold] = {}
+    for model in scorer.models.values():
+        raw = model.meta.get("default_thresholds")
+        if raw:
+            try:
+                defaults |= policy.thresholds_from_json(raw)
+            except ValueError as exc:
+                logger.error("%s: unusable default_thresholds, using the code's: %s", model.version, exc)
+    return produced, defaults
+
+
+def site_thresholds(*, site: Site) -> dict[str, policy.Threshold]:
+    """The thresholds that decide this site's comments now: the site's own value, else the active
+    model's default, else the code's (``policy.thresholds_effective``)."""
+    try:
+        own = policy.thresholds_from_json(site_policy(site=site).thresholds)
+    except ValueError as exc:  # the admin validates; a row written some other way is not trusted
+        logger.error("site %s: unreadable thresholds, using the defaults: %s", site.public_key, exc)
+        own = {}
+    produced, defaults = model_default_thresholds()
+    return policy.thresholds_effective(produced=produced, site=own, models=defaults)
+
+
+def moderator_site_ids(*, user: Any) -> set[int] | None:
+    """The sites a moderator is limited to, or None for every site."""
+    if user.is_superuser:
+        return None
+    site_ids = set(SitePolicy.objects.filter(moderators=user).values_list("site_id", flat=True))
+    return site_ids or None
+
+
+def moderator_check(*, actor: Any, site_id: int) -> None:
+    """Refuse a decision by someone who is not a moderator of this site."""
+    if not actor.has_perm("comments.can_moderate"):
+        raise PermissionDenied("Only moderators can decide comments.")
+    allowed = moderator_site_ids(user=actor)
+    if allowed is not None and site_id not in allowed:
+        raise PermissionDenied("This moderator is limited to other sites.")
+
+
+def moderator_sees(*, user: Any, site_id: int) -> bool:
+    """Whether this user sees the scores and reasons of the site's comments."""
+    if not user.has_perm("comments.can_moderate"):
+        return False
+    sites = moderator_site_ids(user=user)
+    return sites is None or site_id in sites

@@ -1,0 +1,62 @@
+"""Upgrading keeps every site's moderation settings: moderation 0004 moves them to SitePolicy."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("comments", "0004_site_thresholds_for_the_2026_11_30_models"), ("moderation", "0003_model_versions")]
+AFTER = [("comments", "0005_site_policy_moved_to_moderation"), ("moderation", "0004_site_policy")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sites_keep_their_settings_and_only_their_own_thresholds():
+    from importlib import import_module
+
+    defaults = import_module("comments.migrations.0004_site_thresholds_for_the_2026_11_30_models").NEW
+    old = migrate(BEFORE)
+    Site = old.get_model("comments", "Site")
+    User = old.get_model("auth", "User")
+    carol = User.objects.create(username="carol")
+    follows = Site.objects.create(name="Follows", public_key="follows", thresholds=defaults)
+    strict = defaults | {"TOXICITY": {"publish": 0.1, "reject": 0.9}}
+    own = Site.objects.create(
+        name="Own",
+        public_key="own",
+        thresholds=strict,
+        hold_all=True,
+        hold_links_at=2,
+        blocked_words="troll",
+        webhook_url="https://hooks.example/x",
+        webhook_secret="s3cret",
+        email_moderators=True,
+        report_threshold=5,
+    )
+    own.moderators.add(carol)
+    try:
+        new = migrate(AFTER)
+        SitePolicy = new.get_model("moderation", "SitePolicy")
+        assert SitePolicy.objects.get(site_id=follows.pk).thresholds == {}
+        policy = SitePolicy.objects.get(site_id=own.pk)
+        assert policy.thresholds == {"TOXICITY": {"publish": 0.1, "reject": 0.9}}
+        assert (policy.hold_all, policy.hold_links_at, policy.blocked_words) == (True, 2, "troll")
+        assert (policy.webhook_url, policy.webhook_secret, policy.email_moderators) == (
+            "https://hooks.example/x",
+            "s3cret",
+            True,
+        )
+        assert policy.report_threshold == 5
+        assert list(policy.moderators.values_list("username", flat=True)) == ["carol"]
+        # And back: the site has its full thresholds and settings again.
+        back = migrate(BEFORE)
+        site = back.get_model("comments", "Site").objects.get(pk=own.pk)
+        assert site.thresholds == strict and site.hold_all and site.webhook_secret == "s3cret"
+        assert list(site.moderators.values_list("username", flat=True)) == ["carol"]
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

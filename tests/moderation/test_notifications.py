@@ -1,0 +1,110 @@
+"""Every function that changes a comment's status notifies by itself, after the commit.
+
+The deliveries are queued by ``delay_on_commit`` callbacks, each named after its task; the tests
+capture the callbacks the transaction would run on commit, so no entry point has to remember.
+"""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from comments import services as public
+from comments.models import Comment, Thread
+from moderation import services
+from moderation.models import ModerationAction
+
+CLEAN = "Thanks for the article, I learned a lot about the new bridge."
+TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
+WEBHOOK = "moderation.tasks.comment_webhook.delay"
+EMAIL = "moderation.tasks.held_comment_email.delay"
+
+
+@pytest.fixture
+def thread(site):
+    site.policy.webhook_url = "https://hooks.example/moderato"
+    site.policy.email_moderators = True
+    site.policy.save()
+    return Thread.objects.create(site=site, key="/news/bridge")
+
+
+@pytest.fixture
+def moderator(db):
+    user = User.objects.create_user("alice", "alice@example.org")
+    user.groups.add(Group.objects.get(name="moderators"))
+    return user
+
+
+def queued(callbacks) -> list[str]:
+    return sorted(callback.__qualname__ for callback in callbacks)
+
+
+def pending(thread, body=CLEAN):
+    return Comment.objects.create(thread=thread, body=body, author_name="Al")
+
+
+def test_scoring_notifies_the_webhook_and_for_a_held_comment_the_moderators(thread, django_capture_on_commit_callbacks):
+    clean, toxic = pending(thread), pending(thread, TOXIC)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.comment_score(comment_id=clean.pk) == "published"
+    assert queued(callbacks) == [WEBHOOK]
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.comment_score(comment_id=toxic.pk) == "held"
+    assert queued(callbacks) == sorted([WEBHOOK, EMAIL])
+    with django_capture_on_commit_callbacks() as callbacks:  # a second run writes nothing, sends nothing
+        assert services.comment_score(comment_id=toxic.pk) == "skipped"
+    assert queued(callbacks) == []
+
+
+def test_giving_up_on_scoring_notifies(thread, django_capture_on_commit_callbacks):
+    comment = pending(thread)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.comment_scoring_give_up(comment_id=comment.pk, attempts=3)
+    assert queued(callbacks) == sorted([WEBHOOK, EMAIL])
+
+
+def test_a_moderators_decision_notifies(thread, moderator, django_capture_on_commit_callbacks):
+    comment = pending(thread, TOXIC)
+    services.comment_score(comment_id=comment.pk)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.comment_moderate(comment_id=comment.pk, actor=moderator, action=ModerationAction.REJECT)
+    assert queued(callbacks) == [WEBHOOK]
+
+
+def test_a_rescore_that_changes_the_status_notifies(thread, django_capture_on_commit_callbacks):
+    comment = pending(thread, TOXIC)
+    services.comment_score(comment_id=comment.pk)
+    with django_capture_on_commit_callbacks() as callbacks:  # still held: nothing new to tell
+        services.held_comments_rescore(comment_ids=[comment.pk])
+    assert queued(callbacks) == []
+    thread.site.policy.thresholds = {name: {"publish": 1.0} for name in ("TOXICITY", "THREAT", "SEVERE_TOXICITY")}
+    thread.site.policy.thresholds |= {"IDENTITY_ATTACK": {"publish": 1.0}, "SPAM": {"publish": 1.0}}
+    thread.site.policy.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.held_comments_rescore(comment_ids=[comment.pk]).decided == {comment.pk: "published"}
+    assert queued(callbacks) == [WEBHOOK]
+
+
+def test_reader_reports_put_a_comment_back_in_the_queue_and_notify(thread, django_capture_on_commit_callbacks):
+    thread.site.policy.report_threshold = 2
+    thread.site.policy.save()
+    comment = pending(thread)
+    services.comment_score(comment_id=comment.pk)
+    with django_capture_on_commit_callbacks() as callbacks:
+        public.comment_report(comment_id=comment.pk, site_key="planet", address="192.0.2.1")
+    assert queued(callbacks) == [] and Comment.objects.get(pk=comment.pk).status == "published"
+    with django_capture_on_commit_callbacks() as callbacks:
+        reported = public.comment_report(comment_id=comment.pk, site_key="planet", address="192.0.2.2")
+    assert reported.status == "held" and reported.reasons[-1]["code"] == "reader_reports"
+    assert queued(callbacks) == sorted([WEBHOOK, EMAIL])
+
+
+def test_a_site_without_webhook_or_email_gets_nothing(site, django_capture_on_commit_callbacks):
+    comment = pending(Thread.objects.create(site=site, key="/quiet"), TOXIC)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.comment_score(comment_id=comment.pk) == "held"
+    assert queued(callbacks) == []
+
+
+def test_a_submission_is_queued_for_scoring_through_the_signal(site, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        public.comment_submit(site_key="planet", thread_key="/news", name="Al", body=CLEAN)
+    assert queued(callbacks) == ["moderation.tasks.comment_score.delay"]
