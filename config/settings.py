@@ -169,11 +169,17 @@ MODERATO_SWEEP_AFTER_SECONDS = env_int("MODERATO_SWEEP_AFTER_SECONDS", 30, minim
 MODERATO_SWEEP_EVERY_SECONDS = env_int("MODERATO_SWEEP_EVERY_SECONDS", 30, minimum=1)
 MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, minimum=1)
 MODERATO_IDEMPOTENCY_KEEP_HOURS = env_int("MODERATO_IDEMPOTENCY_KEEP_HOURS", 48, minimum=24)
+# Attempts at a webhook or e-mail before the outbox gives up (back-off 30 s doubling to 6 h: about 14 h).
+MODERATO_NOTIFICATION_MAX_ATTEMPTS = env_int("MODERATO_NOTIFICATION_MAX_ATTEMPTS", 12, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-comments": {
         "task": "moderation.tasks.pending_comments_sweep",
         "schedule": float(MODERATO_SWEEP_EVERY_SECONDS),
         "kwargs": {"older_than_seconds": MODERATO_SWEEP_AFTER_SECONDS},
+    },
+    "sweep-notifications": {
+        "task": "moderation.tasks.notifications_sweep",
+        "schedule": float(MODERATO_SWEEP_EVERY_SECONDS),
     },
     "purge-idempotency-keys": {"task": "comments.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "retrain-models": {"task": "moderation.tasks.models_retrain", "schedule": 7 * 86400.0},

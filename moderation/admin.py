@@ -19,8 +19,16 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin
 from comments.models import Comment, Report, Site
-from moderation import commenters, learning, policy, services, sites
-from moderation.models import CommenterFlag, ModelVersion, ModerationAction, ModerationDecision, SitePolicy
+from moderation import commenters, learning, notifications, policy, services, sites
+from moderation.models import (
+    CommenterFlag,
+    ModelVersion,
+    ModerationAction,
+    ModerationDecision,
+    Notification,
+    SitePolicy,
+)
+from moderation.webhooks import signing_secret
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -404,16 +412,21 @@ class SitePolicyInline(admin.StackedInline):
     min_num = max_num = 1
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     filter_horizontal = ["moderators"]
-    readonly_fields = ["effective_thresholds"]
+    readonly_fields = ["effective_thresholds", "webhook_signing_secret"]
     fieldsets = [
         ("Decisions", {"fields": ["thresholds", "effective_thresholds", "report_threshold"]}),
         ("Pre-moderation", {"fields": ["hold_all", "hold_first_comment", "hold_links_at"]}),
         ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
         (
             "Moderators and notifications",
-            {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret"]},
+            {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret", "webhook_signing_secret"]},
         ),
     ]
+
+    @admin.display(description="signing secret for Standard Webhooks receivers")
+    def webhook_signing_secret(self, row: SitePolicy) -> str:
+        """The same secret as Standard Webhooks libraries take it (``whsec_`` + base64)."""
+        return signing_secret(row.webhook_secret) if row.webhook_secret else "-"
 
     @admin.display(description="thresholds in force")
     def effective_thresholds(self, row: SitePolicy) -> str:
@@ -434,6 +447,42 @@ class SitePolicyInline(admin.StackedInline):
                 for attribute, threshold in sorted(sites.site_thresholds(site=row.site).items())
             ),
         )
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The delivery log of the outbox: every webhook and e-mail, its attempts and the last answer."""
+
+    list_display = ["created_at", "event", "kind", "site", "comment", "state", "attempts", "last_result",
+                    "next_attempt_at", "delivered_at"]  # fmt: skip
+    list_filter = ["state", "kind", "event", "site"]
+    search_fields = ["event_id", "last_result"]
+    readonly_fields = ["event_id", "kind", "event", "site", "comment", "payload", "state", "attempts",
+                       "next_attempt_at", "last_attempt_at", "last_result", "delivered_at", "created_at"]  # fmt: skip
+    fields = readonly_fields
+    actions = ["retry_now"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        queryset = super().get_queryset(request).select_related("site", "comment")
+        site_ids = sites.moderator_site_ids(user=request.user)
+        return queryset if site_ids is None else queryset.filter(site_id__in=site_ids)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("comments.can_moderate")
+
+    @admin.action(description="Retry now: send the selected notifications again", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        retried = notifications.notifications_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{retried} notification(s) queued again.", messages.SUCCESS)
 
 
 admin.site.unregister(Site)

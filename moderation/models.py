@@ -174,4 +174,48 @@ class ModelVersion(models.Model):
         return f"{self.version} ({self.status})"
 
 
+def new_event_id() -> str:
+    """A notification's id, as Standard Webhooks names them: receivers deduplicate on it."""
+    return f"msg_{secrets.token_hex(16)}"
+
+
+class Notification(models.Model):
+    """The outbox: one notification to deliver, written in the transaction of the decision it reports.
+
+    A task delivers it after the commit; the sweep re-drives every row still pending once it is due
+    (a lost message, a killed worker, a receiver that failed), with back-off, until it is delivered
+    or has used its attempts. Delivery is at least once: a receiver deduplicates on ``event_id``.
+    """
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook"
+        EMAIL = "email"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed", "failed (gave up)"
+
+    event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    event = models.CharField(max_length=64, help_text="e.g. comment.held")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    payload = models.JSONField(default=dict, blank=True, help_text="The webhook body, as of the decision.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(help_text="When the sweep may send it (again).")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=300, blank=True, help_text="The receiver's answer or the error.")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="notification_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} ({self.kind}) {self.event_id}"
+
+
 from moderation.compat.models import *  # noqa: E402, F403  (Django finds models through this module)

@@ -1,55 +1,77 @@
-"""Telling the outside world about decisions: the site's signed webhook and the moderators' e-mail.
+"""Telling the outside world about decisions, through an outbox: nothing lost, nothing silent.
 
 ``decision_notify`` is called by the functions that change a comment's status (``moderation.services``),
-never by their callers, so no entry point can forget it. It queues the deliveries after the
-surrounding transaction commits; each is a task of its own, retried while the receiver fails.
+never by their callers, so no entry point can forget it, and inside the transaction that writes the
+decision: it writes one ``Notification`` row per delivery (the site's webhook; the moderators'
+e-mail for a held comment) and queues its delivery for after the commit. A decision and its
+notifications are committed together or not at all.
+
+``notification_deliver`` sends one row (claiming it first, so two runs never send at once); a failure
+pushes the row's next attempt back (30 s, 1 min, 2 min ... up to 6 h) and ``notifications_sweep``
+re-drives every row that is due: a message the broker lost, a worker killed mid-delivery, a receiver
+that was down. After ``MODERATO_NOTIFICATION_MAX_ATTEMPTS`` the row is marked failed; the admin's
+delivery log shows each row and retries it on demand. Delivery is at least once: the webhook's
+``webhook-id`` is the same on every attempt, for the receiver to deduplicate on.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from comments.models import Comment
 from comments.status import DECIDED, Status
 from moderation import emails, webhooks
+from moderation.models import Notification, SitePolicy
 from moderation.webhooks import WebhookError
 
 logger = logging.getLogger(__name__)
 
+FIRST_RETRY_SECONDS = 30
+LAST_RETRY_SECONDS = 6 * 3600
 
-def decision_notify(*, comment_id: int, status: str) -> None:
-    """Queue the site's webhook and, for a held comment, the moderators' e-mail (after commit)."""
+
+def decision_notify(*, comment_id: int, status: str) -> list[Notification]:
+    """Write the outbox rows for a decision and queue their delivery after the commit.
+
+    Call it inside the transaction that writes the decision.
+    """
     if status not in DECIDED:
-        return
-    webhook, email = site_notifications(comment_id=comment_id)
-    if webhook:
-        comment_webhook.delay_on_commit(comment_id, f"comment.{status}")
-    if email and status == Status.HELD:
-        held_comment_email.delay_on_commit(comment_id)
-
-
-def site_notifications(*, comment_id: int) -> tuple[bool, bool]:
-    """Whether the comment's site wants (webhooks, moderator e-mails)."""
-    row = (
-        Comment.objects.filter(pk=comment_id)
-        .values_list("thread__site__policy__webhook_url", "thread__site__policy__email_moderators")
-        .first()
-    )
-    return (bool(row[0]), bool(row[1])) if row else (False, False)
-
-
-def comment_webhook_send(*, comment_id: int, event: str) -> bool:
-    """POST the comment's current state to its site's webhook; False when the site has none."""
-    comment = Comment.objects.select_related("thread__site__policy").get(pk=comment_id)
+        return []
+    comment = Comment.objects.select_related("thread__site").filter(pk=comment_id).first()
+    if comment is None:
+        return []
     site = comment.thread.site
-    site_policy = site.policy
-    if not site_policy.webhook_url:
-        return False
-    payload = {
+    site_policy = SitePolicy.objects.filter(site=site).first()
+    if site_policy is None:
+        return []
+    now = timezone.now()
+    rows = []
+    if site_policy.webhook_url:
+        event = f"comment.{status}"
+        rows.append(
+            Notification(kind=Notification.Kind.WEBHOOK, event=event, payload=comment_payload(comment, event=event))
+        )
+    if site_policy.email_moderators and status == Status.HELD:
+        rows.append(Notification(kind=Notification.Kind.EMAIL, event="comment.held"))
+    for row in rows:
+        row.site, row.comment, row.next_attempt_at = site, comment, now
+        row.save()
+        notification_deliver_task.delay_on_commit(row.pk)
+    return rows
+
+
+def comment_payload(comment: Comment, *, event: str) -> dict[str, Any]:
+    """The webhook body: the comment as the decision left it."""
+    return {
         "event": event,
-        "site": site.public_key,
+        "site": comment.thread.site.public_key,
         "comment": {
             "id": comment.pk,
             "thread": comment.thread.key,
@@ -64,12 +86,110 @@ def comment_webhook_send(*, comment_id: int, event: str) -> bool:
             "decided": comment.decided_at.isoformat() if comment.decided_at else None,
         },
     }
-    webhooks.webhook_post(url=site_policy.webhook_url, secret=site_policy.webhook_secret, event=event, payload=payload)
-    return True
 
 
-# The task names are those of the release that defined them in moderation.tasks, so that messages
-# queued before an upgrade still find their task.
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed attempt a notification is due again."""
+    return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), LAST_RETRY_SECONDS))
+
+
+def notification_claim(*, notification_id: int) -> Notification | None:
+    """Take a due notification for one attempt, or None (delivered, given up, or another run has it).
+
+    The claim moves its next attempt past this one's back-off, so the sweep leaves it alone meanwhile,
+    and a worker killed mid-delivery only delays it.
+    """
+    now = timezone.now()
+    due = Notification.objects.filter(pk=notification_id, state=Notification.State.PENDING, next_attempt_at__lte=now)
+    row = due.select_related("site__policy", "comment__thread").first()
+    if row is None:
+        return None
+    # Compare-and-set on the attempts counter: of two runs that read the same row, one claims it.
+    claimed = due.filter(attempts=row.attempts).update(
+        attempts=row.attempts + 1, last_attempt_at=now, next_attempt_at=now + retry_delay(row.attempts + 1)
+    )
+    if not claimed:
+        return None
+    row.attempts += 1
+    return row
+
+
+def notification_deliver(*, notification_id: int) -> str:
+    """Make one attempt at a due notification; return "delivered", "retry", "failed" or "skipped"."""
+    row = notification_claim(notification_id=notification_id)
+    if row is None:
+        return "skipped"
+    try:
+        result = _send(row)
+    except (WebhookError, OSError) as exc:
+        gave_up = row.attempts >= settings.MODERATO_NOTIFICATION_MAX_ATTEMPTS
+        Notification.objects.filter(pk=row.pk).update(
+            last_result=str(exc)[:300], state=Notification.State.FAILED if gave_up else Notification.State.PENDING
+        )
+        log = logger.error if gave_up else logger.warning
+        log("notification %s (%s) attempt %s failed: %s", row.event_id, row.event, row.attempts, exc)
+        return "failed" if gave_up else "retry"
+    Notification.objects.filter(pk=row.pk).update(
+        state=Notification.State.DELIVERED, delivered_at=timezone.now(), last_result=result[:300]
+    )
+    return "delivered"
+
+
+def _send(row: Notification) -> str:
+    if row.kind == Notification.Kind.EMAIL:
+        if row.comment_id is None:
+            return "no comment"
+        return f"{emails.held_comment_email_send(comment_id=row.comment_id)} e-mail(s) sent"
+    site_policy = row.site.policy
+    if not site_policy.webhook_url:
+        return "the site has no webhook any more"
+    status = webhooks.webhook_post(
+        url=site_policy.webhook_url,
+        secret=site_policy.webhook_secret,
+        event=row.event,
+        payload=row.payload,
+        event_id=row.event_id,
+    )
+    return f"HTTP {status}"
+
+
+def notifications_due(*, limit: int = 500) -> list[int]:
+    """Pending notifications whose next attempt is due, oldest first."""
+    due = Notification.objects.filter(state=Notification.State.PENDING, next_attempt_at__lte=timezone.now())
+    return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def notifications_retry(*, notification_ids: list[int]) -> int:
+    """Make the given notifications due now (a given-up one too) and queue them; return how many."""
+    updated = Notification.objects.filter(pk__in=notification_ids).filter(
+        Q(state=Notification.State.PENDING) | Q(state=Notification.State.FAILED)
+    )
+    ids = list(updated.values_list("pk", flat=True))
+    Notification.objects.filter(pk__in=ids).update(state=Notification.State.PENDING, next_attempt_at=timezone.now())
+    for notification_id in ids:
+        notification_deliver_task.delay_on_commit(notification_id)
+    return len(ids)
+
+
+@shared_task(name="moderation.tasks.notification_deliver", acks_late=True)
+def notification_deliver_task(notification_id: int) -> str:
+    """Deliver one outbox row (one attempt; the sweep brings it back while it fails)."""
+    return notification_deliver(notification_id=notification_id)
+
+
+@shared_task(name="moderation.tasks.notifications_sweep", acks_late=True)
+def notifications_sweep() -> int:
+    """Queue every notification that is due; return how many."""
+    ids = notifications_due()
+    for notification_id in ids:
+        notification_deliver_task.delay(notification_id)
+    if ids:
+        logger.info("sweep: re-queued %s notifications", len(ids))
+    return len(ids)
+
+
+# The first release queued these two tasks directly; they stay for one release so that messages
+# queued before the upgrade are still delivered (without an outbox row).
 @shared_task(
     name="moderation.tasks.held_comment_email",
     acks_late=True,
@@ -78,20 +198,15 @@ def comment_webhook_send(*, comment_id: int, event: str) -> bool:
     retry_backoff=30,
 )
 def held_comment_email(comment_id: int) -> int:
-    """E-mail the site's moderators about a held comment; retried while the mail server fails."""
     return emails.held_comment_email_send(comment_id=comment_id)
 
 
-@shared_task(
-    name="moderation.tasks.comment_webhook",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(WebhookError,),
-    max_retries=6,
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-)
+@shared_task(name="moderation.tasks.comment_webhook", bind=True, acks_late=True, autoretry_for=(WebhookError,))
 def comment_webhook(self: Task, comment_id: int, event: str) -> bool:
-    """Deliver one signed event; retried with back-off (about 10 minutes in all) while the receiver fails."""
-    return comment_webhook_send(comment_id=comment_id, event=event)
+    comment = Comment.objects.select_related("thread__site__policy").get(pk=comment_id)
+    site_policy = comment.thread.site.policy
+    if not site_policy.webhook_url:
+        return False
+    payload = comment_payload(comment, event=event)
+    webhooks.webhook_post(url=site_policy.webhook_url, secret=site_policy.webhook_secret, event=event, payload=payload)
+    return True

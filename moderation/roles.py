@@ -10,6 +10,7 @@ MODERATOR_PERMISSIONS = [
     ("comments", "view_comment"),
     ("comments", "view_thread"),
     ("moderation", "view_moderationdecision"),
+    ("moderation", "view_notification"),  # the delivery log
 ]
 
 

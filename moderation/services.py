@@ -85,17 +85,19 @@ def comment_score(*, comment_id: int) -> str:
         return comment_scoring_give_up(comment_id=comment_id, attempts=attempts - 1)
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
     evaluation = comment_evaluate(comment=comment)
-    written = comment_decide(
-        comment_id=comment_id,
-        decision=evaluation.decision,
-        scores=evaluation.scores,
-        model_versions=evaluation.versions,
-        reasons=reasons_explained(decision=evaluation.decision, text=comment.body),
-        language=evaluation.language,
-    )
-    if not written:
-        return "skipped"
-    decision_notify(comment_id=comment_id, status=evaluation.decision.outcome)
+    reasons = reasons_explained(decision=evaluation.decision, text=comment.body)
+    with transaction.atomic():  # the decision and its notifications, together or not at all
+        written = comment_decide(
+            comment_id=comment_id,
+            decision=evaluation.decision,
+            scores=evaluation.scores,
+            model_versions=evaluation.versions,
+            reasons=reasons,
+            language=evaluation.language,
+        )
+        if not written:
+            return "skipped"
+        decision_notify(comment_id=comment_id, status=evaluation.decision.outcome)
     return evaluation.decision.outcome.value
 
 
@@ -156,19 +158,21 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
             kept += 1
             continue
         evaluation = comment_evaluate(comment=comment)
-        written = comment_decide(
-            comment_id=comment.pk,
-            decision=evaluation.decision,
-            scores=evaluation.scores,
-            model_versions=evaluation.versions,
-            from_status=Comment.Status.HELD,
-            reasons=reasons_explained(decision=evaluation.decision, text=comment.body),
-            language=evaluation.language,
-        )
-        if written:
-            decided[comment.pk] = evaluation.decision.outcome.value
-            if evaluation.decision.outcome != policy.Outcome.HELD:
-                decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
+        reasons = reasons_explained(decision=evaluation.decision, text=comment.body)
+        with transaction.atomic():
+            written = comment_decide(
+                comment_id=comment.pk,
+                decision=evaluation.decision,
+                scores=evaluation.scores,
+                model_versions=evaluation.versions,
+                from_status=Comment.Status.HELD,
+                reasons=reasons,
+                language=evaluation.language,
+            )
+            if written:
+                decided[comment.pk] = evaluation.decision.outcome.value
+                if evaluation.decision.outcome != policy.Outcome.HELD:
+                    decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
     return Rescore(decided=decided, kept=kept)
 
 
@@ -208,10 +212,11 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
 def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
     """Hold a comment whose scoring kept failing, so that it never loops."""
     logger.error("comment %s: scoring failed %s times, holding it for a moderator", comment_id, attempts)
-    written = comment_decide(comment_id=comment_id, decision=policy.scoring_failed(attempts))
-    if not written:
-        return "skipped"
-    decision_notify(comment_id=comment_id, status=policy.Outcome.HELD)
+    with transaction.atomic():
+        written = comment_decide(comment_id=comment_id, decision=policy.scoring_failed(attempts))
+        if not written:
+            return "skipped"
+        decision_notify(comment_id=comment_id, status=policy.Outcome.HELD)
     return policy.Outcome.HELD.value
 
 

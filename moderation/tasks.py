@@ -9,9 +9,22 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from moderation import services
-from moderation.notifications import comment_webhook, held_comment_email
+from moderation.notifications import (
+    comment_webhook,
+    held_comment_email,
+    notification_deliver_task,
+    notifications_sweep,
+)
 
-__all__ = ["comment_score", "comment_webhook", "held_comment_email", "models_retrain", "pending_comments_sweep"]
+__all__ = [
+    "comment_score",
+    "comment_webhook",
+    "held_comment_email",
+    "models_retrain",
+    "notification_deliver_task",
+    "notifications_sweep",
+    "pending_comments_sweep",
+]
 
 logger = logging.getLogger(__name__)
 

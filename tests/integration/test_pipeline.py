@@ -109,9 +109,51 @@ def test_it_calls_the_site_webhook_after_the_worker_decides(worker, live_server,
     receiver.server.shutdown()
     [(headers, body)] = receiver.requests
     assert headers["X-Moderato-Event"] == "comment.held"
+    from moderation.models import Notification
+    from moderation.webhooks import signing_secret, standard_verify
+
+    assert standard_verify(secret=signing_secret(site.policy.webhook_secret), headers=headers, body=body)
+    assert Notification.objects.get(comment_id=accepted["id"]).state == "delivered"
     assert webhook_verify(
         secret=site.policy.webhook_secret,
         timestamp=int(headers[TIMESTAMP_HEADER]),
         body=body,
         signature=headers[SIGNATURE_HEADER],
     )
+
+
+def test_the_sweep_delivers_a_notification_whose_message_was_lost(worker, site):
+    import time
+
+    from django.utils import timezone
+
+    from comments.models import Thread
+    from moderation.models import Notification
+    from moderation.notifications import comment_payload, notifications_sweep
+    from tests.moderation.test_webhooks import Receiver
+
+    receiver = Receiver([200])
+    site.policy.webhook_url = receiver.url
+    site.policy.save()
+    thread = Thread.objects.create(site=site, key="/lost")
+    comment = Comment.objects.create(
+        thread=thread, author_name="Al", body=TOXIC, status="held", decided_at=timezone.now()
+    )
+    # The decision's outbox row, committed with it, whose delivery message never reached a worker.
+    row = Notification.objects.create(
+        kind=Notification.Kind.WEBHOOK,
+        event="comment.held",
+        site=site,
+        comment=comment,
+        payload=comment_payload(comment, event="comment.held"),
+        next_attempt_at=timezone.now(),
+    )
+    assert notifications_sweep() == 1
+    deadline = time.monotonic() + 15
+    while Notification.objects.get(pk=row.pk).state != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    receiver.server.shutdown()
+    assert Notification.objects.get(pk=row.pk).state == "delivered"
+    [(headers, _body)] = receiver.requests
+    assert {name.lower(): value for name, value in headers.items()}["webhook-id"] == row.event_id
+    assert notifications_sweep() == 0

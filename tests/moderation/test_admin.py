@@ -306,3 +306,31 @@ def test_an_admin_creates_a_site_with_its_moderation_policy_on_one_page(db, clie
     form["policy-0-thresholds"] = '{"TOXICITY": {"publish": 2}}'
     refused = client.post(f"/admin/comments/site/{site.pk}/change/", form | {"policy-INITIAL_FORMS": "1"})
     assert refused.status_code == 200 and "must be a number from 0 to 1" in refused.content.decode()
+
+
+def test_a_moderator_reads_the_delivery_log_and_retries_a_notification(thread, alice, client):
+    from moderation import notifications
+
+    thread.site.policy.webhook_url = "http://127.0.0.1:9/hook"  # nothing listens there
+    thread.site.policy.save()
+    comment = make(thread, "held text")
+    [row] = notifications.decision_notify(comment_id=comment.pk, status="held")
+    assert notifications.notification_deliver(notification_id=row.pk) == "retry"
+    client.force_login(alice)
+    log = client.get("/admin/moderation/notification/")
+    assert log.status_code == 200 and "could not be reached" in log.content.decode()
+    response = client.post(
+        "/admin/moderation/notification/", {"action": "retry_now", "_selected_action": [row.pk]}, follow=True
+    )
+    assert "1 notification(s) queued again." in response.content.decode()
+    row.refresh_from_db()
+    assert row.state == "pending" and row.next_attempt_at <= timezone.now()
+    assert notifications.notifications_due() == [row.pk]
+
+
+def test_the_site_page_shows_the_secret_as_standard_webhooks_receivers_take_it(site, client):
+    from moderation.webhooks import signing_secret
+
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    page = client.get(f"/admin/comments/site/{site.pk}/change/").content.decode()
+    assert signing_secret(site.policy.webhook_secret) in page

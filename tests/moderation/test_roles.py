@@ -11,6 +11,7 @@ def test_it_gives_the_moderators_group_exactly_the_queue_permissions(db):
         ("comments", "view_comment"),
         ("comments", "view_thread"),
         ("moderation", "view_moderationdecision"),
+        ("moderation", "view_notification"),
     }
     assert not any(codename.startswith(("change_", "delete_", "add_")) for _, codename in codenames)
 

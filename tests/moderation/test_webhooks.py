@@ -3,14 +3,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 
 from comments.models import Comment, Thread
 from moderation import notifications
-from moderation.tasks import comment_webhook
+from moderation.models import Notification
 from moderation.webhooks import (
+    ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookError,
+    signing_secret,
+    standard_verify,
     webhook_post,
     webhook_sign,
     webhook_verify,
@@ -82,10 +86,16 @@ def held_comment(site):
     )
 
 
-def test_it_sends_the_comment_state_signed_with_the_site_secret(site, held_comment, receiver):
+def outbox(comment, status="held"):
+    """The decision's outbox rows, as the decision's transaction writes them."""
+    return notifications.decision_notify(comment_id=comment.pk, status=status)
+
+
+def test_it_sends_the_comment_state_signed_both_ways_with_the_site_secret(site, held_comment, receiver):
     site.policy.webhook_url = receiver.url
     site.policy.save()
-    assert notifications.comment_webhook_send(comment_id=held_comment.pk, event="comment.held")
+    [row] = outbox(held_comment)
+    assert notifications.notification_deliver(notification_id=row.pk) == "delivered"
     [(headers, body)] = receiver.requests
     assert webhook_verify(
         secret=site.policy.webhook_secret,
@@ -93,19 +103,65 @@ def test_it_sends_the_comment_state_signed_with_the_site_secret(site, held_comme
         body=body,
         signature=headers[SIGNATURE_HEADER],
     )
+    # Standard Webhooks: a receiver holding the whsec_ form of the same secret verifies it too.
+    whsec = signing_secret(site.policy.webhook_secret)
+    assert whsec.startswith("whsec_") and standard_verify(secret=whsec, headers=headers, body=body)
+    assert not standard_verify(secret=signing_secret("other"), headers=headers, body=body)
+    assert not standard_verify(secret=whsec, headers=headers, body=body + b" ")
+    assert {name.lower(): value for name, value in headers.items()}[ID_HEADER] == row.event_id
     payload = json.loads(body)
     assert payload["event"] == "comment.held" and payload["site"] == "planet"
     assert payload["comment"]["id"] == held_comment.pk and payload["comment"]["scores"] == {"SPAM": 0.7}
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.last_result) == ("delivered", 1, "HTTP 200")
+    assert notifications.notification_deliver(notification_id=row.pk) == "skipped"  # never twice
+    assert len(receiver.requests) == 1
 
 
-def test_it_sends_nothing_for_a_site_without_webhook(held_comment):
-    assert notifications.comment_webhook_send(comment_id=held_comment.pk, event="comment.held") is False
+def test_it_writes_no_webhook_for_a_site_without_one(held_comment):
+    assert outbox(held_comment) == []
 
 
-def test_it_retries_a_failing_receiver_until_it_answers(site, held_comment):
+def test_a_failing_receiver_is_retried_with_back_off_and_the_same_event_id(site, held_comment):
     flaky = Receiver([503, 502, 200])
     site.policy.webhook_url = flaky.url
     site.policy.save()
-    assert comment_webhook.apply(args=[held_comment.pk, "comment.held"]).get() is True
-    assert len(flaky.requests) == 3
+    [row] = outbox(held_comment)
+    assert notifications.notification_deliver(notification_id=row.pk) == "retry"
+    row.refresh_from_db()
+    assert row.state == "pending" and row.attempts == 1 and "503" in row.last_result
+    assert row.next_attempt_at > row.last_attempt_at  # not due yet: the sweep leaves it
+    assert notifications.notifications_due() == [] and notifications.notification_deliver(notification_id=row.pk) == (
+        "skipped"
+    )
+    for _ in range(2):  # time passes: it is due again
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        assert notifications.notifications_due() == [row.pk]
+        notifications.notification_deliver(notification_id=row.pk)
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("delivered", 3)
+    event_ids = {value for headers, _ in flaky.requests for name, value in headers.items() if name.lower() == ID_HEADER}
+    assert event_ids == {row.event_id} and len(flaky.requests) == 3
     flaky.server.shutdown()
+
+
+def test_it_gives_up_after_the_last_attempt_and_an_admin_can_retry(site, held_comment, settings):
+    settings.MODERATO_NOTIFICATION_MAX_ATTEMPTS = 2
+    down = Receiver([500])
+    site.policy.webhook_url = down.url
+    site.policy.save()
+    [row] = outbox(held_comment)
+    assert notifications.notification_deliver(notification_id=row.pk) == "retry"
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert notifications.notification_deliver(notification_id=row.pk) == "failed"
+    row.refresh_from_db()
+    assert row.state == "failed" and notifications.notifications_due() == []
+    down.statuses = [200]
+    assert notifications.notifications_retry(notification_ids=[row.pk]) == 1
+    assert notifications.notification_deliver(notification_id=row.pk) == "delivered"
+    down.server.shutdown()
+
+
+def test_the_retry_delay_doubles_up_to_six_hours():
+    delays = [notifications.retry_delay(n).total_seconds() for n in range(1, 12)]
+    assert delays[:4] == [30, 60, 120, 240] and delays[-1] == 6 * 3600 and delays == sorted(delays)
