@@ -222,7 +222,13 @@ MODERATO_EMAIL_LINK_DAYS = env_int("MODERATO_EMAIL_LINK_DAYS", 7, minimum=1)
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Rate limits read the cache on every request: a Redis that does not answer must cost
+            # a fraction of a second, not a request's life (the limits then fail open).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

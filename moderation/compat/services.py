@@ -7,6 +7,7 @@ thresholds, so a text gets the same numbers and the same spam verdict here as in
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from ml.vocabulary import Attribute
 from moderation.compat.models import ApiKey, TrainingLabel
 from moderation.scoring import get_scorer
 from moderation.sites import site_thresholds
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "mod"
 VISIBLE_CHARACTERS = 11  # "mod" and 8 random characters: enough to tell keys apart, useless to guess
@@ -74,12 +77,16 @@ def api_key_throttle(*, api_key: ApiKey, now: float | None = None) -> int | None
         return None
     now = time.time() if now is None else now
     cache_key = _rate_cache_key(api_key, now)
-    cache.add(cache_key, 0, timeout=RATE_WINDOW_SECONDS * 2)
     try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=RATE_WINDOW_SECONDS * 2)
-        count = 1
+        cache.add(cache_key, 0, timeout=RATE_WINDOW_SECONDS * 2)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=RATE_WINDOW_SECONDS * 2)
+            count = 1
+    except Exception as exc:  # the cache cannot be reached: the limit fails open, the request is served
+        logger.warning("API key %s: rate limit not applied, the cache cannot be reached: %s", api_key.prefix, exc)
+        return None
     if count <= api_key.requests_per_minute:
         return None
     return max(1, RATE_WINDOW_SECONDS - int(now % RATE_WINDOW_SECONDS))
@@ -90,7 +97,11 @@ def api_key_throttled(*, api_key: ApiKey, now: float | None = None) -> bool:
     if not api_key.requests_per_minute:
         return False
     now = time.time() if now is None else now
-    return (cache.get(_rate_cache_key(api_key, now)) or 0) >= api_key.requests_per_minute
+    try:
+        return (cache.get(_rate_cache_key(api_key, now)) or 0) >= api_key.requests_per_minute
+    except Exception as exc:  # as in api_key_throttle: fail open
+        logger.warning("API key %s: rate limit not read, the cache cannot be reached: %s", api_key.prefix, exc)
+        return False
 
 
 def api_key_use(*, api_key: ApiKey) -> None:

@@ -285,6 +285,24 @@ def test_it_limits_submissions_per_address_with_retry_after(api, site, settings)
     assert Comment.objects.count() == 3
 
 
+DEAD_REDIS_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
+
+
+def test_with_the_rate_limits_store_down_a_submission_is_still_stored(api, site, settings, caplog):
+    settings.MODERATO_SUBMIT_RATE = "10/minute"  # the default
+    settings.CACHES = DEAD_REDIS_CACHE
+    response = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.30")
+    assert response.status_code == 202
+    assert Comment.objects.filter(pk=response.json()["id"]).exists()
+    assert "rate limit comment_submit not applied" in caplog.text
+
+
 def test_it_answers_cors_preflights_for_allowed_origins_only(api, site):
     allowed = api.options(URL, HTTP_ORIGIN="https://planet.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
     assert allowed.status_code == 204

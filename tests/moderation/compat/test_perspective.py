@@ -285,6 +285,17 @@ def test_it_answers_429_over_the_keys_rate_limit(client, site):
     assert 1 <= int(response["Retry-After"]) <= 60
 
 
+def test_with_the_rate_limits_store_down_it_still_answers(client, site, caplog):
+    from django.test import override_settings
+
+    from tests.comments.test_views import DEAD_REDIS_CACHE
+
+    _, key = services.api_key_create(site=site, requests_per_minute=2)
+    with override_settings(CACHES=DEAD_REDIS_CACHE):
+        assert post(client, ANALYZE, key, coral_analyze(CLEAN)).status_code == 200
+    assert "rate limit not applied" in caplog.text
+
+
 def test_it_counts_the_keys_use(client, key):
     post(client, ANALYZE, key, coral_analyze(CLEAN))
     post(client, SUGGEST, key, coral_suggest(CLEAN, 0))
