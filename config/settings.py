@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -171,6 +172,18 @@ MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, mini
 MODERATO_IDEMPOTENCY_KEEP_HOURS = env_int("MODERATO_IDEMPOTENCY_KEEP_HOURS", 48, minimum=24)
 # Attempts at a webhook or e-mail before the outbox gives up (back-off 30 s doubling to 6 h: about 14 h).
 MODERATO_NOTIFICATION_MAX_ATTEMPTS = env_int("MODERATO_NOTIFICATION_MAX_ATTEMPTS", 12, minimum=1)
+# Three queues, all consumed by every worker (a worker consumes every queue of task_queues unless
+# given -Q): scoring and deliveries on "celery"; the sweeps on "housekeeping", so they run every
+# period however long the scoring backlog; the weekly retraining on "training" (a large site may
+# give it a worker of its own: celery -A config worker -Q training).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("celery", "housekeeping", "training")]
+CELERY_TASK_ROUTES = {
+    "moderation.tasks.pending_comments_sweep": {"queue": "housekeeping"},
+    "moderation.tasks.notifications_sweep": {"queue": "housekeeping"},
+    "comments.tasks.idempotency_keys_purge": {"queue": "housekeeping"},
+    "moderation.tasks.models_retrain": {"queue": "training"},
+}
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-comments": {
         "task": "moderation.tasks.pending_comments_sweep",

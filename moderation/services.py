@@ -220,23 +220,35 @@ def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
     return policy.Outcome.HELD.value
 
 
-def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) -> list[int]:
-    """Return pending comments waiting longer than ``older_than`` and mark them re-queued now.
+REQUEUE_BACKOFF_MAX = 6  # at most 64 times older_than between two re-queues of one comment
 
-    A comment is stale when it was created (or last re-queued) before the cut-off: its task was
-    lost (broker down at submission, worker killed) or is stuck behind a long queue.
+
+def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Return pending comments waiting longer than their back-off and mark them re-queued now.
+
+    A comment is stale when it was created ``older_than`` ago, or last re-queued ``older_than`` times
+    2 to the number of re-queues ago (30 s, 1 min, 2 min ... up to 2**REQUEUE_BACKOFF_MAX times): its
+    task was lost (broker down at submission, worker killed) or is stuck behind a long queue. The
+    back-off keeps a backlog that takes minutes to drain from being queued again and again.
     """
     now = timezone.now()
     cutoff = now - older_than
-    stale = (
+    candidates = (
         Comment.objects.filter(status=Comment.Status.PENDING, created_at__lt=cutoff)
         .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff))
         .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "requeued_at", "requeues")
     )
-    ids = list(stale)
+    ids = []
+    for pk, requeued_at, requeues in candidates.iterator():
+        if requeued_at is None or requeued_at < now - older_than * 2 ** min(requeues, REQUEUE_BACKOFF_MAX):
+            ids.append(pk)
+            if len(ids) >= limit:
+                break
     if ids:
-        Comment.objects.filter(pk__in=ids, status=Comment.Status.PENDING).update(requeued_at=now)
+        Comment.objects.filter(pk__in=ids, status=Comment.Status.PENDING).update(
+            requeued_at=now, requeues=F("requeues") + 1
+        )
     return ids
 
 

@@ -157,3 +157,30 @@ def test_the_sweep_delivers_a_notification_whose_message_was_lost(worker, site):
     [(headers, _body)] = receiver.requests
     assert {name.lower(): value for name, value in headers.items()}["webhook-id"] == row.event_id
     assert notifications_sweep() == 0
+
+
+def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site):
+    """The sweeps are on the housekeeping queue: the worker takes them between scoring tasks instead of
+    after the whole backlog (on one queue, the sweep would wait for all 400 comments)."""
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from comments.models import Thread
+    from moderation.tasks import comment_score, pending_comments_sweep
+
+    thread = Thread.objects.create(site=site, key="/backlog")
+    backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} ({n})") for n in range(400)]
+    stale = Comment.objects.create(thread=thread, author_name="B", body=CLEAN)
+    Comment.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    for comment in backlog:
+        comment_score.delay(comment.pk)
+    pending_comments_sweep.delay(older_than_seconds=600)
+    deadline = time.monotonic() + 120
+    while not Comment.objects.filter(pk=stale.pk, requeues=1).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    still_pending = Comment.objects.filter(pk__in=[c.pk for c in backlog], status="pending").count()
+    assert Comment.objects.filter(pk=stale.pk, requeues=1).exists()
+    assert still_pending > 200, f"the sweep ran after {400 - still_pending} of 400 backlog comments"
+    wait_for_status(backlog[-1].pk, {"published"}, timeout=120)

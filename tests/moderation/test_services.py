@@ -115,6 +115,20 @@ def test_it_claims_only_comments_pending_too_long(thread):
     assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
 
 
+@pytest.mark.parametrize(("requeues", "wait"), [(0, 30), (1, 60), (2, 120), (3, 240), (6, 1920), (20, 1920)])
+def test_each_requeue_of_a_comment_waits_twice_as_long(thread, requeues, wait):
+    """A backlog that takes minutes to drain is not queued again every sweep."""
+    now = timezone.now()
+    comment = pending(thread)
+    Comment.objects.filter(pk=comment.pk).update(
+        created_at=now - timedelta(hours=2), requeues=requeues, requeued_at=now - timedelta(seconds=wait - 2)
+    )
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+    Comment.objects.filter(pk=comment.pk).update(requeued_at=now - timedelta(seconds=wait + 2))
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [comment.pk]
+    assert Comment.objects.get(pk=comment.pk).requeues == requeues + 1
+
+
 def test_a_moderator_decision_wins_over_a_late_scoring_task(thread):
     from django.contrib.auth.models import Group, User
 
