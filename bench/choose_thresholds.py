@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.decisions import group_of
 from ml.corpus import read_corpus
-from ml.scoring import get_scorer
+from ml.scoring import load_scorer
 from moderation.policy import Outcome, Threshold, decide
 
 HEADS = ("THREAT", "IDENTITY_ATTACK", "SEVERE_TOXICITY")
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--reject-margin", type=float, default=0.02, help="reject this far above any ham")
     args = parser.parse_args()
     rows = read_corpus("dev")
-    scorer = get_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
+    scorer = load_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     scores = scorer.score_many([row.text for row in rows])
     spam = np.array([row.labels["SPAM"] for row in rows], dtype=bool)
     toxic = np.array([row.labels["TOXICITY"] for row in rows], dtype=bool) & ~spam

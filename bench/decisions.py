@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.corpus import CorpusRow, read_corpus
-from ml.scoring import get_scorer
+from ml.scoring import load_scorer
 from moderation.policy import DEFAULT_THRESHOLDS, Outcome, decide, thresholds_from_json
 
 THREATS = ("threat-explicit", "threat-veiled", "threat-wish")
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--thresholds", type=json.loads, help="thresholds as a site stores them, default the policy's")
     args = parser.parse_args()
     rows = read_corpus("dev")
-    scorer = get_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
+    scorer = load_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     scores = scorer.score_many([row.text for row in rows])
     thresholds = DEFAULT_THRESHOLDS if args.thresholds is None else thresholds_from_json(args.thresholds)
     outcomes = [decide(scores=s, thresholds=thresholds).outcome for s in scores]

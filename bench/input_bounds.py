@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.normalise import MAX_NORMALISED_CHARS, normalise_text, normalise_with_offsets
-from ml.scoring import get_scorer
+from ml.scoring import load_scorer
 from moderation.rules import blocked_words_found, links_count
 
 INPUTS = {
@@ -44,7 +44,7 @@ def best_of_three(function: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    scorer = get_scorer()
+    scorer = load_scorer()
     scorer.score("warm up")
     blocked = ("idiot", "moron", "cheap pills")
     print(f"normalised text is cut at {MAX_NORMALISED_CHARS:,} characters; times in ms, best of three")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.scoring import DEFAULT_ARTIFACTS_DIR, clear_cache, get_scorer
+from ml.scoring import DEFAULT_ARTIFACTS_DIR, load_scorer
 
 COMMENTS = [
     "Thanks for the article, I learned a lot about the new bridge.",
@@ -48,9 +48,8 @@ def main() -> None:
 
     loads = []
     for _ in range(5):
-        clear_cache()
         started = time.perf_counter()
-        scorer = get_scorer(args.artifacts)
+        scorer = load_scorer(args.artifacts)
         loads.append(time.perf_counter() - started)
 
     for text in COMMENTS:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from ml.artifacts import load_model  # noqa: E402
 from ml.datasets import load_dataset  # noqa: E402
 from ml.obfuscation import obfuscate_positives  # noqa: E402
-from ml.scoring import DEFAULT_ARTIFACTS_DIR, clear_cache, get_scorer  # noqa: E402
+from ml.scoring import DEFAULT_ARTIFACTS_DIR, load_scorer  # noqa: E402
 from ml.training_config import default_config_path, load_config  # noqa: E402
 
 PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
@@ -93,9 +93,9 @@ OURS_LOAD_SCRIPT = r"""
 import os, resource, sys, time
 os.sched_setaffinity(0, {0})
 started = time.perf_counter()
-from ml.scoring import get_scorer
+from ml.scoring import load_scorer
 imported = time.perf_counter()
-scorer = get_scorer(sys.argv[1] if len(sys.argv) > 1 else None)
+scorer = load_scorer(sys.argv[1] if len(sys.argv) > 1 else None)
 scorer.score("warm up")
 done = time.perf_counter()
 models_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -162,8 +162,7 @@ def run_ours(sets: dict[str, tuple[list[str], list[int]]], artifacts: Path, repe
     ]
     model = load_model(artifacts, "toxicity")
     scores = {name: model.probabilities(texts)[:, 0].tolist() for name, (texts, _) in sets.items()}
-    clear_cache()
-    scorer = get_scorer(artifacts)
+    scorer = load_scorer(artifacts)
     for text in TIMING_COMMENTS:
         scorer.score(text)
     one = []

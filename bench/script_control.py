@@ -25,7 +25,7 @@ import cyrtranslit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.corpus import read_corpus
-from ml.scoring import get_scorer
+from ml.scoring import load_scorer
 
 LANGUAGES = {"sr": "sr", "bg": "bg", "mk": "mk", "ru": "ru", "uk": "ua"}  # ours -> cyrtranslit's code
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--toxicity")
     parser.add_argument("--spam")
     args = parser.parse_args()
-    scorer = get_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
+    scorer = load_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     rows = [row for row in read_corpus("dev") if row.script == "Cyrl" and row.lang in LANGUAGES]
     print(f"Models {scorer.versions}; {len(rows)} Cyrillic development rows")
     print()

@@ -1,10 +1,11 @@
 """The Celery app, configured from Django settings (``CELERY_*``)."""
 
+import logging
 import os
 
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -30,6 +31,23 @@ class OnCommitTask(DjangoTask):
 app = Celery("moderato", task_cls=OnCommitTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def refuse_to_start_without_the_shipped_models(**_: object) -> None:
+    """Stop the worker before it takes a task when the shipped models cannot be loaded.
+
+    Celery's Django fixup runs the system checks but ignores their result, and logs and ignores an
+    exception raised here: only ``SystemExit`` stops the worker.
+    """
+    from ml.artifacts import ArtifactError
+    from moderation.scoring import shipped_models_load
+
+    try:
+        shipped_models_load()
+    except (ArtifactError, OSError) as exc:
+        logging.getLogger(__name__).critical("the shipped models cannot be loaded, not starting: %s", exc)
+        raise SystemExit(1) from exc
 
 
 @worker_process_init.connect

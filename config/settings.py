@@ -202,7 +202,8 @@ CELERY_BEAT_SCHEDULE = {
 MODERATO_ARTIFACTS_DIR = Path(env_str("MODERATO_ARTIFACTS_DIR") or BASE_DIR / "ml" / "artifacts")
 MODERATO_TOXICITY_MODEL = env_str("MODERATO_TOXICITY_MODEL") or None
 MODERATO_SPAM_MODEL = env_str("MODERATO_SPAM_MODEL") or None
-# The learning loop writes candidate models here; a database row says which version is active.
+# Model versions the learning loop built live in the database; each process copies the ones it
+# needs here (a cache of its own: see moderation.model_store). A database row says which is active.
 MODERATO_MODEL_DIR = Path(env_str("MODERATO_MODEL_DIR") or DATA_DIR / "models")
 MODERATO_MODEL_REFRESH_SECONDS = env_int("MODERATO_MODEL_REFRESH_SECONDS", 10, minimum=1)
 MODERATO_RETRAIN_MIN_LABELS = env_int("MODERATO_RETRAIN_MIN_LABELS", 50, minimum=10)

@@ -5,9 +5,11 @@ intercepts, and per head the Platt slope and intercept already folded into them,
 ``ml.model``; an artifact without them is uncalibrated and loads as such), ``meta.json``
 (everything needed to rebuild the features, where the training data came from, held-out
 metrics, suggested thresholds, library versions and the SHA-256 of the weights) and
-``MODEL_CARD.md``. Loading refuses weights whose hash differs from ``meta.json`` and a
-scikit-learn major.minor other than the training one, because the features are scikit-learn's
-murmurhash buckets.
+``MODEL_CARD.md``. Loading refuses weights whose hash differs from ``meta.json``, and checks what
+it really depends on, each by its own version: the NumPy array format of the weights (the ``.npy``
+format versions inside the ``.npz``), the hashing scheme (``ml.hashing.SCHEME``) and the text
+normalisation (``ml.normalise.NORMALISATION_VERSIONS``). scikit-learn only trains: its version is
+recorded, not checked.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 
+from ml import hashing
 from ml.features import FeatureSpec, HashedTextFeatures
 from ml.fingerprints import file_sha256
 from ml.model import Calibration, LinearTextModel
@@ -35,14 +37,12 @@ WEIGHTS_FILE = "weights.npz"
 META_FILE = "meta.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 VERSION_PATTERN = re.compile(r"[a-z][a-z0-9_]*-[A-Za-z0-9][A-Za-z0-9._-]*")
+# The .npy format versions np.load reads (NumPy 1.17 onwards); write_weights writes 1.0.
+NPY_FORMAT_VERSIONS = ((1, 0), (2, 0), (3, 0))
 
 
 class ArtifactError(Exception):
     """A model artifact is missing, altered, or was built for other library versions."""
-
-
-def major_minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
 
 
 def version_sort_key(version: str) -> tuple[tuple[int, int | str], ...]:
@@ -189,6 +189,7 @@ def load_model(artifacts_dir: Path, name: str, version: str | None = None) -> Li
     actual = file_sha256(weights_path)
     if actual != expected:
         raise ArtifactError(f"{version}: {WEIGHTS_FILE} has SHA-256 {actual}, but {META_FILE} says {expected}")
+    _check_array_format(weights_path, version)
     try:
         features = HashedTextFeatures(FeatureSpec.from_json(meta["features"]))
         coefficients, intercepts = read_weights(weights_path)
@@ -216,15 +217,15 @@ def _check_meta(meta: Mapping[str, Any], name: str, version: str) -> None:
     attributes = meta.get("attributes")
     if not isinstance(attributes, list) or not attributes or not all(isinstance(a, str) for a in attributes):
         raise ArtifactError(f"{version}: {META_FILE} has no attribute list")
-    trained_with = str(meta.get("libraries", {}).get("scikit-learn", "unknown"))
-    if major_minor(trained_with) != major_minor(sklearn.__version__):
-        raise ArtifactError(
-            f"{version}: trained with scikit-learn {trained_with}, running {sklearn.__version__}; "
-            "the feature hashing may differ, so retrain or install the matching version"
-        )
     features = meta.get("features")
     if not isinstance(features, dict):
         raise ArtifactError(f"{version}: {META_FILE} has no feature spec")
+    # Every artifact ever written names its scheme; the ones before 2026.11.28.3 name scikit-learn's.
+    scheme = features.get("hashing")
+    if scheme != hashing.SCHEME:
+        raise ArtifactError(
+            f"{version}: features hashed with scheme {scheme!r}, this code hashes with {hashing.SCHEME!r}; retrain"
+        )
     trained_normalisation = features.get("normalisation_version")
     if trained_normalisation not in NORMALISATION_VERSIONS:
         raise ArtifactError(
@@ -234,3 +235,21 @@ def _check_meta(meta: Mapping[str, Any], name: str, version: str) -> None:
     weights = meta.get("weights")
     if not isinstance(weights, dict) or not isinstance(weights.get("sha256"), str):
         raise ArtifactError(f"{version}: {META_FILE} has no weights SHA-256")
+
+
+def _check_array_format(weights_path: Path, version: str) -> None:
+    """Refuse weights that are not an ``.npz`` of ``.npy`` arrays in a format version ``np.load`` reads."""
+    try:
+        with zipfile.ZipFile(weights_path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    raise ArtifactError(f"{version}: {WEIGHTS_FILE} holds {member!r}, not only .npy arrays")
+                with archive.open(member) as stream:
+                    found = np.lib.format.read_magic(stream)
+                if found not in NPY_FORMAT_VERSIONS:
+                    raise ArtifactError(
+                        f"{version}: {WEIGHTS_FILE} stores {member} in .npy format {found[0]}.{found[1]}, "
+                        f"this code reads {', '.join(f'{a}.{b}' for a, b in NPY_FORMAT_VERSIONS)}"
+                    )
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{version}: {WEIGHTS_FILE} is not a NumPy .npz archive: {exc}") from exc

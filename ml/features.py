@@ -1,14 +1,10 @@
 """Hashed word and character n-gram features of normalised text, plus an abuse-lexicon block.
 
 Blocks sit side by side in one sparse row; nothing is fitted, so the spec alone rebuilds the
-features. Two hashing schemes:
-
-- ``ml.hashing.SCHEME`` (current): every n-gram of a whole batch hashed at once in NumPy; a block's
-  value for each occurrence is ``1 / sqrt(occurrences of the block in the text)``, so a repeated
-  n-gram counts as often as it occurs; a ``lexicon`` block adds one column per category of
-  ``ml/lexicon.json`` (insult, profanity, ...), 1 when a word or two-word phrase of the text is in it.
-- ``SKLEARN_HASHING`` (artifacts of version 2026.11.28.2 and before): scikit-learn's
-  ``HashingVectorizer`` per block (binary, L2-normalised), one text at a time in Python.
+features. The hashing is ``ml.hashing.SCHEME``: every n-gram of a whole batch hashed at once in
+NumPy; a block's value for each occurrence is ``1 / sqrt(occurrences of the block in the text)``,
+so a repeated n-gram counts as often as it occurs; a ``lexicon`` block adds one column per category
+of ``ml/lexicon.json`` (insult, profanity, ...), 1 when a word or two-word phrase of the text is in it.
 
 ``entries`` is the batch form (text, column, value per occurrence) both scorers and ``matrix`` use.
 """
@@ -16,35 +12,19 @@ features. Two hashing schemes:
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.utils import murmurhash3_32
 
 from ml import hashing
 from ml.normalise import NORMALISATION_VERSION, NORMALISATION_VERSIONS, normalise_many, normalise_text
 
-ANALYZERS = ("word", "char", "char_wb", "lexicon")
+ANALYZERS = ("word", "char_wb", "lexicon")
 WORD_PATTERN = r"(?u)\b\w+\b"
-SKLEARN_HASHING = "sklearn HashingVectorizer: murmurhash3_32 seed 0, binary, l2 per block, alternate_sign false"
-HASHING_SCHEMES = (hashing.SCHEME, SKLEARN_HASHING)
 _CHUNK = 4096
-
-# The fast path reproduces these settings; they are fixed rather than configurable.
-_VECTORISER_SETTINGS: dict[str, Any] = {
-    "binary": True,
-    "norm": "l2",
-    "alternate_sign": False,
-    "lowercase": False,
-    "dtype": np.float64,
-}
-_INT32_MIN = -(2**31)
 
 
 @dataclass(frozen=True)
@@ -185,45 +165,20 @@ class FeatureSpec:
         version = raw.get("normalisation_version", NORMALISATION_VERSION)
         if version not in NORMALISATION_VERSIONS:
             raise ValueError(f"features.normalisation_version must be one of {NORMALISATION_VERSIONS}, not {version!r}")
+        # A training config may leave the scheme out: it trains with the current one. An artifact's
+        # meta.json always names it (ml.artifacts checks that before it gets here).
         scheme = raw.get("hashing", hashing.SCHEME)
-        if scheme not in HASHING_SCHEMES:
-            raise ValueError(f"features.hashing must be one of {HASHING_SCHEMES}, not {scheme!r}")
+        if scheme != hashing.SCHEME:
+            raise ValueError(f"features.hashing must be {hashing.SCHEME!r}, not {scheme!r}")
         parsed = tuple(_block_from_json(block, version) for block in blocks)
         for block in parsed:
-            if scheme == SKLEARN_HASHING and not isinstance(block, NgramBlock):
-                raise ValueError("lexicon blocks need the current hashing scheme")
-            if scheme == hashing.SCHEME and isinstance(block, NgramBlock):
-                if block.analyzer not in ("word", "char_wb"):
-                    raise ValueError(f"the {hashing.SCHEME} scheme has word and char_wb blocks, not {block.analyzer}")
-                if block.n_features < 2 or block.n_features & (block.n_features - 1):
-                    raise ValueError(
-                        f"the {hashing.SCHEME} scheme needs n_features a power of two, not {block.n_features}"
-                    )
+            if isinstance(block, NgramBlock) and (block.n_features < 2 or block.n_features & (block.n_features - 1)):
+                raise ValueError(f"the {hashing.SCHEME} scheme needs n_features a power of two, not {block.n_features}")
         return cls(blocks=parsed, normalisation_version=version, hashing=scheme)
 
 
 # Per block: the active column indices (offset into the full row) and the value each one has.
 ActiveFeatures = list[tuple[np.ndarray, float]]
-
-
-def _bucket(ngram: str, n_features: int) -> int:
-    """Return the column ``HashingVectorizer`` gives ``ngram`` (sklearn's ``_hashing_fast.transform``)."""
-    h = int(murmurhash3_32(ngram, seed=0))
-    if h == _INT32_MIN:
-        return (2**31 - 1 - (n_features - 1)) % n_features
-    return abs(h) % n_features
-
-
-def _vectoriser(block: NgramBlock) -> HashingVectorizer:
-    settings = dict(_VECTORISER_SETTINGS)
-    if block.analyzer == "word":
-        settings["token_pattern"] = WORD_PATTERN
-    return HashingVectorizer(
-        analyzer=block.analyzer,
-        ngram_range=(block.ngram_min, block.ngram_max),
-        n_features=block.n_features,
-        **settings,
-    )
 
 
 @dataclass
@@ -323,10 +278,6 @@ class HashedTextFeatures:
                 f"this code runs versions {NORMALISATION_VERSIONS}"
             )
         self.spec = spec
-        self.legacy = spec.hashing == SKLEARN_HASHING
-        ngram_blocks = [block for block in spec.blocks if isinstance(block, NgramBlock)]
-        self._vectorisers = [_vectoriser(block) for block in ngram_blocks] if self.legacy else []
-        self._analysers = [vectoriser.build_analyzer() for vectoriser in self._vectorisers]
         self._offsets: list[int] = np.cumsum([0] + [block.n_features for block in spec.blocks[:-1]]).tolist()
         self._lexicons = {
             index: _LexiconMatcher(block) for index, block in enumerate(spec.blocks) if isinstance(block, LexiconBlock)
@@ -371,11 +322,6 @@ class HashedTextFeatures:
     def entries(self, texts: Sequence[str], *, normalised: bool = False, positions: bool = False) -> Entries:
         """Return the non-zero entries of the rows of ``texts`` (already normalised if ``normalised``)."""
         forms = list(texts) if normalised else self.normalise_many(texts)
-        if self.legacy:
-            if positions:
-                raise ValueError("positions come from ngram_occurrences for the scikit-learn hashing")
-            coo = self._legacy_matrix(forms).tocoo()
-            return Entries(len(forms), coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data)
         return self.batch_entries(hashing.TextBatch(forms, positions=positions))
 
     def linear_logits(self, batch: hashing.TextBatch, columns_first: np.ndarray) -> np.ndarray:
@@ -386,8 +332,6 @@ class HashedTextFeatures:
         n-gram length, so a text's weights are one segment to sum; a block's value is the same for
         all of a text's occurrences, so it scales the text's sum once.
         """
-        if self.legacy:
-            raise ValueError("the scikit-learn hashing reads texts, not batches")
         logits = np.zeros((batch.size, columns_first.shape[1]), dtype=np.float64)
         for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
             if isinstance(block, LexiconBlock):
@@ -409,8 +353,6 @@ class HashedTextFeatures:
 
     def single_logits(self, normalised: str, columns_first: np.ndarray) -> np.ndarray:
         """Return ``linear_logits`` of one normalised text, hashed in plain Python (no per-call NumPy cost)."""
-        if self.legacy:
-            raise ValueError("the scikit-learn hashing reads texts, not batches")
         logits = np.zeros(columns_first.shape[1], dtype=np.float64)
         words: list[tuple[str, int]] | None = None
         for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
@@ -432,18 +374,10 @@ class HashedTextFeatures:
 
     def batch_entries(self, batch: hashing.TextBatch) -> Entries:
         """Return the entries of a batch of normalised texts (several feature specs can share one batch)."""
-        if self.legacy:
-            raise ValueError("the scikit-learn hashing reads texts, not batches")
         return _concatenate(batch.size, self._block_entries(batch), batch.positions)
-
-    def _legacy_matrix(self, normalised: list[str]) -> sp.csr_matrix:
-        blocks = [vectoriser.transform(normalised) for vectoriser in self._vectorisers]
-        return sp.csr_matrix(sp.hstack(blocks, format="csr"))
 
     def matrix(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Return the feature rows of ``texts`` as one CSR matrix."""
-        if self.legacy:
-            return self._legacy_matrix(self.normalise_many(texts))
         chunks = [
             self.entries(texts[start : start + _CHUNK]).matrix(self.n_features)
             for start in range(0, len(texts), _CHUNK)
@@ -455,17 +389,9 @@ class HashedTextFeatures:
     def active_features(self, text: str) -> ActiveFeatures:
         """Return the non-zero columns of one text's row, block by block (a column may repeat)."""
         active: ActiveFeatures = []
-        if not self.legacy:
-            for part in self._block_entries(hashing.TextBatch([self.normalise(text)])):
-                if len(part.column):
-                    active.append((part.column, float(part.value[0])))
-            return active
-        normalised = self.normalise(text)
-        for block, analyser, offset in zip(self.spec.blocks, self._analysers, self._offsets, strict=True):
-            buckets = {_bucket(ngram, block.n_features) for ngram in analyser(normalised)}
-            if buckets:
-                indices = np.fromiter(buckets, dtype=np.int64, count=len(buckets)) + offset
-                active.append((indices, 1.0 / math.sqrt(len(buckets))))
+        for part in self._block_entries(hashing.TextBatch([self.normalise(text)])):
+            if len(part.column):
+                active.append((part.column, float(part.value[0])))
         return active
 
 
@@ -474,59 +400,8 @@ class HashedTextFeatures:
 NgramOccurrence = tuple[int, int, int, float]
 
 
-def _word_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
-    tokens = [(match.group(), match.start(), match.end()) for match in re.finditer(WORD_PATTERN, text)]
-    found: list[tuple[str, int, int]] = []
-    for n in range(block.ngram_min, block.ngram_max + 1):
-        for first in range(len(tokens) - n + 1):
-            window = tokens[first : first + n]
-            found.append((" ".join(token for token, _, _ in window), window[0][1], window[-1][2]))
-    return found
-
-
-def _char_wb_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
-    # As sklearn's ``_char_wb_ngrams``: each word padded with one space on both sides.
-    found: list[tuple[str, int, int]] = []
-    for match in re.finditer(r"\S+", text):
-        padded = f" {match.group()} "
-        start = match.start() - 1
-        for n in range(block.ngram_min, block.ngram_max + 1):
-            if len(padded) < n:
-                continue
-            for offset in range(len(padded) - n + 1):
-                begin = max(start + offset, match.start())
-                end = min(start + offset + n, match.end())
-                found.append((padded[offset : offset + n], begin, end))
-    return found
-
-
-def _char_occurrences(text: str, block: NgramBlock) -> list[tuple[str, int, int]]:
-    found: list[tuple[str, int, int]] = []
-    for n in range(block.ngram_min, block.ngram_max + 1):
-        for offset in range(len(text) - n + 1):
-            found.append((text[offset : offset + n], offset, offset + n))
-    return found
-
-
-_OCCURRENCES = {"word": _word_occurrences, "char_wb": _char_wb_occurrences, "char": _char_occurrences}
-
-
 def ngram_occurrences(features: HashedTextFeatures, normalised: str) -> list[NgramOccurrence]:
     """Return every feature occurrence of already normalised text, with its share of the row's value."""
-    if not features.legacy:
-        found = features.entries([normalised], normalised=True, positions=True)
-        assert found.begin is not None and found.end is not None
-        return list(
-            zip(found.column.tolist(), found.begin.tolist(), found.end.tolist(), found.value.tolist(), strict=True)
-        )
-    occurrences: list[NgramOccurrence] = []
-    for block, offset in zip(features.spec.blocks, features._offsets, strict=True):
-        assert isinstance(block, NgramBlock)
-        located = [
-            (offset + _bucket(ngram, block.n_features), begin, end)
-            for ngram, begin, end in _OCCURRENCES[block.analyzer](normalised, block)
-        ]
-        per_column = Counter(column for column, _, _ in located)
-        value = 1.0 / math.sqrt(len(per_column)) if per_column else 0.0
-        occurrences += [(column, begin, end, value / per_column[column]) for column, begin, end in located]
-    return occurrences
+    found = features.entries([normalised], normalised=True, positions=True)
+    assert found.begin is not None and found.end is not None
+    return list(zip(found.column.tolist(), found.begin.tolist(), found.end.tolist(), found.value.tolist(), strict=True))

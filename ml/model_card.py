@@ -91,8 +91,6 @@ def _block_summary(block: Mapping[str, Any]) -> str:
 
 
 def _values(scheme: str) -> str:
-    if scheme.startswith("sklearn"):
-        return "scikit-learn hashing, binary, L2-normalised per block"
     return (
         f"hashing {scheme}; every n-gram occurrence counts 1/sqrt(the block's occurrences in the text), "
         "a lexicon column is 1 when a term of its category occurs"
@@ -117,8 +115,9 @@ def render_model_card(meta: Mapping[str, Any]) -> str:
         f"'{classifier['dataset_weighting']}'; the {classifier['max_nonzero_weights'] or 'all'} largest of "
         f"{classifier['nonzero_coefficients_before_pruning']:,} coefficients kept.",
         f"- Trained {meta['created_at']} with Python {meta['libraries']['python']}, scikit-learn "
-        f"{meta['libraries']['scikit-learn']}, numpy {meta['libraries']['numpy']}; loading needs scikit-learn "
-        f"{'.'.join(meta['libraries']['scikit-learn'].split('.')[:2])}.x.",
+        f"{meta['libraries']['scikit-learn']}, numpy {meta['libraries']['numpy']}; loading needs NumPy's .npz "
+        f"format, hashing {meta['features'].get('hashing')} and normalisation version "
+        f"{meta['features']['normalisation_version']}, not scikit-learn.",
         "",
         "## Suggested thresholds",
     ]

@@ -1,13 +1,12 @@
-"""Score comments with the toxicity and spam models, loaded lazily once per process.
+"""Score comments with the toxicity and spam models.
 
-``get_scorer`` caches one ``Scorer`` per (artifacts directory, toxicity version, spam version);
-a version of ``None`` resolves to the newest present at first load, and ``clear_cache`` forgets
-every loaded scorer (after new artifacts are installed, or in tests).
+``Scorer`` scores one text or a batch with several loaded models; ``load_scorer`` loads the two
+models from an artifacts directory (a version of ``None`` is the newest present). Nothing here is
+cached: a process that scores keeps its models in one place (``moderation.scoring`` for the service).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,8 +75,6 @@ class Scorer:
 
     def score(self, text: str) -> dict[str, float]:
         """Return every attribute's probability for one text, e.g. ``{"TOXICITY": 0.03, "SPAM": 0.01}``."""
-        if any(features.legacy for features, _ in self._groups):
-            return self.score_many([text])[0]
         normalised: dict[int, str] = {}
         scores: dict[str, float] = {}
         for features, models in self._groups:
@@ -122,49 +119,30 @@ class Scorer:
         batches: dict[int, TextBatch] = {}
         for features, models in self._groups:
             version = features.spec.normalisation_version
-            if version not in batches and not features.legacy:
+            if version not in batches:
                 batches[version] = TextBatch(normalise_many(texts, version))
-            if features.legacy:
-                matrix = features.matrix(texts)
-                found = [model.probabilities_from_matrix(matrix) for model in models]
-            else:
-                logits = features.linear_logits(batches[version], self._columns_first(models))
-                bounds = np.cumsum([0] + [len(model.attributes) for model in models])
-                found = [
-                    expit(logits[:, begin:end] + model.intercepts)
-                    for model, begin, end in zip(models, bounds[:-1], bounds[1:], strict=True)
-                ]
+            logits = features.linear_logits(batches[version], self._columns_first(models))
+            bounds = np.cumsum([0] + [len(model.attributes) for model in models])
+            found = [
+                expit(logits[:, begin:end] + model.intercepts)
+                for model, begin, end in zip(models, bounds[:-1], bounds[1:], strict=True)
+            ]
             for model, probabilities in zip(models, found, strict=True):
                 for row, values in zip(scores, probabilities.tolist(), strict=True):
                     row.update(zip(model.attributes, values, strict=True))
         return scores
 
 
-_cache: dict[tuple[Path, str | None, str | None], Scorer] = {}
-_cache_lock = threading.Lock()
-
-
-def get_scorer(
+def load_scorer(
     artifacts_dir: Path | None = None,
     toxicity_version: str | None = None,
     spam_version: str | None = None,
 ) -> Scorer:
-    """Return the process-wide scorer for these arguments, loading its models on first use."""
-    directory = Path(artifacts_dir or DEFAULT_ARTIFACTS_DIR).resolve()
-    key = (directory, toxicity_version, spam_version)
-    with _cache_lock:
-        scorer = _cache.get(key)
-        if scorer is None:
-            scorer = Scorer(
-                {
-                    TOXICITY: load_model(directory, TOXICITY, toxicity_version),
-                    SPAM: load_model(directory, SPAM, spam_version),
-                }
-            )
-            _cache[key] = scorer
-        return scorer
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    """Load the toxicity and spam models (the newest present for a version of ``None``) into a new scorer."""
+    directory = Path(artifacts_dir or DEFAULT_ARTIFACTS_DIR)
+    return Scorer(
+        {
+            TOXICITY: load_model(directory, TOXICITY, toxicity_version),
+            SPAM: load_model(directory, SPAM, spam_version),
+        }
+    )

@@ -335,7 +335,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     list_display = ["version", "name", "status", "based_on", "labels", "gates_passed", "replay_changed", "created_at"]
     list_filter = ["name", "status"]
-    fields = ["name", "version", "status", "based_on", "directory", "labels", "gate_table", "replay_summary",
+    fields = ["name", "version", "status", "based_on", "labels", "gate_table", "replay_summary", "stored_files",
               "created_at", "promoted_at", "promoted_by"]  # fmt: skip
     readonly_fields = fields
     actions = ["promote", "roll_back"]
@@ -381,6 +381,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 "<li>#{} {} &rarr; {}: {}</li>",
                 ((e["comment"], e["before"], e["after"], e["text"]) for e in replay.get("examples", [])),
             ),
+        )
+
+    @admin.display(description="stored files")
+    def stored_files(self, row: ModelVersion) -> str:
+        files = row.files.order_by("name").values_list("name", "size", "sha256")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{} ({} bytes, SHA-256 {})</li>", files) or "none: this version cannot be loaded",
         )
 
     @admin.action(description="Promote: make the selected version active", permissions=["change"])

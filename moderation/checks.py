@@ -1,15 +1,19 @@
-"""System checks: a missing or broken model artifact fails ``manage.py check``, not a request."""
+"""System checks: the shipped model artifacts must load (an Error), and a degraded process is a Warning.
+
+``manage.py`` stops on ``moderation.E001``; gunicorn (``config.wsgi``) and the Celery worker refuse to
+start through ``moderation.scoring.shipped_models_load``, since neither stops on a check.
+"""
 
 from typing import Any
 
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from ml.artifacts import ArtifactError
 
 
 @register()
-def model_artifacts_check(app_configs: Any, **kwargs: Any) -> list[Error]:
-    from moderation.scoring import get_scorer
+def model_artifacts_check(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    from moderation.scoring import get_scorer, model_health
 
     try:
         get_scorer()
@@ -21,4 +25,11 @@ def model_artifacts_check(app_configs: Any, **kwargs: Any) -> list[Error]:
                 id="moderation.E001",
             )
         ]
-    return []
+    return [
+        Warning(
+            f"Scoring degraded: {problem}",
+            hint="Roll the model back in the admin (Model versions), or promote another version.",
+            id="moderation.W001",
+        )
+        for problem in model_health().problems
+    ]

@@ -3,7 +3,8 @@
 ``candidate_build`` fine-tunes the shipped model on the labels (``ml.retrain.fine_tune``, a prior
 centred on the shipped weights), holds out the most recent labels by time, compares candidate and
 active model on every gate (``ml.retrain.gates_compare``), replays the last decided comments, and
-records the result as a ``ModelVersion`` (``candidate`` or ``refused``). ``model_promote`` makes a
+records the result as a ``ModelVersion`` (``candidate`` or ``refused``) with its files stored in the
+database (``moderation.model_store``), where every process reads them. ``model_promote`` makes a
 candidate active; ``model_rollback`` returns to the version before (or to the shipped one).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from ml.retrain import LabelledSet, fine_tune, gates_compare
 from ml.vocabulary import MAIN_ATTRIBUTE
 from moderation import policy, scoring, sites
 from moderation.compat.models import TrainingLabel
+from moderation.model_store import version_files_store
 from moderation.models import ModelVersion, ModerationDecision
 from moderation.services import comment_facts
 
@@ -143,9 +146,7 @@ def candidate_build(
         raise ValidationError(f"{len(rows)} labels for {name}; at least {needed} are needed to retrain.")
     train, window = window_split(rows)
     attribute = ATTRIBUTE[name]
-    shipped_dir = Path(settings.MODERATO_ARTIFACTS_DIR)
-    with scoring._lock:
-        shipped = scoring.model_load(shipped_dir, name, scoring.shipped_version(name))
+    shipped = scoring.shipped_model(name)
     active = scoring.get_scorer().models[name]
     version = f"{name}-{timezone.now():%Y.%m.%d.%H%M%S.%f}-local"
     texts = [text for labelled in public_rows for text in labelled.texts] + [r.text for r in train]
@@ -160,7 +161,6 @@ def candidate_build(
         publish_threshold=threshold,
         extra_sets=extra_sets,
     )
-    model_dir = Path(settings.MODERATO_MODEL_DIR)
     meta = dict(shipped.meta) | {
         "version": version,
         "based_on": shipped.version,
@@ -176,17 +176,20 @@ def candidate_build(
         f"# {version}\n\nFine-tuned from {shipped.version} on {len(train)} local labels "
         f"({len(window)} most recent held out).\n\nGates: {'passed' if gates.passed else 'failed'}.\n"
     )
-    save_artifact(model_dir, candidate, meta, card)
-    row = ModelVersion.objects.create(
-        name=name,
-        version=version,
-        directory=str(model_dir),
-        status=ModelVersion.Status.CANDIDATE if gates.passed else ModelVersion.Status.REFUSED,
-        based_on=shipped.version,
-        labels=len(train),
-        gates=gates.as_json() | {"compared_with": active.version},
-        replay=replay(candidate=candidate, name=name),
-    )
+    replayed = replay(candidate=candidate, name=name)
+    # Written to a scratch directory, then stored in the database, where every process reads it.
+    with tempfile.TemporaryDirectory(prefix="moderato-candidate-") as scratch, transaction.atomic():
+        version_dir = save_artifact(Path(scratch), candidate, meta, card)
+        row = ModelVersion.objects.create(
+            name=name,
+            version=version,
+            status=ModelVersion.Status.CANDIDATE if gates.passed else ModelVersion.Status.REFUSED,
+            based_on=shipped.version,
+            labels=len(train),
+            gates=gates.as_json() | {"compared_with": active.version},
+            replay=replayed,
+        )
+        version_files_store(model_version=row, version_dir=version_dir)
     logger.info("learning loop: %s %s (%s)", name, version, row.status)
     return row
 
@@ -206,7 +209,7 @@ def model_promote(*, model_version_id: int, actor: Any = None) -> ModelVersion:
         row.promoted_at = timezone.now()
         row.promoted_by = actor
         row.save(update_fields=["status", "promoted_at", "promoted_by"])
-    scoring.clear_cache()
+    scoring.active_versions_refresh()
     return row
 
 
@@ -229,7 +232,7 @@ def model_rollback(*, name: str, actor: Any = None) -> ModelVersion | None:
             # promoted_at stays: the next rollback goes further back, never to the one just retired.
             previous.status = ModelVersion.Status.ACTIVE
             previous.save(update_fields=["status"])
-    scoring.clear_cache()
+    scoring.active_versions_refresh()
     return previous
 
 

@@ -142,8 +142,10 @@ class CommenterFlag(models.Model):
 class ModelVersion(models.Model):
     """A model version the learning loop built or promoted; which one is active is this table's word.
 
-    With no active row for a model, the shipped artifacts (the newest, or the configured version)
-    are used. At most one row per model is active; promoting retires the one before.
+    Its artifact (the files of an ``ml.artifacts`` version directory) is stored with it, as
+    ``ModelArtifactFile`` rows, so every process reads the same model. With no active row for a
+    model, the shipped artifacts (the newest, or the configured version) are used. At most one row
+    per model is active; promoting retires the one before.
     """
 
     class Status(models.TextChoices):
@@ -154,7 +156,6 @@ class ModelVersion(models.Model):
 
     name = models.CharField(max_length=32, help_text="toxicity or spam")
     version = models.CharField(max_length=120, unique=True)
-    directory = models.CharField(max_length=500, help_text="The artifacts directory that holds this version.")
     status = models.CharField(max_length=16, choices=Status.choices)
     based_on = models.CharField(max_length=120, blank=True)
     labels = models.PositiveIntegerField(default=0, help_text="Labelled comments it learned from.")
@@ -172,6 +173,29 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} ({self.status})"
+
+
+class ModelArtifactFile(models.Model):
+    """One file of a model version's artifact (weights.npz, meta.json, MODEL_CARD.md) and its SHA-256.
+
+    The database is the one place web, worker and beat processes all reach; each process copies a
+    version it needs into its own cache directory (``moderation.model_store``).
+    """
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=64)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["model_version", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "name"], name="one_file_per_name_per_model_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_version.version}/{self.name}"
 
 
 def new_event_id() -> str:

@@ -1,11 +1,12 @@
+import io
 import json
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sklearn
 
 from ml import hashing
 from ml.artifacts import (
@@ -54,19 +55,70 @@ def test_it_refuses_weights_from_another_artifact(artifacts_copy: Path) -> None:
         load_model(artifacts_copy, "toxicity", VERSION)
 
 
-def test_it_refuses_another_scikit_learn_version(artifacts_copy: Path, rewrite_meta: RewriteMeta) -> None:
-    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
-    libraries = {"python": "3.11", "numpy": "2.4", "scipy": "1.17", "scikit-learn": f"{major}.{minor + 1}.0"}
+def test_it_loads_whatever_scikit_learn_version_trained_it(artifacts_copy: Path, rewrite_meta: RewriteMeta) -> None:
+    # scikit-learn only trains: the hashing is ml.hashing's own, so its version is recorded, not checked.
+    libraries = {"python": "3.11", "numpy": "2.4", "scipy": "1.17", "scikit-learn": "0.24.2"}
     rewrite_meta(artifacts_copy / "toxicity" / VERSION, libraries=libraries)
-    with pytest.raises(ArtifactError, match="scikit-learn"):
+    assert load_model(artifacts_copy, "toxicity", VERSION).version == VERSION
+
+
+@pytest.mark.parametrize("scheme", ["poly64-multiplicative-v2", "sklearn HashingVectorizer", None])
+def test_it_refuses_features_hashed_with_another_scheme_or_an_unnamed_one(
+    artifacts_copy: Path, scheme: str | None
+) -> None:
+    meta_path = artifacts_copy / "toxicity" / VERSION / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["features"]["hashing"] == hashing.SCHEME
+    if scheme is None:
+        del meta["features"]["hashing"]
+    else:
+        meta["features"]["hashing"] = scheme
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="hash"):
         load_model(artifacts_copy, "toxicity", VERSION)
 
 
-def test_it_accepts_another_scikit_learn_patch_release(artifacts_copy: Path, rewrite_meta: RewriteMeta) -> None:
-    major_minor = ".".join(sklearn.__version__.split(".")[:2])
-    libraries = {"python": "3.11", "numpy": "2.4", "scipy": "1.17", "scikit-learn": f"{major_minor}.99"}
-    rewrite_meta(artifacts_copy / "toxicity" / VERSION, libraries=libraries)
-    assert load_model(artifacts_copy, "toxicity", VERSION).version == VERSION
+def rewrite_weights(version_dir: Path, archive: bytes) -> None:
+    """Replace the weights and record their hash, so only the array format can be wrong."""
+    from ml.fingerprints import file_sha256
+
+    (version_dir / "weights.npz").write_bytes(archive)
+    meta = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))
+    meta["weights"]["sha256"] = file_sha256(version_dir / "weights.npz")
+    (version_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def npz_with_format(source: Path, version: tuple[int, int] | None, magic: bytes | None = None) -> bytes:
+    """The arrays of ``source`` in an .npz whose .npy members use format ``version`` (or a raw ``magic``)."""
+    buffer = io.BytesIO()
+    with np.load(source, allow_pickle=False) as stored, zipfile.ZipFile(buffer, "w") as archive:
+        for key in stored.files:
+            member = io.BytesIO()
+            np.lib.format.write_array(member, stored[key], version=version or (1, 0), allow_pickle=False)
+            data = member.getvalue()
+            archive.writestr(f"{key}.npy", magic + data[len(magic) :] if magic else data)
+    return buffer.getvalue()
+
+
+def test_it_loads_weights_in_any_npy_format_numpy_reads(artifacts_copy: Path) -> None:
+    version_dir = artifacts_copy / "toxicity" / VERSION
+    before = load_model(artifacts_copy, "toxicity", VERSION)
+    rewrite_weights(version_dir, npz_with_format(version_dir / "weights.npz", (3, 0)))
+    after = load_model(artifacts_copy, "toxicity", VERSION)
+    assert np.array_equal(after.coefficients, before.coefficients)
+
+
+def test_it_refuses_weights_in_an_npy_format_it_cannot_read(artifacts_copy: Path) -> None:
+    version_dir = artifacts_copy / "toxicity" / VERSION
+    rewrite_weights(version_dir, npz_with_format(version_dir / "weights.npz", None, magic=b"\x93NUMPY\x09\x00"))
+    with pytest.raises(ArtifactError, match=r"\.npy format 9\.0"):
+        load_model(artifacts_copy, "toxicity", VERSION)
+
+
+def test_it_refuses_weights_that_are_not_an_npz_archive(artifacts_copy: Path) -> None:
+    rewrite_weights(artifacts_copy / "toxicity" / VERSION, b"not a zip archive")
+    with pytest.raises(ArtifactError, match=r"not a NumPy \.npz"):
+        load_model(artifacts_copy, "toxicity", VERSION)
 
 
 def test_it_refuses_another_text_normalisation(artifacts_copy: Path) -> None:

@@ -7,15 +7,10 @@ import pytest
 from ml.artifacts import load_model
 from ml.explanations import character_weights
 from ml.normalise import normalise_text
-from ml.scoring import Scorer, clear_cache, get_scorer
+from ml.scoring import Scorer, load_scorer
 from ml.train import train_model
 from ml.training_config import parse_config
 from tests.ml.conftest import CLEAN_TEMPLATES, INSULTS, TOPICS, labelled_rows, tiny_config_dict, write_csv
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> None:
-    clear_cache()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +45,7 @@ def test_it_points_at_the_obfuscated_word_in_the_original_text(insult_scorer: Sc
 
 
 def test_it_explains_every_attribute_largest_weight_first(trained_artifacts: Path) -> None:
-    explanation = get_scorer(trained_artifacts).explain(
+    explanation = load_scorer(trained_artifacts).explain(
         "click http://bit.ly/idiot for free crypto now, you idiot", top=3
     )
     assert set(explanation) == {"TOXICITY", "SPAM"}
@@ -62,7 +57,7 @@ def test_it_explains_every_attribute_largest_weight_first(trained_artifacts: Pat
 
 
 def test_it_returns_nothing_for_an_empty_text(trained_artifacts: Path) -> None:
-    assert get_scorer(trained_artifacts).explain("") == {"TOXICITY": [], "SPAM": []}
+    assert load_scorer(trained_artifacts).explain("") == {"TOXICITY": [], "SPAM": []}
 
 
 def test_it_shares_out_exactly_the_log_odds_above_the_intercept(trained_artifacts: Path) -> None:

@@ -3,29 +3,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.artifacts import ArtifactError, load_model
+from ml.artifacts import ArtifactError, load_model, newest_version
 from ml.model import LinearTextModel
-from ml.scoring import DEFAULT_ARTIFACTS_DIR, Scorer, clear_cache, get_scorer
+from ml.scoring import DEFAULT_ARTIFACTS_DIR, Scorer, load_scorer
 
 CLEAN = "Thanks for the article, I learned a lot about the new bridge."
 INSULT = "You are a worthless idiot, shut up"
 SPAM = "Earn $5000 a week from home!!! Click http://bit.ly/xyz and DM me on WhatsApp"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache() -> None:
-    clear_cache()
-
-
 def test_it_scores_every_attribute_of_both_models(trained_artifacts: Path) -> None:
-    scores = get_scorer(trained_artifacts).score("shut up, you worthless clown")
+    scores = load_scorer(trained_artifacts).score("shut up, you worthless clown")
     assert set(scores) == {"TOXICITY", "SPAM"}
     assert all(0.0 <= value <= 1.0 for value in scores.values())
     assert scores["TOXICITY"] > 0.5
 
 
 def test_it_reports_versions_attributes_and_suggested_thresholds(trained_artifacts: Path) -> None:
-    scorer = get_scorer(trained_artifacts)
+    scorer = load_scorer(trained_artifacts)
     assert scorer.versions == {"toxicity": "toxicity-2026.01.02", "spam": "spam-2026.01.02"}
     assert scorer.attributes == {"toxicity": ("TOXICITY",), "spam": ("SPAM",)}
     assert set(scorer.suggested_thresholds) == {"TOXICITY", "SPAM"}
@@ -33,36 +28,31 @@ def test_it_reports_versions_attributes_and_suggested_thresholds(trained_artifac
 
 
 def test_it_scores_many_texts_like_one_at_a_time(trained_artifacts: Path) -> None:
-    scorer = get_scorer(trained_artifacts)
+    scorer = load_scorer(trained_artifacts)
     texts = ["earn $5000 a week from home", "the museum story was well researched", "", "ＩＤＩＯＴ"]  # noqa: RUF001 (look-alike letters on purpose)
     for text, scores in zip(texts, scorer.score_many(texts), strict=True):
         assert scores == pytest.approx(scorer.score(text))
     assert scorer.score_many([]) == []
 
 
-def test_it_loads_once_per_argument_combination(trained_artifacts: Path) -> None:
-    first = get_scorer(trained_artifacts)
-    assert get_scorer(trained_artifacts) is first
-    pinned = get_scorer(trained_artifacts, toxicity_version="toxicity-2026.01.02")
-    assert pinned is not first
-    assert get_scorer(trained_artifacts, toxicity_version="toxicity-2026.01.02") is pinned
-    clear_cache()
-    assert get_scorer(trained_artifacts) is not first
-
-
 def test_it_raises_an_artifact_error_for_a_missing_version(trained_artifacts: Path) -> None:
     with pytest.raises(ArtifactError):
-        get_scorer(trained_artifacts, spam_version="spam-2030.01.01")
+        load_scorer(trained_artifacts, spam_version="spam-2030.01.01")
 
 
-def test_it_uses_the_committed_artifacts_by_default() -> None:
-    scorer = get_scorer()
-    assert scorer is get_scorer(DEFAULT_ARTIFACTS_DIR)
-    assert set(scorer.versions) == {"toxicity", "spam"}
+def test_it_uses_the_newest_committed_artifacts_by_default() -> None:
+    assert (
+        load_scorer().versions
+        == load_scorer(DEFAULT_ARTIFACTS_DIR).versions
+        == {
+            "toxicity": newest_version(DEFAULT_ARTIFACTS_DIR, "toxicity"),
+            "spam": newest_version(DEFAULT_ARTIFACTS_DIR, "spam"),
+        }
+    )
 
 
 def test_it_scores_the_sanity_sentences_in_the_right_direction() -> None:
-    scorer = get_scorer()
+    scorer = load_scorer()
     clean, insult, spam = (scorer.score(text) for text in (CLEAN, INSULT, SPAM))
     assert clean["TOXICITY"] < 0.3 and clean["SPAM"] < 0.3
     # Calibrated for traffic with a few per cent of toxic comments: a plain insult is well above the
@@ -78,7 +68,7 @@ TEXTS = ["earn $5000 a week from home", "you idiot, I will kill you", "", "Ｉ�
 
 
 def test_it_scores_batches_as_the_models_own_matrix_arithmetic(trained_artifacts: Path) -> None:
-    scorer = get_scorer(trained_artifacts)
+    scorer = load_scorer(trained_artifacts)
     batch = scorer.score_many(TEXTS)
     for model in scorer.models.values():
         expected = model.probabilities(TEXTS)
@@ -108,7 +98,7 @@ def test_it_scores_a_long_batch_in_parts_like_one_text_at_a_time(
 ) -> None:
     from ml import scoring
 
-    scorer = get_scorer(trained_artifacts)
+    scorer = load_scorer(trained_artifacts)
     texts = [f"comment {index}: you idiot" if index % 3 else f"comment {index} on the bridge" for index in range(10)]
     monkeypatch.setattr(scoring, "_BATCH", 4)
     parts = scorer.score_many(texts)
@@ -120,7 +110,7 @@ def test_it_scores_a_long_batch_in_parts_like_one_text_at_a_time(
 def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     # Artifacts record the normalisation they were trained with: an upgrade never leaves a site with
     # an active model (shipped or fine-tuned from one) that cannot load, nor one read another way.
-    scorer = get_scorer(toxicity_version="toxicity-2026.11.28.3", spam_version="spam-2026.11.28.3")
+    scorer = load_scorer(toxicity_version="toxicity-2026.11.28.3", spam_version="spam-2026.11.28.3")
     for model in scorer.models.values():
         assert model.features.spec.normalisation_version == 2
         assert model.features.normalise("Срам") == "cpam"
@@ -128,3 +118,34 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     single, batch = scorer.score(text), scorer.score_many([text])[0]
     assert all(abs(single[name] - value) < 1e-5 for name, value in batch.items())
     assert single["TOXICITY"] > 0.9
+
+
+# Scores of the shipped artifacts, recorded with the code that trained and evaluated them (before the
+# scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
+# same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
+SHIPPED_SCORES = {
+    ("toxicity-2026.11.30", "spam-2026.11.30"): {
+        "A calm and useful article.": {"TOXICITY": 0.034144, "INSULT": 0.01712, "THREAT": 0.003521, "SPAM": 0.000384},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.829381, "INSULT": 0.9485, "SPAM": 1.2e-05},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.000763, "SPAM": 0.999856},
+        "Срам ве било, идиоти": {"TOXICITY": 0.812794, "INSULT": 0.607459, "SPAM": 0.001212},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.000587, "PROFANITY": 0.011445, "SPAM": 0.145122},
+    },
+    ("toxicity-2026.11.28.3", "spam-2026.11.28.3"): {
+        "A calm and useful article.": {"TOXICITY": 0.205034, "INSULT": 0.150324, "SPAM": 0.000652},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.970338, "INSULT": 0.947437, "SPAM": 0.00011},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.040976, "SPAM": 0.907447},
+        "Срам ве било, идиоти": {"TOXICITY": 0.355435, "INSULT": 0.136898, "SPAM": 0.019823},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.043619, "PROFANITY": 0.045127, "SPAM": 0.020043},
+    },
+}
+
+
+@pytest.mark.parametrize("versions", list(SHIPPED_SCORES))
+def test_the_shipped_artifacts_score_as_recorded(versions: tuple[str, str]) -> None:
+    scorer = load_scorer(toxicity_version=versions[0], spam_version=versions[1])
+    for text, expected in SHIPPED_SCORES[versions].items():
+        single, batch = scorer.score(text), scorer.score_many([text])[0]
+        for attribute, value in expected.items():
+            assert single[attribute] == pytest.approx(value, abs=1e-6), (text, attribute)
+            assert batch[attribute] == pytest.approx(value, abs=1e-6), (text, attribute)

@@ -100,7 +100,9 @@ def test_it_promotes_and_rolls_back_from_the_admin(client, labelled):
     assert "gates passed" in client.get(url).content.decode().lower()
     client.post(url, {"action": "promote", "_selected_action": [row.pk]})
     assert ModelVersion.objects.get(pk=row.pk).status == "active"
-    assert "would be decided differently" in client.get(f"{url}{row.pk}/change/").content.decode()
+    page = client.get(f"{url}{row.pk}/change/").content.decode()
+    assert "would be decided differently" in page
+    assert f"weights.npz ({row.files.get(name='weights.npz').size} bytes" in page
     client.post(url, {"action": "roll_back", "_selected_action": [row.pk]})
     assert ModelVersion.objects.get(pk=row.pk).status == "retired"
 
@@ -108,7 +110,7 @@ def test_it_promotes_and_rolls_back_from_the_admin(client, labelled):
 def test_it_learns_from_public_training_rows_too_and_records_them(labelled):
     public = LabelledSet("tiny-public", [f"what a {NEW_SLUR} move, number {i}" for i in range(5)], [1] * 5)
     row = learning.candidate_build(name="toxicity", min_labels=20, public_rows=(public,))
-    meta = (learning.Path(row.directory) / "toxicity" / row.version / "meta.json").read_text()
+    meta = bytes(row.files.get(name="meta.json").content).decode()
     assert '"tiny-public": 5' in meta
 
 
