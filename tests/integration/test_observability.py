@@ -43,13 +43,17 @@ def test_the_worker_scores_and_metrics_and_logs_say_so(worker, live_server, site
     }
     statuses = [wait_for_status(comment_id, {"published", "held", "rejected"}) for comment_id in ids.values()]
     assert statuses == ["published", "held"]
-    after = scrape(live_server.url)
 
     def delta(name: str, **labels: str) -> float:
         key = (name, frozenset(labels.items()))
         return after.get(key, 0.0) - before.get(key, 0.0)
 
-    # Observed in the worker process, read by the web process.
+    # Observed in the worker process (just after it writes the decision), read by the web process.
+    deadline = time.monotonic() + 10
+    after = scrape(live_server.url)
+    while delta("moderato_scoring_seconds_count") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = scrape(live_server.url)
     assert delta("moderato_scoring_seconds_count") == 2
     assert delta("moderato_comments_scored_total", outcome="published") == 1
     assert delta("moderato_comments_scored_total", outcome="held") == 1
