@@ -6,6 +6,7 @@ that exits is forgotten by the metrics (prometheus_client's multiprocess mode).
 """
 
 import os
+from typing import Any
 
 from config.logging import logging_config
 
@@ -17,7 +18,7 @@ logconfig_dict = logging_config(
 )
 
 
-def child_exit(server: object, worker: object) -> None:
+def child_exit(server: Any, worker: Any) -> None:
     from moderation import metrics
 
-    metrics.process_dead(worker.pid)  # type: ignore[attr-defined]
+    metrics.process_dead(worker.pid)
