@@ -5,6 +5,6 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN SECRET_KEY=build-only MODERATO_DATA_DIR=/tmp/build python manage.py collectstatic --noinput \
-    && useradd --system --home /app moderato && mkdir -p /app/var && chown moderato /app/var
+    && useradd --system --home /app moderato && mkdir -p /app/var /app/metrics && chown moderato /app/var /app/metrics
 USER moderato
 EXPOSE 8000

@@ -23,9 +23,10 @@ run: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops everything)"
+	@rm -rf "$${MODERATO_METRICS_DIR:-$(MODERATO_DATA_DIR)/metrics}"  # the previous run's metrics files
 	@trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - & \
+	$(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind $(HOST):$(PORT) --workers 2 --threads 4 & \
 	wait
 
 ## test: linters and contracts, then the whole pytest suite (DATABASE_URL / REDIS_URL pick the services)

@@ -1,12 +1,28 @@
-"""The Celery app, configured from Django settings (``CELERY_*``)."""
+"""The Celery app, configured from Django settings (``CELERY_*``), and its signal hooks.
 
-import logging
+The hooks carry the request id into tasks (config/logging.py), count running tasks and forget
+ended processes (moderation/metrics.py), and write the worker heartbeat (moderation/health.py).
+"""
+
+import inspect
+import logging.config
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.contrib.django.task import DjangoTask
-from celery.signals import worker_init, worker_process_init
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from django.db import transaction
+
+from config import logging as moderato_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -56,3 +72,97 @@ def load_models_in_worker(**_: object) -> None:
     from moderation.scoring import get_scorer
 
     get_scorer()
+
+
+@setup_logging.connect
+def logging_configure(**_: object) -> None:
+    """Worker and beat log through Django's LOGGING (the JSON formatter), not Celery's own format."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@before_task_publish.connect
+def request_id_stamp(headers: dict[str, Any] | None = None, **_: object) -> None:
+    if headers is not None:
+        moderato_logging.task_headers_stamp(headers)
+
+
+_task_contexts: dict[str, tuple[Any, Any]] = {}
+
+
+def comment_id_of(task: Any, args: Any, kwargs: Any) -> int | None:
+    """The task's ``comment_id`` argument, if it has one (every comment task does)."""
+    try:
+        value = inspect.signature(task.run).bind_partial(*(args or ()), **(kwargs or {})).arguments.get("comment_id")
+    except TypeError:
+        return None
+    return value if isinstance(value, int) else None
+
+
+@task_prerun.connect
+def task_context_enter(task_id: str, task: Any, args: Any = None, kwargs: Any = None, **_: object) -> None:
+    from moderation import metrics
+
+    _task_contexts[task_id] = moderato_logging.task_context_enter(
+        task_request=task.request, comment=comment_id_of(task, args, kwargs)
+    )
+    metrics.TASKS_RUNNING.labels(task=task.name).inc()
+
+
+@task_postrun.connect
+def task_context_exit(task_id: str, task: Any, **_: object) -> None:
+    from moderation import metrics
+
+    metrics.TASKS_RUNNING.labels(task=task.name).dec()
+    tokens = _task_contexts.pop(task_id, None)
+    if tokens is not None:
+        moderato_logging.task_context_exit(tokens)
+
+
+@worker_process_shutdown.connect
+def metrics_process_forget(pid: int | None = None, **_: object) -> None:
+    from moderation import metrics
+
+    metrics.process_dead(pid or os.getpid())
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Write this worker's heartbeat row on start and every MODERATO_WORKER_HEARTBEAT_SECONDS.
+
+    It runs on the worker's own timer (the event loop's on Redis, a timer thread on the file
+    broker), so a worker whose loop is stuck stops beating. Each beat also forgets the metrics
+    of this host's processes that were killed.
+    """
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.timer_entry: Any = None
+
+    def start(self, worker: Any) -> None:
+        from django.conf import settings
+
+        from moderation import health
+
+        health.worker_heartbeat_record(hostname=worker.hostname, starting=True)
+        self.timer_entry = worker.timer.call_repeatedly(
+            settings.MODERATO_WORKER_HEARTBEAT_SECONDS, self.beat, (worker.hostname,), priority=10
+        )
+
+    def beat(self, hostname: str) -> None:
+        from moderation import health, metrics
+
+        health.worker_heartbeat_record(hostname=hostname)
+        metrics.dead_processes_forget()
+
+    def stop(self, worker: Any) -> None:
+        from moderation import health
+
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+        health.worker_heartbeat_forget(hostname=worker.hostname)
+
+
+app.steps["worker"].add(WorkerHeartbeat)

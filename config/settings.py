@@ -14,6 +14,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -83,6 +85,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /livez answers before host validation and the HTTPS redirect (a load balancer probes
+    # by IP address over plain HTTP), then every other request gets its id.
+    "moderation.health.LivezMiddleware",
+    "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "comments.cors.SiteOriginCorsMiddleware",
@@ -302,10 +308,20 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-}
+# Observability: logs (config/logging.py), /metrics (moderation/metrics.py), /healthz (moderation/health.py).
+MODERATO_LOG_FORMAT = env_str("MODERATO_LOG_FORMAT", "json").lower()
+if MODERATO_LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"MODERATO_LOG_FORMAT={MODERATO_LOG_FORMAT!r} is neither json nor plain")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+LOGGING = logging_config(style=MODERATO_LOG_FORMAT, level=LOG_LEVEL)
+# prometheus_client's multiprocess files: every web and worker process of one deployment writes
+# here and /metrics adds them up, so it must be one directory they share (a volume in compose).
+MODERATO_METRICS_DIR = Path(env_str("MODERATO_METRICS_DIR") or DATA_DIR / "metrics")
+# When set, /metrics answers only a request with "Authorization: Bearer <this token>".
+MODERATO_METRICS_TOKEN = env_str("MODERATO_METRICS_TOKEN")
+# Each worker writes a heartbeat row this often; /healthz wants one newer than 4 heartbeats.
+MODERATO_WORKER_HEARTBEAT_SECONDS = env_int("MODERATO_WORKER_HEARTBEAT_SECONDS", 15, minimum=1)
+# Probes come over plain HTTP from inside the network: never redirect them to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]

@@ -242,4 +242,15 @@ class Notification(models.Model):
         return f"{self.event} ({self.kind}) {self.event_id}"
 
 
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's latest sign of life, written on start and every few seconds (``/healthz``)."""
+
+    hostname = models.CharField(max_length=255, unique=True, help_text="The worker's node name, e.g. celery@host.")
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
 from moderation.compat.models import *  # noqa: E402, F403  (Django finds models through this module)

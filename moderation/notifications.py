@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from comments.models import Comment
 from comments.status import DECIDED, Status
-from moderation import emails, webhooks
+from moderation import emails, metrics, webhooks
 from moderation.models import Notification, SitePolicy
 from moderation.webhooks import WebhookError
 
@@ -122,6 +122,8 @@ def notification_deliver(*, notification_id: int) -> str:
     try:
         result = _send(row)
     except (WebhookError, OSError) as exc:
+        if row.kind == Notification.Kind.WEBHOOK:
+            metrics.WEBHOOK_FAILURES.inc()
         gave_up = row.attempts >= settings.MODERATO_NOTIFICATION_MAX_ATTEMPTS
         Notification.objects.filter(pk=row.pk).update(
             last_result=str(exc)[:300], state=Notification.State.FAILED if gave_up else Notification.State.PENDING
@@ -132,6 +134,8 @@ def notification_deliver(*, notification_id: int) -> str:
     Notification.objects.filter(pk=row.pk).update(
         state=Notification.State.DELIVERED, delivered_at=timezone.now(), last_result=result[:300]
     )
+    if row.kind == Notification.Kind.WEBHOOK:
+        metrics.WEBHOOKS_DELIVERED.inc()
     return "delivered"
 
 

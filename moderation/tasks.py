@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
 
-from moderation import services
+from moderation import metrics, services
 from moderation.notifications import (
     comment_webhook,
     held_comment_email,
@@ -34,14 +35,20 @@ logger = logging.getLogger(__name__)
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def comment_score(self: Task, comment_id: int) -> str:
     """Score and decide one comment (and notify); safe to run twice or after a moderator has acted."""
+    started = time.monotonic()
     try:
         outcome = services.comment_score(comment_id=comment_id)
     except Exception as exc:  # the scorer may fail in any way; bounded retries, then a person
+        metrics.comment_scored(outcome="error", seconds=time.monotonic() - started)
         attempts = services.comment_attempts_get(comment_id=comment_id)
         if attempts < settings.MODERATO_MAX_SCORING_ATTEMPTS:
             raise self.retry(exc=exc, countdown=2**attempts) from exc
         logger.exception("comment %s: giving up after %s attempts", comment_id, attempts)
         outcome = services.comment_scoring_give_up(comment_id=comment_id, attempts=attempts)
+    else:
+        seconds = time.monotonic() - started
+        metrics.comment_scored(outcome=outcome, seconds=seconds)
+        logger.info("comment %s: %s in %.3fs", comment_id, outcome, seconds)
     return outcome
 
 

@@ -116,7 +116,9 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[sub
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--loglevel=INFO", "-n", name]
-    process = start_process(args, log, "ready.")
+    # A heartbeat a second, so that /healthz sees the worker soon after a test empties the tables.
+    process = start_process(args, log, "ready.", MODERATO_WORKER_HEARTBEAT_SECONDS="1")
+    process.log_path = log  # type: ignore[attr-defined]  (tests read the worker's log lines)
     yield process
     stop_process(process)
 

@@ -42,6 +42,17 @@ def test_it_declares_the_production_services():
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
 
 
+def test_it_probes_livez_and_shares_the_metrics_volume_between_web_and_worker():
+    services = COMPOSE["services"]
+    assert "http://127.0.0.1:8000/livez" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "-c config/gunicorn.py" in " ".join(services["web"]["command"])  # child_exit forgets a worker's metrics
+    assert "metrics" in COMPOSE["volumes"]
+    directory = services["web"]["environment"]["MODERATO_METRICS_DIR"]
+    for name in ("web", "worker"):
+        assert services[name]["environment"]["MODERATO_METRICS_DIR"] == directory
+        assert f"metrics:{directory}" in services[name]["volumes"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,7 +71,9 @@ def test_it_runs_the_compose_commands_end_to_end(site, tmp_path):
     services = COMPOSE["services"]
     port = free_port()
     env = {"PORT": str(port), "PATH": f"{BIN}:/usr/bin:/bin", "MODERATO_SWEEP_EVERY_SECONDS": "1",
-           "MODERATO_SWEEP_AFTER_SECONDS": "1"}  # fmt: skip
+           "MODERATO_SWEEP_AFTER_SECONDS": "1", "MODERATO_WORKER_HEARTBEAT_SECONDS": "1",
+           # The shared metrics volume: one directory for web and worker, empty at the start.
+           "MODERATO_METRICS_DIR": str(tmp_path / "metrics")}  # fmt: skip
     schedule = tmp_path / "beat-schedule"
     beat_command = [arg.replace("/app/var/celerybeat-schedule", str(schedule)) for arg in services["beat"]["command"]]
     processes = []
@@ -73,7 +86,7 @@ def test_it_runs_the_compose_commands_end_to_end(site, tmp_path):
         base = f"http://127.0.0.1:{port}"
         for _ in range(50):
             try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
+                if httpx.get(f"{base}/livez").status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -83,6 +96,13 @@ def test_it_runs_the_compose_commands_end_to_end(site, tmp_path):
         # A comment whose task was lost (stored, never queued) is found by beat's sweep.
         lost = Comment.objects.create(thread=Thread.objects.get(key="/prod"), author_name="Dan", body="Good point.")
         assert wait_for_status(lost.pk, {"published", "held", "rejected"}, timeout=20) == "published"
+        # The web process answers /metrics and hears from the worker. (What the worker observed is
+        # not counted here: the tests' own session worker may be consuming the same queue. The sum
+        # across processes is tested in tests/moderation/test_metrics.py and tests/integration.)
+        metrics = httpx.get(f"{base}/metrics", timeout=10)
+        assert metrics.status_code == 200 and "moderato_model_info{" in metrics.text
+        health = httpx.get(f"{base}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
     finally:
         for process in processes:
             stop_process(process)

@@ -193,3 +193,18 @@ def test_without_the_shipped_artifacts_the_process_cannot_score_and_the_check_fa
     health = scoring.model_health()
     assert health.degraded and health.versions == {} and "shipped" in health.problems[0]
     assert [message.id for message in model_artifacts_check(None)] == ["moderation.E001"]
+
+
+def test_a_degraded_process_says_so_on_healthz_and_metrics_but_keeps_serving(tmp_path):
+    """Degraded is not down: /healthz answers 200 with status "degraded" (a load balancer keeps the
+    process), the models check names the problem, and the metric moderato_models_degraded is 1."""
+    from django.test import Client
+
+    from moderation.health import models_check
+
+    corrupt(stored_version(tmp_path), "bytes")
+    check = models_check()
+    assert check["ok"] and check["degraded"] and check["active"]["toxicity"] == LOCAL and check["problems"]
+    metrics = Client().get("/metrics").content.decode()
+    assert "moderato_models_degraded 1.0" in metrics
+    assert f'moderato_model_info{{model="toxicity",version="{newest_version(SHIPPED, "toxicity")}"}} 1.0' in metrics
