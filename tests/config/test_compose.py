@@ -261,6 +261,7 @@ def test_the_compose_processes_each_with_its_own_var_score_with_a_promoted_model
         while perspective() != promoted_score and time.monotonic() < deadline:
             time.sleep(0.5)
         assert perspective() == promoted_score
+        time.sleep(1.5)  # the worker's own refresh (see below)
         scored = submitted(f"you are a {NEW_SLUR}")
         assert scored.model_versions["TOXICITY"] == promoted.version
         assert scored.scores["TOXICITY"] == pytest.approx(scoring.get_scorer().score(scored.body)["TOXICITY"])
@@ -275,6 +276,9 @@ def test_the_compose_processes_each_with_its_own_var_score_with_a_promoted_model
         while perspective() != shipped_score and time.monotonic() < deadline:
             time.sleep(0.5)
         assert perspective() == shipped_score
+        # Each process looks the active versions up again within MODERATO_MODEL_REFRESH_SECONDS (1 here):
+        # the web's switch says nothing of when the worker last looked.
+        time.sleep(1.5)
         held_back = submitted(f"you are a {NEW_SLUR} again")
         assert held_back.model_versions["TOXICITY"] == shipped
         assert not any(reason.get("code") == "scoring_failed" for reason in held_back.reasons)
