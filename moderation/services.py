@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -33,14 +33,35 @@ from moderation.sites import moderator_check, site_policy, site_thresholds
 logger = logging.getLogger(__name__)
 
 
+class ScoringInterrupted(Exception):
+    """The database connection failed during an attempt: not the comment's fault.
+
+    ``claimed`` says whether the attempt had been counted, so that the task can give it back.
+    """
+
+    def __init__(self, comment_id: int, claimed: bool) -> None:
+        super().__init__(f"comment {comment_id}: the database connection failed while scoring")
+        self.comment_id, self.claimed = comment_id, claimed
+
+
 def comment_attempt_claim(*, comment_id: int) -> int | None:
-    """Count one more scoring attempt on a pending comment; None if it is no longer pending."""
-    claimed = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING).update(
-        scoring_attempts=F("scoring_attempts") + 1
-    )
-    if not claimed:
-        return None
+    """Count one more scoring attempt on a pending comment and return the count.
+
+    None if it is no longer pending; 0 if it is pending but has used all its attempts (a worker killed
+    during the last one): the caller holds it for a person then, and the count stays at the maximum.
+    """
+    maximum = settings.MODERATO_MAX_SCORING_ATTEMPTS
+    pending = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING)
+    if not pending.filter(scoring_attempts__lt=maximum).update(scoring_attempts=F("scoring_attempts") + 1):
+        return 0 if pending.exists() else None
     return Comment.objects.values_list("scoring_attempts", flat=True).get(pk=comment_id)
+
+
+def comment_attempt_give_back(*, comment_id: int) -> None:
+    """Uncount an attempt that a database failure interrupted (ScoringInterrupted)."""
+    Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING, scoring_attempts__gt=0).update(
+        scoring_attempts=F("scoring_attempts") - 1
+    )
 
 
 def comment_attempts_get(*, comment_id: int) -> int:
@@ -78,11 +99,21 @@ def comment_score(*, comment_id: int) -> str:
     Exceptions from the scorer propagate so that the task retries; once the attempts reach
     MODERATO_MAX_SCORING_ATTEMPTS the comment is held for a person instead of scored again.
     """
-    attempts = comment_attempt_claim(comment_id=comment_id)
+    try:
+        attempts = comment_attempt_claim(comment_id=comment_id)
+    except (OperationalError, InterfaceError) as exc:
+        raise ScoringInterrupted(comment_id, claimed=False) from exc
     if attempts is None:
         return "skipped"
-    if attempts > settings.MODERATO_MAX_SCORING_ATTEMPTS:
-        return comment_scoring_give_up(comment_id=comment_id, attempts=attempts - 1)
+    if attempts == 0:
+        return comment_scoring_give_up(comment_id=comment_id, attempts=settings.MODERATO_MAX_SCORING_ATTEMPTS)
+    try:
+        return _comment_score_claimed(comment_id=comment_id)
+    except (OperationalError, InterfaceError) as exc:
+        raise ScoringInterrupted(comment_id, claimed=True) from exc
+
+
+def _comment_score_claimed(*, comment_id: int) -> str:
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
     evaluation = comment_evaluate(comment=comment)
     reasons = reasons_explained(decision=evaluation.decision, text=comment.body)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
 
 from celery import Task, shared_task
+from django import db
 from django.conf import settings
 
 from moderation import metrics, services
@@ -31,13 +33,28 @@ logger = logging.getLogger(__name__)
 
 
 # Retries are bounded by the comment's own attempts counter (MODERATO_MAX_SCORING_ATTEMPTS), which
-# also counts runs lost to a killed worker.
+# also counts runs lost to a killed worker; a dropped database connection costs no attempt.
+DATABASE_RETRIES = 5
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def comment_score(self: Task, comment_id: int) -> str:
     """Score and decide one comment (and notify); safe to run twice or after a moderator has acted."""
     started = time.monotonic()
     try:
         outcome = services.comment_score(comment_id=comment_id)
+    except services.ScoringInterrupted as exc:
+        # The connection dropped (a database restart, a killed backend): a fresh one, the attempt back,
+        # and again soon; the sweep takes over if the database stays away.
+        if not db.connection.in_atomic_block:  # (a test's transaction keeps its connection)
+            db.connection.close()
+        if exc.claimed:
+            with contextlib.suppress(db.DatabaseError):
+                services.comment_attempt_give_back(comment_id=comment_id)
+        logger.warning("comment %s: %s; retrying with a new connection", comment_id, exc)
+        if self.request.retries >= DATABASE_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=1) from exc
     except Exception as exc:  # the scorer may fail in any way; bounded retries, then a person
         metrics.comment_scored(outcome="error", seconds=time.monotonic() - started)
         attempts = services.comment_attempts_get(comment_id=comment_id)

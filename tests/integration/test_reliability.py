@@ -1,42 +1,86 @@
-"""No accepted comment is lost when the worker is killed mid-backlog: the sweep finds what it had taken."""
+"""No accepted comment is lost when the worker is killed mid-backlog: the sweep finds what it had taken.
+
+The victim and the survivor have a broker of their own (another Redis database, or another
+folder), so the test session's shared worker cannot take the backlog and make the test pass for them.
+"""
+
+from __future__ import annotations
 
 import os
 import signal
 import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from celery import Celery
+from django.conf import settings
 
-from comments import services
-from comments.models import Comment
-from moderation.tasks import pending_comments_sweep
+from comments.models import Comment, Thread
+from moderation import services
 from tests.conftest import BIN, start_process, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+OWN_REDIS_DB = "/13"
 
-def test_it_decides_every_comment_after_the_worker_is_killed(site, settings, tmp_path):
-    args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=2", "--loglevel=INFO", "-n", "victim@%h"]
+
+def own_broker(tmp_path: Path) -> tuple[dict[str, str], Celery]:
+    """(environment for the workers, a Celery app that publishes to the same broker and nowhere else)."""
+    data_dir = tmp_path / "var"
+    env = {"MODERATO_DATA_DIR": str(data_dir)}
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        import redis
+
+        url = urlsplit(settings.CELERY_BROKER_URL)._replace(path=OWN_REDIS_DB).geturl()
+        redis.Redis.from_url(url).flushdb()
+        return env | {"REDIS_URL": url}, Celery("publisher", broker=url)
+    queue = data_dir / "broker" / "queue"
+    queue.mkdir(parents=True)
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS | {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "control_folder": str(data_dir / "broker" / "control"),
+    }
+    app = Celery("publisher", broker="filesystem://")
+    app.conf.broker_transport = settings.CELERY_BROKER_TRANSPORT
+    app.conf.broker_transport_options = options
+    return env, app
+
+
+def publish_scoring(publisher: Celery, comment_ids: list[int]) -> None:
+    for comment_id in comment_ids:
+        publisher.send_task("moderation.tasks.comment_score", args=[comment_id], queue="celery")
+
+
+def test_it_decides_every_comment_after_the_worker_is_killed(site, tmp_path):
+    env, publisher = own_broker(tmp_path)
+    thread = Thread.objects.create(site=site, key="/backlog")
     ids = [
-        services.comment_submit(
-            site_key="planet", thread_key="/backlog", name=f"Reader {n}", body=f"A calm remark about item {n}."
-        ).comment.pk
+        Comment.objects.create(thread=thread, author_name=f"Reader {n}", body=f"A calm remark about item {n}.").pk
         for n in range(60)
     ]
-    # The backlog is queued before the worker starts, so it is killed with tasks in hand.
-    victim = start_process(args, tmp_path / "victim.log", "ready.")
+    publish_scoring(publisher, ids)  # queued before the worker starts, so it is killed with tasks in hand
+    args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=2", "--loglevel=INFO", "-n", "victim@%h"]
+    victim = start_process(args, tmp_path / "victim.log", "ready.", **env)
     deadline = time.monotonic() + 30
     while not Comment.objects.filter(pk__in=ids).exclude(status="pending").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     os.killpg(victim.pid, signal.SIGKILL)  # mid-backlog: tasks in hand are gone with it
     victim.wait()
-    pending_after_kill = Comment.objects.filter(pk__in=ids, status="pending").count()
+    decided_by_victim = Comment.objects.filter(pk__in=ids).exclude(status="pending").count()
+    pending_after_kill = len(ids) - decided_by_victim
+    received = (tmp_path / "victim.log").read_text(errors="replace").count("Task moderation.tasks.comment_score[")
+    assert decided_by_victim > 0 and received > 0, "the victim never worked"
+    assert pending_after_kill > 0, "nothing was pending at the kill: the test tested nothing"
 
-    survivor = start_process([*args[:-1], "survivor@%h"], tmp_path / "survivor.log", "ready.")
+    survivor = start_process([*args[:-1], "survivor@%h"], tmp_path / "survivor.log", "ready.", **env)
     try:
-        settings.MODERATO_SWEEP_AFTER_SECONDS = 0
         deadline = time.monotonic() + 60
         while Comment.objects.filter(pk__in=ids, status="pending").exists() and time.monotonic() < deadline:
-            pending_comments_sweep()
+            # The sweep, publishing to this broker only (what beat runs every period).
+            publish_scoring(publisher, services.pending_comments_claim_stale(older_than=timedelta(0)))
             time.sleep(1)
     finally:
         stop_process(survivor)

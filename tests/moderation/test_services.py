@@ -144,6 +144,33 @@ def test_a_moderator_decision_wins_over_a_late_scoring_task(thread):
     assert comment.status == "published"
 
 
+def test_a_moderator_who_decides_while_the_task_is_scoring_wins(thread, monkeypatch):
+    """The race itself: the task has claimed the comment and computed its scores when the moderator
+    decides; the task's write is conditional on the comment still being pending, so it writes nothing
+    (and notifies nothing) instead of overwriting the moderator's decision."""
+    from django.contrib.auth.models import Group, User
+
+    from moderation.models import ModerationAction, Notification
+
+    alice = User.objects.create_user("alice")
+    alice.groups.add(Group.objects.get(name="moderators"))
+    thread.site.policy.webhook_url = "https://hooks.example/x"
+    thread.site.policy.save()
+    comment = pending(thread, TOXIC)
+    evaluate = services.comment_evaluate
+
+    def evaluate_then_the_moderator_acts(**kwargs):
+        evaluation = evaluate(**kwargs)  # the task has its scores: "held" ...
+        services.comment_moderate(comment_id=comment.pk, actor=alice, action=ModerationAction.NOT_TOXIC)
+        return evaluation
+
+    monkeypatch.setattr(services, "comment_evaluate", evaluate_then_the_moderator_acts)
+    assert services.comment_score(comment_id=comment.pk) == "skipped"
+    comment.refresh_from_db()
+    assert comment.status == "published" and comment.scores == {} and comment.reasons == []
+    assert list(Notification.objects.values_list("event", flat=True)) == ["comment.published"]
+
+
 def test_it_refuses_a_decision_from_a_non_moderator(thread):
     from django.contrib.auth.models import User
     from django.core.exceptions import PermissionDenied
