@@ -89,6 +89,7 @@ MIDDLEWARE = [
     # by IP address over plain HTTP), then every other request gets its id.
     "moderation.health.LivezMiddleware",
     "config.logging.RequestIdMiddleware",
+    "config.middleware.NulInQueryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "comments.cors.SiteOriginCorsMiddleware",
@@ -260,7 +261,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["comments.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "comments.views.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": MODERATO_TRUSTED_PROXIES,

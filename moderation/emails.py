@@ -22,14 +22,21 @@ SALT = "moderato.email-action"
 EMAIL_ACTIONS = (ModerationAction.APPROVE, ModerationAction.REJECT, ModerationAction.SPAM)
 
 
-def email_action_token(*, comment_id: int, action: ModerationAction, user_id: int) -> str:
-    return signing.dumps({"c": comment_id, "a": action.value, "u": user_id}, salt=SALT, compress=True)
+def email_action_token(*, comment_id: int, action: ModerationAction, user_id: int, decided: str = "") -> str:
+    """A signed link token; ``decided`` is the comment's ``decided_at`` when the e-mail is sent, so the
+    link works once: any later decision (this link's, another moderator's, readers' reports) changes it."""
+    return signing.dumps({"c": comment_id, "a": action.value, "u": user_id, "d": decided}, salt=SALT, compress=True)
 
 
-def email_action_read(*, token: str) -> tuple[int, ModerationAction, int]:
-    """Return (comment id, action, user id); raise signing.BadSignature (or SignatureExpired)."""
+def email_action_read(*, token: str) -> tuple[int, ModerationAction, int, str | None]:
+    """Return (comment id, action, user id, decided_at when sent; None for a link of the first release);
+    raise signing.BadSignature (or SignatureExpired)."""
     data = signing.loads(token, salt=SALT, max_age=settings.MODERATO_EMAIL_LINK_DAYS * 86400)
-    return int(data["c"]), ModerationAction(data["a"]), int(data["u"])
+    return int(data["c"]), ModerationAction(data["a"]), int(data["u"]), data.get("d")
+
+
+def decided_stamp(comment: Comment) -> str:
+    return comment.decided_at.isoformat() if comment.decided_at else ""
 
 
 def site_moderators_with_email(*, comment: Comment) -> list[Any]:
@@ -55,7 +62,11 @@ def held_comment_email_send(*, comment_id: int) -> int:
             f"{action.label}: {settings.MODERATO_PUBLIC_URL}"
             + reverse(
                 "moderation-email-action",
-                args=[email_action_token(comment_id=comment.pk, action=action, user_id=user.pk)],
+                args=[
+                    email_action_token(
+                        comment_id=comment.pk, action=action, user_id=user.pk, decided=decided_stamp(comment)
+                    )
+                ],
             )
             for action in EMAIL_ACTIONS
         )
@@ -65,7 +76,8 @@ def held_comment_email_send(*, comment_id: int) -> int:
             f"The links work for {settings.MODERATO_EMAIL_LINK_DAYS} days and ask for one confirmation click.\n"
         )
         sent += send_mail(
-            subject=f"[{site.name}] Held comment #{comment.pk} by {comment.author_name}",
+            # A line break in a header would make send_mail raise BadHeaderError: names are the commenter's.
+            subject=" ".join(f"[{site.name}] Held comment #{comment.pk} by {comment.author_name}".split()),
             message=body,
             from_email=None,
             recipient_list=[user.email],

@@ -16,7 +16,7 @@ from moderation.models import ModerationDecision
 @csrf_exempt  # the signed token is the credential; the page is reached from an e-mail, not a session
 def email_action(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        comment_id, action, user_id = emails.email_action_read(token=token)
+        comment_id, action, user_id, decided = emails.email_action_read(token=token)
     except signing.SignatureExpired:
         return render(request, "moderation/email_action.html", {"error": "This link has expired."}, status=410)
     except (signing.BadSignature, ValueError, KeyError):
@@ -25,6 +25,9 @@ def email_action(request: HttpRequest, token: str) -> HttpResponse:
     if comment is None:
         return render(request, "moderation/email_action.html", {"error": "The comment no longer exists."}, status=404)
     context = {"comment": comment, "action": action, "done": None}
+    if decided is not None and decided != emails.decided_stamp(comment):
+        context["error"] = "This link was used, or the comment was decided since it was sent: it works once."
+        return render(request, "moderation/email_action.html", context, status=409)
     if request.method == "POST":
         from django.contrib.auth import get_user_model
 

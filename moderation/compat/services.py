@@ -172,6 +172,12 @@ SPAM_CHECK_FIELDS = frozenset(
 )
 
 
+def storable(text: str) -> str:
+    """Text any database can store: NUL (which PostgreSQL refuses) and lone surrogates (which UTF-8
+    cannot encode) become U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "\ufffd")
+
+
 def training_label_create(
     *,
     site: Site,
@@ -186,9 +192,9 @@ def training_label_create(
     return TrainingLabel.objects.create(
         site=site,
         api_key=api_key,
-        text=text[:MAX_TEXT_CHARACTERS].replace("\x00", "\ufffd"),  # PostgreSQL text cannot hold NUL
+        text=storable(text[:MAX_TEXT_CHARACTERS]),
         labels=labels,
         source=source,
-        community_id=community_id[:500],
-        client_token=client_token[:500],
+        community_id=storable(community_id[:500]),
+        client_token=storable(client_token[:500]),
     )

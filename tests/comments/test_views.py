@@ -380,3 +380,9 @@ def test_reports_count_again_from_zero_after_a_moderator_publishes_the_comment(a
     assert Comment.objects.get(pk=comment.pk).status == "published"
     api.post(url, {"site": "planet"}, format="json", REMOTE_ADDR="198.51.100.4")
     assert Comment.objects.get(pk=comment.pk).status == "held"
+
+
+@pytest.mark.parametrize("path", [URL, "/api/v1/comments/1/report"])
+def test_json_nested_too_deeply_is_a_400_not_a_500(api, site, path):
+    response = api.post(path, "[" * 2000, content_type="application/json")
+    assert response.status_code == 400 and "nested too deeply" in response.json()["detail"]

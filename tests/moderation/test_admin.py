@@ -334,3 +334,17 @@ def test_the_site_page_shows_the_secret_as_standard_webhooks_receivers_take_it(s
     client.force_login(User.objects.create_superuser("root", password="pw"))
     page = client.get(f"/admin/comments/site/{site.pk}/change/").content.decode()
     assert signing_secret(site.policy.webhook_secret) in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/comments/comment/?model=%00",
+        "/admin/comments/comment/?q=a%00b",
+        "/admin/moderation/moderationdecision/?q=%00",
+        "/api/v1/comments?site=planet&thread=%00",
+    ],
+)
+def test_a_nul_in_a_query_string_is_a_400_not_a_500(db, client, url):
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    assert client.get(url).status_code == 400

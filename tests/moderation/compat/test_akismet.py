@@ -219,3 +219,9 @@ def test_it_counts_akismet_calls(client, key):
     client.post("/1.1/verify-key", {"key": key, "blog": BLOG})
     client.post("/1.1/comment-check", form(key, comment_content=CLEAN))
     assert ApiKey.objects.get().request_count == 2
+
+
+def test_it_stores_a_label_whose_permalink_holds_a_nul(client, key):
+    response = client.post("/1.1/submit-spam", form(key, comment_content=SPAM, permalink="https://x.example/\x00a"))
+    assert response.status_code == 200
+    assert TrainingLabel.objects.get().client_token == "https://x.example/\ufffda"

@@ -353,3 +353,12 @@ def test_it_refuses_a_malformed_suggestion(client, key, change):
     response = post(client, SUGGEST, key, coral_suggest(TOXIC, 1) | change)
     assert response.status_code == 400 and response.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert not TrainingLabel.objects.exists()
+
+
+def test_it_stores_a_label_whose_tokens_hold_nul_and_lone_surrogates(client, key):
+    body = coral_suggest(CLEAN, 1) | {"clientToken": "tok\u0000en\ud800", "communityId": "\ud83dcom\u0000"}
+    response = post(client, SUGGEST, key, body)
+    assert response.status_code == 200
+    label = TrainingLabel.objects.get()
+    assert "\x00" not in label.client_token + label.community_id
+    assert label.client_token == "tok\ufffden\ufffd"
