@@ -61,6 +61,8 @@ _KEY = r"[\w-]*(?:" + SECRET_KEY_NAMES.pattern + r")[\w-]*"
 REDACTIONS: list[Redaction] = [
     # Moderato's own API keys (moderation.compat.services): "mod" and 40 hex digits.
     Redaction("moderato api key", re.compile(r"\bmod[0-9a-f]{40}\b"), REDACTED),
+    # The moderators' one-click links (moderation.emails): the signed token decides a comment.
+    Redaction("one-click link", re.compile(r"(/moderation/email-action/)[A-Za-z0-9_:.=-]+"), rf"\1{REDACTED}"),
     # Header lines: "Authorization: Bearer x", "Cookie: a=b; c=d", "Set-Cookie: ..."
     Redaction(
         "credential header",

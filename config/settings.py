@@ -136,6 +136,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not ":memory:", so that a worker process started by the tests sees the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-moderato.sqlite3")}
+    # Comments, e-mail addresses and sessions: readable by the service's user only (SQLite gives its
+    # -wal and -shm files the database file's permissions).
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if _sqlite_file.parent.is_dir():
+        _sqlite_file.touch(mode=0o600, exist_ok=True)
+        _sqlite_file.chmod(0o600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Broker: Redis when REDIS_URL is set, else kombu's file-system transport (no server needed).
@@ -227,10 +233,10 @@ if MODERATO_SUBMIT_RATE and not re.fullmatch(
 # The key of the IP hash; changing it makes old hashes unmatchable.
 MODERATO_IP_HASH_KEY = env_str("MODERATO_IP_HASH_KEY") or SECRET_KEY
 
-# E-mail to moderators: SMTP when EMAIL_HOST is set, else printed by the worker (embedded default).
+# E-mail to moderators: SMTP when EMAIL_HOST is set, else logged by the worker, links redacted (embedded default).
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "config.mail.LoggingEmailBackend"
 )
 EMAIL_PORT = env_int("EMAIL_PORT", 587)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

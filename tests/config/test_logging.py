@@ -194,3 +194,19 @@ def test_a_task_outside_any_request_gets_an_id_of_its_own(site, captured):
     comment_score.apply(args=[comment.pk])
     [scored] = [line for line in captured if line["logger"] == "moderation.tasks"]
     assert moderato_logging.SANE_REQUEST_ID.fullmatch(scored["request_id"])
+
+
+def test_the_embedded_mail_backend_logs_messages_with_their_one_click_links_redacted(caplog):
+    from django.core.mail import EmailMessage
+
+    from config.logging import LogFormatter
+    from config.mail import LoggingEmailBackend
+
+    body = "Approve (publish): http://127.0.0.1:8000/moderation/email-action/eyJjIjo1fQ:1vPq:abcDEF-_12"
+    with caplog.at_level("INFO", logger="moderato.mail"):
+        sent = LoggingEmailBackend().send_messages([EmailMessage("Held comment", body, to=["alice@example.org"])])
+    assert sent == 1
+    [record] = [r for r in caplog.records if r.name == "moderato.mail"]
+    line = LogFormatter("json").format(record)
+    assert "alice@example.org" in line and "/moderation/email-action/" in line
+    assert "eyJjIjo1fQ" not in line and "abcDEF" not in line

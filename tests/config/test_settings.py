@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,18 @@ def test_it_stops_start_up_with_a_message_naming_the_bad_variable(variable, valu
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_sqlite_database_is_readable_by_the_service_user_only(tmp_path):
+    import stat
+
+    env = {"MODERATO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=Path(__file__).resolve().parents[2])
+    database = tmp_path / "moderato.sqlite3"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_the_docker_build_context_leaves_out_data_and_secrets():
+    ignored = (Path(__file__).resolve().parents[2] / ".dockerignore").read_text().split()
+    assert {"var/", ".env", ".venv/"} <= set(ignored)
