@@ -235,9 +235,7 @@ MODERATO_IP_HASH_KEY = env_str("MODERATO_IP_HASH_KEY") or SECRET_KEY
 
 # E-mail to moderators: SMTP when EMAIL_HOST is set, else logged by the worker, links redacted (embedded default).
 EMAIL_HOST = env_str("EMAIL_HOST")
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "config.mail.LoggingEmailBackend"
-)
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "config.mail.LoggingEmailBackend"
 EMAIL_PORT = env_int("EMAIL_PORT", 587)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
