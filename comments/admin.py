@@ -9,7 +9,7 @@ class SiteAdmin(admin.ModelAdmin):
 
     list_display = ["name", "public_key", "created_at"]
     search_fields = ["name", "public_key"]
-    fields = ["name", "public_key", "allowed_origins", "auto_create_threads"]
+    fields = ["name", "public_key", "allowed_origins", "auto_create_threads", "max_reply_depth"]
 
 
 @admin.register(Thread)

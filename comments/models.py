@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -31,6 +32,11 @@ class Site(models.Model):
     )
     auto_create_threads = models.BooleanField(
         default=True, help_text="Create a thread on the first comment to an unknown page."
+    )
+    max_reply_depth = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Replies nest this deep at most (1-50); a reply to a comment at this depth is listed next to it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

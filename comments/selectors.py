@@ -28,7 +28,9 @@ class ThreadPage:
 def thread_comments_page(*, site: Site, thread_key: str, page: int, page_size: int) -> ThreadPage:
     """Return one page of published top-level comments, oldest first, with published replies nested.
 
-    A reply is shown only when its whole chain up to the top is published.
+    A reply is shown only when its whole chain up to the top is published. Replies nest at most
+    ``site.max_reply_depth`` deep: a reply to a comment at that depth is listed next to it, under the
+    same parent (as WordPress does), however deep the stored chain.
     """
     thread = Thread.objects.filter(site=site, key=thread_key).first()
     if thread is None:
@@ -44,14 +46,28 @@ def thread_comments_page(*, site: Site, thread_key: str, page: int, page_size: i
         for reply in replies:
             assert reply.parent_id is not None
             children[reply.parent_id].append(reply)
-        pending = list(nodes.values())
+        # (node, its depth, the node its replies go under): a node at the deepest level lends its own
+        # parent's list to its replies.
+        pending: list[tuple[CommentNode, int, CommentNode]] = [(node, 0, node) for node in nodes.values()]
+        max_depth = max(site.max_reply_depth, 1)
         while pending:
-            node = pending.pop()
+            node, depth, holder = pending.pop()
             for child in children.get(node.comment.pk, []):
                 child_node = CommentNode(child)
-                node.replies.append(child_node)
-                pending.append(child_node)
+                holder.replies.append(child_node)
+                child_depth = min(depth + 1, max_depth)
+                pending.append((child_node, child_depth, child_node if child_depth < max_depth else holder))
+        for node in nodes.values():  # replies lifted from deeper levels: in the order they were written
+            _sort_replies(node)
     return ThreadPage(count=totals["count"], total=totals["total"], nodes=[nodes[root.pk] for root in roots])
+
+
+def _sort_replies(root: CommentNode) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node.replies.sort(key=lambda reply: (reply.comment.created_at, reply.comment.pk))
+        stack.extend(node.replies)
 
 
 def thread_counts(*, site: Site, thread_keys: list[str]) -> dict[str, int]:

@@ -67,8 +67,18 @@ def comment_as_json(comment: Comment) -> dict[str, Any]:
     }
 
 
-def node_as_json(node: selectors.CommentNode) -> dict[str, Any]:
-    return comment_as_json(node.comment) | {"replies": [node_as_json(reply) for reply in node.replies]}
+def node_as_json(root: selectors.CommentNode) -> dict[str, Any]:
+    """The node and its replies as JSON, built without recursion (the depth is capped, but a stack
+    of Python calls should never be what limits it)."""
+    top = comment_as_json(root.comment) | {"replies": []}
+    stack = [(root, top)]
+    while stack:
+        node, rendered = stack.pop()
+        for reply in node.replies:
+            child = comment_as_json(reply.comment) | {"replies": []}
+            rendered["replies"].append(child)
+            stack.append((reply, child))
+    return top
 
 
 class PublishedCommentSerializer(serializers.Serializer):

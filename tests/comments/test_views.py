@@ -386,3 +386,34 @@ def test_reports_count_again_from_zero_after_a_moderator_publishes_the_comment(a
 def test_json_nested_too_deeply_is_a_400_not_a_500(api, site, path):
     response = api.post(path, "[" * 2000, content_type="application/json")
     assert response.status_code == 400 and "nested too deeply" in response.json()["detail"]
+
+
+def test_a_reply_chain_600_deep_lists_at_the_sites_depth(api, site):
+    """It was a 500 (RecursionError) at about 500; deeper replies are listed under the deepest level."""
+    thread = Thread.objects.create(site=site, key="/deep")
+    now = timezone.now()
+    top = Comment.objects.create(thread=thread, author_name="A", body="0", status="published", decided_at=now)
+    parent = top
+    for n in range(1, 601):
+        parent = Comment.objects.create(
+            thread=thread, parent=parent, root=top, author_name="A", body=str(n), status="published", decided_at=now
+        )
+    response = api.get("/api/v1/comments", {"site": "planet", "thread": "/deep"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 601
+    depth, node, seen = 0, body["results"][0], []
+    while node["replies"]:
+        depth += 1
+        seen += [reply["comment"] for reply in node["replies"]]
+        node = node["replies"][-1]
+    assert depth == site.max_reply_depth == 8
+    assert sorted(int(text) for text in seen) == list(range(1, 601))
+    deepest_level = [int(reply["comment"]) for reply in node_at(body["results"][0], 7)["replies"]]
+    assert deepest_level == list(range(8, 601))  # in the order they were written
+
+
+def node_at(node, depth):
+    for _ in range(depth):
+        node = node["replies"][0]
+    return node
