@@ -17,8 +17,8 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from comments.admin import SiteAdmin
-from comments.models import Comment, Report, Site
+from comments.admin import SiteAdmin, ThreadAdmin
+from comments.models import Comment, Report, Site, Thread
 from moderation import commenters, learning, notifications, policy, services, sites
 from moderation.models import (
     CommenterFlag,
@@ -58,6 +58,34 @@ class ReportInline(ReadOnlyInline):
     verbose_name_plural = "Reader reports"
 
 
+class SiteScopedAdmin(admin.ModelAdmin):
+    """A list a moderator sees only the sites they moderate of (``sites.site_scoped``): every admin of
+    rows that belong to a site uses it, with ``site_field`` the path to the site's id."""
+
+    site_field = "site_id"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
+
+
+def site_filter(site_field: str) -> type[admin.SimpleListFilter]:
+    """A "site" filter that offers only the sites the moderator moderates."""
+
+    class ModeratedSiteFilter(admin.SimpleListFilter):
+        title = "site"
+        parameter_name = "site"
+
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+            allowed = sites.site_scoped(Site.objects.order_by("name"), user=request.user, site_field="pk")
+            return [(str(site.pk), str(site)) for site in allowed]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            value = self.value()
+            return queryset.filter(**{site_field: int(value)}) if value and value.isdigit() else queryset
+
+    return ModeratedSiteFilter
+
+
 def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         decided = 0
@@ -87,10 +115,9 @@ def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # ty
 
 @admin.action(description="Re-score held comments with the active models and thresholds", permissions=["moderate"])
 def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
-    site_ids = sites.moderator_site_ids(user=request.user)
-    held = queryset.filter(status=Comment.Status.HELD)
-    if site_ids is not None:
-        held = held.filter(thread__site_id__in=site_ids)
+    held = sites.site_scoped(
+        queryset.filter(status=Comment.Status.HELD), user=request.user, site_field="thread__site_id"
+    )
     result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)))
     changed = Counter(status for status in result.decided.values())
     summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
@@ -154,14 +181,16 @@ class ModelVersionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(SiteScopedAdmin):
+    site_field = "thread__site_id"
+
     list_display = [
         "id", "status", "author_name", "short_body", "language_script", "thread", "score_bars", "reason_list", "waited",
     ]  # fmt: skip
     list_display_links = ["id", "short_body"]
     list_filter = [
         "status",
-        "thread__site",
+        site_filter("thread__site_id"),
         ("thread", admin.RelatedOnlyFieldListFilter),
         ReasonFilter,
         ScoreBandFilter,
@@ -191,8 +220,7 @@ class CommentAdmin(admin.ModelAdmin):
             When(status=Comment.Status.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
         queryset = super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
-        site_ids = sites.moderator_site_ids(user=request.user)
-        return queryset if site_ids is None else queryset.filter(thread__site_id__in=site_ids)
+        return queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -305,8 +333,10 @@ def bar_colour(value: float) -> str:
 
 
 @admin.register(ModerationDecision)
-class ModerationDecisionAdmin(admin.ModelAdmin):
-    """The audit trail: readable by moderators, editable by nobody."""
+class ModerationDecisionAdmin(SiteScopedAdmin):
+    """The audit trail: readable by moderators (of their sites), editable by nobody."""
+
+    site_field = "comment__thread__site_id"
 
     list_display = ["created_at", "actor", "action", "comment", "from_status", "to_status", "labels", "note"]
     list_filter = ["action", "to_status", "created_at"]
@@ -323,9 +353,9 @@ class ModerationDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CommenterFlag)
-class CommenterFlagAdmin(admin.ModelAdmin):
+class CommenterFlagAdmin(SiteScopedAdmin):
     list_display = ["identity", "kind", "site", "created_by", "created_at"]
-    list_filter = ["kind", "site"]
+    list_filter = ["kind", site_filter("site_id")]
     search_fields = ["identity"]
 
 
@@ -458,12 +488,12 @@ class SitePolicyInline(admin.StackedInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(SiteScopedAdmin):
     """The delivery log of the outbox: every webhook and e-mail, its attempts and the last answer."""
 
     list_display = ["created_at", "event", "kind", "site", "comment", "state", "attempts", "last_result",
                     "next_attempt_at", "delivered_at"]  # fmt: skip
-    list_filter = ["state", "kind", "event", "site"]
+    list_filter = ["state", "kind", "event", site_filter("site_id")]
     search_fields = ["event_id", "last_result"]
     readonly_fields = ["event_id", "kind", "event", "site", "comment", "payload", "state", "attempts",
                        "next_attempt_at", "last_attempt_at", "last_result", "delivered_at", "created_at"]  # fmt: skip
@@ -471,9 +501,7 @@ class NotificationAdmin(admin.ModelAdmin):
     actions = ["retry_now"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        queryset = super().get_queryset(request).select_related("site", "comment")
-        site_ids = sites.moderator_site_ids(user=request.user)
-        return queryset if site_ids is None else queryset.filter(site_id__in=site_ids)
+        return super().get_queryset(request).select_related("site", "comment")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -491,6 +519,16 @@ class NotificationAdmin(admin.ModelAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         retried = notifications.notifications_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{retried} notification(s) queued again.", messages.SUCCESS)
+
+
+admin.site.unregister(Thread)
+
+
+@admin.register(Thread)
+class ModeratedThreadAdmin(SiteScopedAdmin, ThreadAdmin):
+    """The public side's thread list, limited to the moderator's sites."""
+
+    list_filter = [site_filter("site_id"), "is_open"]
 
 
 admin.site.unregister(Site)

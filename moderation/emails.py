@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from comments.models import Comment
 from moderation.models import ModerationAction
-from moderation.roles import MODERATORS_GROUP
+from moderation.roles import ALL_SITES_PERMISSION, MODERATORS_GROUP
 
 SALT = "moderato.email-action"
 EMAIL_ACTIONS = (ModerationAction.APPROVE, ModerationAction.REJECT, ModerationAction.SPAM)
@@ -40,13 +40,13 @@ def decided_stamp(comment: Comment) -> str:
 
 
 def site_moderators_with_email(*, comment: Comment) -> list[Any]:
-    """The site's own moderators, else the moderators group's members not limited to other sites;
-    those with an address."""
+    """The site's own moderators, else the moderators given every site; those with an address."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     own = users.filter(moderated_site_policies__site_id=comment.thread.site_id)
     if own.exists():
         return list(own)
-    return list(users.filter(groups__name=MODERATORS_GROUP, moderated_site_policies__isnull=True).distinct())
+    every_site = users.filter(groups__name=MODERATORS_GROUP).distinct()
+    return [user for user in every_site if user.has_perm(ALL_SITES_PERMISSION)]
 
 
 def held_comment_email_send(*, comment_id: int) -> int:

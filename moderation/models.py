@@ -69,7 +69,8 @@ class SitePolicy(models.Model):
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="moderated_site_policies",
-        help_text="Moderators limited to this site. A moderator on no site's list moderates every site.",
+        help_text="Moderators of this site. A moderator on no site's list moderates nothing, unless given the "
+        "permission 'Can moderate every site'.",
     )
     report_threshold = models.PositiveSmallIntegerField(
         default=3, help_text="Reader reports that put a published comment back in the moderation queue."
@@ -78,6 +79,7 @@ class SitePolicy(models.Model):
     class Meta:
         verbose_name = "moderation policy"
         verbose_name_plural = "moderation policy"
+        permissions = [("moderate_all_sites", "Can moderate every site")]
 
     def __str__(self) -> str:
         return f"moderation policy of {self.site}"

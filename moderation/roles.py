@@ -5,6 +5,9 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 
 MODERATORS_GROUP = "moderators"
+# Not in the group: moderating every site is a grant to a person (the admin's user page), so that
+# removing a moderator from their only site leaves them moderating nothing, not everything.
+ALL_SITES_PERMISSION = "moderation.moderate_all_sites"
 MODERATOR_PERMISSIONS = [
     ("comments", "can_moderate"),
     ("comments", "view_comment"),

@@ -7,16 +7,19 @@ pipeline, the re-scoring of held comments, the compatibility APIs and the learni
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
 
 from comments.models import Site
 from moderation import policy
 from moderation.models import SitePolicy
+from moderation.roles import ALL_SITES_PERMISSION
 from moderation.scoring import get_scorer
 
 logger = logging.getLogger(__name__)
+_Row = TypeVar("_Row", bound=Model)
 
 
 def site_policy(*, site: Site) -> SitePolicy:
@@ -57,11 +60,21 @@ def site_thresholds(*, site: Site) -> dict[str, policy.Threshold]:
 
 
 def moderator_site_ids(*, user: Any) -> set[int] | None:
-    """The sites a moderator is limited to, or None for every site."""
-    if user.is_superuser:
+    """The sites a moderator may see and decide: None for every site (a superuser, or an explicit
+    grant of "Can moderate every site"), else the sites whose policy lists them (possibly none:
+    a moderator removed from their only site moderates nothing, never everything)."""
+    if user.is_superuser or user.has_perm(ALL_SITES_PERMISSION):
         return None
-    site_ids = set(SitePolicy.objects.filter(moderators=user).values_list("site_id", flat=True))
-    return site_ids or None
+    return set(SitePolicy.objects.filter(moderators=user).values_list("site_id", flat=True))
+
+
+def site_scoped(queryset: QuerySet[_Row], *, user: Any, site_field: str) -> QuerySet[_Row]:
+    """The one rule every moderator-facing list applies: only the rows of the sites they moderate.
+
+    ``site_field`` is the path from the rows to their site's id, e.g. ``"thread__site_id"``.
+    """
+    site_ids = moderator_site_ids(user=user)
+    return queryset if site_ids is None else queryset.filter(**{f"{site_field}__in": site_ids})
 
 
 def moderator_check(*, actor: Any, site_id: int) -> None:
@@ -70,7 +83,7 @@ def moderator_check(*, actor: Any, site_id: int) -> None:
         raise PermissionDenied("Only moderators can decide comments.")
     allowed = moderator_site_ids(user=actor)
     if allowed is not None and site_id not in allowed:
-        raise PermissionDenied("This moderator is limited to other sites.")
+        raise PermissionDenied("This moderator does not moderate this site.")
 
 
 def moderator_sees(*, user: Any, site_id: int) -> bool:

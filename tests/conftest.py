@@ -134,3 +134,11 @@ def wait_for_status(comment_id: int, statuses: set[str], timeout: float = 15) ->
             return status
         time.sleep(0.05)
     raise AssertionError(f"comment {comment_id} is still {status!r} after {timeout}s")
+
+
+def moderate_every_site(user):
+    """Grant "Can moderate every site" (a moderator on no site's list moderates nothing without it)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="moderate_all_sites"))
+    return user

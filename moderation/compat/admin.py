@@ -3,17 +3,27 @@
 A new key is shown once, in the message after saving; only its hash and prefix are kept.
 """
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from moderation import sites
 from moderation.compat import services
 from moderation.compat.models import ApiKey, TrainingLabel
 
 
+class SiteScoped(admin.ModelAdmin):
+    """Rows of the sites the user moderates only (``moderation.sites.site_scoped``), like the queue."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return sites.site_scoped(super().get_queryset(request), user=request.user, site_field="site_id")
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(SiteScoped):
     list_display = [
         "prefix", "name", "site", "requests_per_minute", "request_count", "month_request_count", "last_used_at",
         "created_at", "revoked_at",
@@ -51,7 +61,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingLabel)
-class TrainingLabelAdmin(admin.ModelAdmin):
+class TrainingLabelAdmin(SiteScoped):
     """Labels sent by clients: readable and deletable, never edited."""
 
     list_display = ["created_at", "site", "source", "labels", "short_text", "community_id", "client_token"]

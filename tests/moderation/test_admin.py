@@ -5,7 +5,8 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from comments.models import Comment, Thread
-from moderation.models import ModerationDecision
+from moderation.models import ModerationAction, ModerationDecision
+from tests.conftest import moderate_every_site
 
 QUEUE = "/admin/comments/comment/"
 
@@ -20,6 +21,7 @@ def alice(db):
     """A moderator."""
     user = User.objects.create_user("alice", password="pw", is_staff=True, email="alice@planet.example")
     user.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(user)
     return user
 
 
@@ -176,6 +178,7 @@ def test_a_moderator_limited_to_a_site_sees_and_decides_only_its_comments(client
     mine = make(thread, "mine")
     other_site.policy.moderators.add(User.objects.create_user("carol"))  # limits carol, not alice
     thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()  # on one site's list, and no grant of every site
     client.force_login(alice)
     assert [c.pk for c in client.get(QUEUE).context["cl"].result_list] == [mine.pk]
     act(client, "approve", mine, other)
@@ -285,6 +288,7 @@ def test_an_admin_creates_a_site_with_its_moderation_policy_on_one_page(db, clie
         "public_key": "gazette",
         "allowed_origins": '["https://gazette.example"]',
         "auto_create_threads": "on",
+        "max_reply_depth": "8",
         "policy-TOTAL_FORMS": "1",
         "policy-INITIAL_FORMS": "0",
         "policy-MIN_NUM_FORMS": "1",
@@ -348,3 +352,51 @@ def test_the_site_page_shows_the_secret_as_standard_webhooks_receivers_take_it(s
 def test_a_nul_in_a_query_string_is_a_400_not_a_500(db, client, url):
     client.force_login(User.objects.create_superuser("root", password="pw"))
     assert client.get(url).status_code == 400
+
+
+def test_a_moderator_of_one_site_sees_nothing_of_another_site_anywhere_in_the_admin(client, alice, thread):
+    from comments.models import Site
+    from moderation import services
+
+    other_site = Site.objects.create(name="Gazette", public_key="gazette")
+    other_thread = Thread.objects.create(site=other_site, key="/secret-page")
+    secret = make(other_thread, "a secret held comment")
+    root = User.objects.create_superuser("root", password="pw")
+    services.comment_moderate(comment_id=secret.pk, actor=root, action=ModerationAction.REJECT)
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()
+    client.force_login(alice)
+    for url in (
+        "/admin/moderation/moderationdecision/",
+        "/admin/moderation/moderationdecision/?q=secret",  # the search reads comment bodies
+        "/admin/comments/thread/",
+        "/admin/comments/comment/",
+        "/admin/moderation/notification/",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        rows = list(page.context["cl"].result_list)
+        assert all(site_of(row) != other_site.pk for row in rows), url
+        body = page.content.decode()
+        assert "a secret held comment" not in body and "/secret-page" not in body and "Gazette" not in body, url
+
+
+def site_of(row) -> int:
+    for path in ("site_id", "thread.site_id", "comment.thread.site_id"):
+        value = row
+        try:
+            for part in path.split("."):
+                value = getattr(value, part)
+        except AttributeError:
+            continue
+        return value
+    raise AssertionError(row)
+
+
+def test_a_moderator_removed_from_their_only_site_moderates_nothing(client, alice, thread):
+    make(thread, "held here")
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()
+    thread.site.policy.moderators.remove(alice)  # on no site's list now, and no grant of every site
+    client.force_login(alice)
+    assert list(client.get(QUEUE).context["cl"].result_list) == []

@@ -9,12 +9,14 @@ from django.utils import timezone
 from comments.models import Comment, Thread
 from moderation.emails import decided_stamp, email_action_read, email_action_token, held_comment_email_send
 from moderation.models import ModerationAction, ModerationDecision
+from tests.conftest import moderate_every_site
 
 
 @pytest.fixture
 def alice(db):
     user = User.objects.create_user("alice", email="alice@planet.example", is_staff=True)
     user.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(user)
     return user
 
 

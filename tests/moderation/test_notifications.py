@@ -12,6 +12,7 @@ from comments import services as public
 from comments.models import Comment, Thread
 from moderation import services
 from moderation.models import ModerationAction, Notification
+from tests.conftest import moderate_every_site
 
 CLEAN = "Thanks for the article, I learned a lot about the new bridge."
 TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
@@ -32,6 +33,7 @@ def thread(site):
 def moderator(db):
     user = User.objects.create_user("alice", "alice@example.org")
     user.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(user)
     return user
 
 

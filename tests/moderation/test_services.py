@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from comments.models import Comment, Thread
 from moderation import commenters, services
+from tests.conftest import moderate_every_site
 
 CLEAN = "Thanks for the article, I learned a lot about the new bridge."
 TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
@@ -136,6 +137,7 @@ def test_a_moderator_decision_wins_over_a_late_scoring_task(thread):
 
     alice = User.objects.create_user("alice")
     alice.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(alice)
     comment = pending(thread, TOXIC)
     decision = services.comment_moderate(comment_id=comment.pk, actor=alice, action=ModerationAction.NOT_TOXIC)
     assert (decision.from_status, decision.to_status) == ("pending", "published")
@@ -154,6 +156,7 @@ def test_a_moderator_who_decides_while_the_task_is_scoring_wins(thread, monkeypa
 
     alice = User.objects.create_user("alice")
     alice.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(alice)
     thread.site.policy.webhook_url = "https://hooks.example/x"
     thread.site.policy.save()
     comment = pending(thread, TOXIC)
