@@ -31,7 +31,7 @@ from moderation.models import (
 from moderation.webhooks import signing_secret
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline[models.Model, Comment]):
     """Rows shown under a comment that nobody adds, edits or deletes from the admin."""
 
     extra = 0
@@ -46,14 +46,14 @@ class ReadOnlyInline(admin.TabularInline):
 
 class DecisionInline(ReadOnlyInline):
     model = ModerationDecision
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "labels", "note"]
+    fields = ("created_at", "actor", "action", "from_status", "to_status", "labels", "note")
     readonly_fields = fields
     verbose_name_plural = "History of decisions"
 
 
 class ReportInline(ReadOnlyInline):
     model = Report
-    fields = ["created_at", "reason"]
+    fields = ("created_at", "reason")
     readonly_fields = fields
     verbose_name_plural = "Reader reports"
 
@@ -102,7 +102,7 @@ class ReasonFilter(admin.SimpleListFilter):
     parameter_name = "reason"
     CODES = [(code.value, label) for code, label in policy.REASON_LABELS.items()]
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
         return self.CODES
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
@@ -123,7 +123,7 @@ class ScoreBandFilter(admin.SimpleListFilter):
         default threshold for."""
         return sorted(policy.thresholds_effective(produced=sites.model_default_thresholds()[0], site={}, models={}))
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
         return [
             (f"{attribute}:{band}", f"{attribute} {band} ({low:g}-{min(high, 1):g})")
             for attribute in self.attributes()
@@ -142,7 +142,7 @@ class ModelVersionFilter(admin.SimpleListFilter):
     title = "model version"
     parameter_name = "model"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
         recent = Comment.objects.exclude(model_versions={}).order_by("-pk").values_list("model_versions", flat=True)
         versions = sorted({version for row in recent[:2000] for version in row.values()})
         return [(version, version) for version in versions]
@@ -154,7 +154,7 @@ class ModelVersionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(admin.ModelAdmin[Comment]):
     list_display = [
         "id", "status", "author_name", "short_body", "language_script", "thread", "score_bars", "reason_list", "waited",
     ]  # fmt: skip
@@ -180,10 +180,10 @@ class CommentAdmin(admin.ModelAdmin):
         rescore_held,
     ]
     inlines = [ReportInline, DecisionInline]
-    fields = [
+    fields = (
         "status", "thread", "thread_context", "author_name", "author_email", "explanation", "score_bars", "reason_list",
         "model_versions", "language_script", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
-    ]  # fmt: skip
+    )  # fmt: skip
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
@@ -286,7 +286,8 @@ def comment_spans(comment: Comment) -> list[dict[str, Any]]:
 def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None) -> str:
     """The text, escaped, with each span in <mark>; cut at ``limit`` characters."""
     end = len(text) if limit is None else min(len(text), limit)
-    parts, position = [], 0
+    parts: list[str] = []
+    position = 0
     for span in spans:
         begin, stop = int(span["begin"]), int(span["end"])
         if begin < position or stop > end:
@@ -305,7 +306,7 @@ def bar_colour(value: float) -> str:
 
 
 @admin.register(ModerationDecision)
-class ModerationDecisionAdmin(admin.ModelAdmin):
+class ModerationDecisionAdmin(admin.ModelAdmin[ModerationDecision]):
     """The audit trail: readable by moderators, editable by nobody."""
 
     list_display = ["created_at", "actor", "action", "comment", "from_status", "to_status", "labels", "note"]
@@ -323,20 +324,20 @@ class ModerationDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CommenterFlag)
-class CommenterFlagAdmin(admin.ModelAdmin):
+class CommenterFlagAdmin(admin.ModelAdmin[CommenterFlag]):
     list_display = ["identity", "kind", "site", "created_by", "created_at"]
     list_filter = ["kind", "site"]
     search_fields = ["identity"]
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
     """Model versions with their gates and replay; promote a candidate, roll back in one click."""
 
     list_display = ["version", "name", "status", "based_on", "labels", "gates_passed", "replay_changed", "created_at"]
     list_filter = ["name", "status"]
-    fields = ["name", "version", "status", "based_on", "labels", "gate_table", "replay_summary", "stored_files",
-              "created_at", "promoted_at", "promoted_by"]  # fmt: skip
+    fields = ("name", "version", "status", "based_on", "labels", "gate_table", "replay_summary", "stored_files",
+              "created_at", "promoted_at", "promoted_by")  # fmt: skip
     readonly_fields = fields
     actions = ["promote", "roll_back"]
 
@@ -348,7 +349,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="gates passed")
     def gates_passed(self, row: ModelVersion) -> bool | None:
-        return row.gates.get("passed")
+        passed: bool | None = row.gates.get("passed")
+        return passed
 
     @admin.display(description="replay: decisions changed")
     def replay_changed(self, row: ModelVersion) -> str:
@@ -412,7 +414,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
 
-class SitePolicyInline(admin.StackedInline):
+class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
     """The moderation policy, on the site's page: created with the site, never deleted apart from it."""
 
     model = SitePolicy
@@ -458,15 +460,15 @@ class SitePolicyInline(admin.StackedInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(admin.ModelAdmin[Notification]):
     """The delivery log of the outbox: every webhook and e-mail, its attempts and the last answer."""
 
     list_display = ["created_at", "event", "kind", "site", "comment", "state", "attempts", "last_result",
                     "next_attempt_at", "delivered_at"]  # fmt: skip
     list_filter = ["state", "kind", "event", "site"]
     search_fields = ["event_id", "last_result"]
-    readonly_fields = ["event_id", "kind", "event", "site", "comment", "payload", "state", "attempts",
-                       "next_attempt_at", "last_attempt_at", "last_result", "delivered_at", "created_at"]  # fmt: skip
+    readonly_fields = ("event_id", "kind", "event", "site", "comment", "payload", "state", "attempts",
+                       "next_attempt_at", "last_attempt_at", "last_result", "delivered_at", "created_at")  # fmt: skip
     fields = readonly_fields
     actions = ["retry_now"]
 

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # Retries are bounded by the comment's own attempts counter (MODERATO_MAX_SCORING_ATTEMPTS), which
 # also counts runs lost to a killed worker.
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def comment_score(self: Task, comment_id: int) -> str:
+def comment_score(self: Task[[int], str], comment_id: int) -> str:
     """Score and decide one comment (and notify); safe to run twice or after a moderator has acted."""
     started = time.monotonic()
     try:

@@ -3,6 +3,10 @@
 A new key is shown once, in the message after saving; only its hash and prefix are kept.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -11,9 +15,12 @@ from django.http import HttpRequest
 from moderation.compat import services
 from moderation.compat.models import ApiKey, TrainingLabel
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups  # django-stubs' type of ModelAdmin.fields
+
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     list_display = [
         "prefix", "name", "site", "requests_per_minute", "request_count", "month_request_count", "last_used_at",
         "created_at", "revoked_at",
@@ -28,12 +35,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         return [*self.readonly_fields, "site"] if obj is not None else ["prefix"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> _FieldGroups:
         if obj is None:
             return ["site", "name", "requests_per_minute"]
         return ["site", "name", "prefix", "requests_per_minute", *self.readonly_fields[1:]]
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm[ApiKey], change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -51,7 +58,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingLabel)
-class TrainingLabelAdmin(admin.ModelAdmin):
+class TrainingLabelAdmin(admin.ModelAdmin[TrainingLabel]):
     """Labels sent by clients: readable and deletable, never edited."""
 
     list_display = ["created_at", "site", "source", "labels", "short_text", "community_id", "client_token"]
