@@ -5,6 +5,7 @@ decision is checked the same way and leaves an audit row.
 """
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -58,7 +59,10 @@ class ReportInline(ReadOnlyInline):
     verbose_name_plural = "Reader reports"
 
 
-def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
+CommentAction = Callable[["CommentAdmin", HttpRequest, QuerySet[Comment]], None]
+
+
+def moderation_action(action: ModerationAction) -> CommentAction:
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         decided = 0
         for comment_id in queryset.values_list("pk", flat=True):
@@ -70,7 +74,7 @@ def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
     return admin.action(description=f"{action.label}: selected comments", permissions=["moderate"])(run)
 
 
-def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # type: ignore[no-untyped-def]
+def commenter_action(kind: CommenterFlag.Kind, by: str, description: str) -> CommentAction:
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         flagged = 0
         for comment_id in queryset.values_list("pk", flat=True):
