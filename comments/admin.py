@@ -4,7 +4,7 @@ from comments.models import Site, Thread
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(admin.ModelAdmin[Site]):
     """The public side's part of a site; the moderation app adds its policy to this page."""
 
     list_display = ["name", "public_key", "created_at"]
@@ -13,7 +13,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Thread)
-class ThreadAdmin(admin.ModelAdmin):
+class ThreadAdmin(admin.ModelAdmin[Thread]):
     list_display = ["key", "title", "site", "is_open", "created_at"]
     list_filter = ["site", "is_open"]
     search_fields = ["key", "title"]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -92,7 +93,7 @@ def _parent_get(*, thread: Thread, parent_id: int) -> Comment:
     return parent
 
 
-def _request_hash(fields: dict[str, object]) -> str:
+def _request_hash(fields: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 

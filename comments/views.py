@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView, exception_handler
 
 from comments import selectors, services
@@ -81,18 +82,19 @@ def node_as_json(root: selectors.CommentNode) -> dict[str, Any]:
     return top
 
 
-class PublishedCommentSerializer(serializers.Serializer):
+class PublishedCommentSerializer(serializers.Serializer[dict[str, Any]]):
     """Documents the shape of a published comment in a thread listing."""
 
     id = serializers.IntegerField()
-    parent = serializers.IntegerField(allow_null=True)
+    # A declared field, taken off the class by DRF's metaclass: it does not shadow Field.parent at run time.
+    parent = serializers.IntegerField(allow_null=True)  # type: ignore[assignment]
     name = serializers.CharField()
     comment = serializers.CharField()
     created = serializers.DateTimeField()
     replies = serializers.ListField(child=serializers.DictField(), help_text="Published replies, same shape.")
 
 
-class ThreadPageSerializer(serializers.Serializer):
+class ThreadPageSerializer(serializers.Serializer[dict[str, Any]]):
     count = serializers.IntegerField(help_text="Published top-level comments.")
     total = serializers.IntegerField(help_text="All published comments, replies included.")
     page = serializers.IntegerField()
@@ -102,7 +104,7 @@ class ThreadPageSerializer(serializers.Serializer):
     results = PublishedCommentSerializer(many=True)
 
 
-class ThreadQuerySerializer(serializers.Serializer):
+class ThreadQuerySerializer(serializers.Serializer[dict[str, Any]]):
     site = Text(max_length=64)
     page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=20)
@@ -138,10 +140,10 @@ class CommentCollection(APIView):
     # Anonymous posting: no session authentication, hence no CSRF check for readers.
     authentication_classes: list[type] = []
 
-    def get_throttles(self) -> list[SubmitRateThrottle]:
+    def get_throttles(self) -> list[BaseThrottle]:
         return [SubmitRateThrottle()] if self.request.method == "POST" else []
 
-    class SubmitInputSerializer(serializers.Serializer):
+    class SubmitInputSerializer(serializers.Serializer[dict[str, Any]]):
         site = Text(max_length=64)
         thread = Text(max_length=500)
         name = Text(
@@ -153,9 +155,11 @@ class CommentCollection(APIView):
             error_messages={"required": COMMENT_MESSAGE, "blank": COMMENT_MESSAGE, "null": COMMENT_MESSAGE},
         )
         email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
-        parent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+        parent = serializers.IntegerField(  # type: ignore[assignment]  # a declared field, as above
+            required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+        )
 
-    class SubmitOutputSerializer(serializers.Serializer):
+    class SubmitOutputSerializer(serializers.Serializer[dict[str, Any]]):
         id = serializers.IntegerField()
         status = serializers.CharField()
         status_url = serializers.URLField()
@@ -261,7 +265,8 @@ class CommentDetail(APIView):
         # The moderation app adds its block for the site's moderators (comments.signals).
         for _receiver, extra in comment_status_requested.send(sender=Comment, comment=comment, user=request.user):
             if extra:
-                body.update(extra)
+                # Receivers return a dict or None (comments.signals); the stubs type a response as str.
+                body.update(cast("dict[str, Any]", extra))
         return Response(body)
 
 
@@ -269,7 +274,7 @@ class CommentReport(APIView):
     authentication_classes: list[type] = []
     throttle_classes = [ReportRateThrottle]
 
-    class ReportInputSerializer(serializers.Serializer):
+    class ReportInputSerializer(serializers.Serializer[dict[str, Any]]):
         site = Text(max_length=64)
         reason = Text(max_length=300, required=False, allow_blank=True, default="")
 
@@ -314,7 +319,7 @@ class ThreadCommentList(APIView):
 
 
 class CommentCounts(APIView):
-    class CountsQuerySerializer(serializers.Serializer):
+    class CountsQuerySerializer(serializers.Serializer[dict[str, Any]]):
         site = Text(max_length=64)
         thread = serializers.ListField(child=Text(max_length=500), min_length=1, max_length=MAX_COUNT_THREADS)
 

@@ -14,12 +14,14 @@ import uuid
 from time import monotonic
 from typing import Any
 
+from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
 
 
 class AtomicChannel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu's filesystem Channel._put has this signature too (its stubs mark the same override).
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         filename = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         incoming = os.path.join(os.path.dirname(os.path.normpath(self.data_folder_out)), "incoming")
         os.makedirs(incoming, exist_ok=True)
@@ -29,19 +31,20 @@ class AtomicChannel(filesystem.Channel):
                 f.write(dumps(payload).encode())
             os.replace(staged, os.path.join(self.data_folder_out, filename))
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot add file {filename!r} to directory") from exc
+            raise ChannelError(f"Cannot add file {filename!r} to directory") from exc
 
     def get_table(self, exchange: str) -> list[Any]:
         try:
-            with self._exchange_file(exchange).open("r") as f:
+            # _exchange_file is kombu's (5.4+), missing from celery-types' kombu stubs.
+            with self._exchange_file(exchange).open("r") as f:  # type: ignore[attr-defined]
                 fcntl.flock(f, fcntl.LOCK_SH)
                 content = f.read()
         except FileNotFoundError:
             return []
         return [filesystem.exchange_queue_t(*q) for q in loads(content)] if content.strip() else []
 
-    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
-        file = self._exchange_file(exchange)
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str | None, queue: str) -> None:
+        file = self._exchange_file(exchange)  # type: ignore[attr-defined]  # as in get_table
         self.control_folder.mkdir(parents=True, exist_ok=True)
         binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         with os.fdopen(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "r+") as f:

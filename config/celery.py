@@ -27,14 +27,15 @@ from config import logging as moderato_logging
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
-class OnCommitTask(DjangoTask):
+class OnCommitTask(DjangoTask[Any, Any]):
     """A task whose ``delay_on_commit`` never breaks the request that committed.
 
     If the broker is unreachable the error is logged by Django and swallowed: the row is
     already stored, and the periodic sweep queues it once the broker is back.
     """
 
-    def delay_on_commit(self, *args, **kwargs) -> None:
+    # None, as in Celery's own DjangoTask.delay_on_commit: celery-types says it returns an AsyncResult.
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         # A named function, not a functools.partial: Django's robust on_commit logs the failing
         # callback by its __qualname__, which a partial does not have.
         def send() -> None:

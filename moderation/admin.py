@@ -5,12 +5,13 @@ decision is checked the same way and leaves an audit row.
 """
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Model, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
@@ -31,7 +32,7 @@ from moderation.models import (
 from moderation.webhooks import signing_secret
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline[models.Model, Comment]):
     """Rows shown under a comment that nobody adds, edits or deletes from the admin."""
 
     extra = 0
@@ -46,25 +47,28 @@ class ReadOnlyInline(admin.TabularInline):
 
 class DecisionInline(ReadOnlyInline):
     model = ModerationDecision
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "labels", "note"]
+    fields = ("created_at", "actor", "action", "from_status", "to_status", "labels", "note")
     readonly_fields = fields
     verbose_name_plural = "History of decisions"
 
 
 class ReportInline(ReadOnlyInline):
     model = Report
-    fields = ["created_at", "reason"]
+    fields = ("created_at", "reason")
     readonly_fields = fields
     verbose_name_plural = "Reader reports"
 
 
-class SiteScopedAdmin(admin.ModelAdmin):
+_Row = TypeVar("_Row", bound=Model)
+
+
+class SiteScopedAdmin(admin.ModelAdmin[_Row]):
     """A list a moderator sees only the sites they moderate of (``sites.site_scoped``): every admin of
     rows that belong to a site uses it, with ``site_field`` the path to the site's id."""
 
     site_field = "site_id"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_Row]:
         return sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
 
 
@@ -75,7 +79,7 @@ def site_filter(site_field: str) -> type[admin.SimpleListFilter]:
         title = "site"
         parameter_name = "site"
 
-        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
             allowed = sites.site_scoped(Site.objects.order_by("name"), user=request.user, site_field="pk")
             return [(str(site.pk), str(site)) for site in allowed]
 
@@ -86,7 +90,10 @@ def site_filter(site_field: str) -> type[admin.SimpleListFilter]:
     return ModeratedSiteFilter
 
 
-def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
+CommentAction = Callable[["CommentAdmin", HttpRequest, QuerySet[Comment]], None]
+
+
+def moderation_action(action: ModerationAction) -> CommentAction:
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         decided = 0
         for comment_id in queryset.values_list("pk", flat=True):
@@ -98,7 +105,7 @@ def moderation_action(action: ModerationAction):  # type: ignore[no-untyped-def]
     return admin.action(description=f"{action.label}: selected comments", permissions=["moderate"])(run)
 
 
-def commenter_action(kind: CommenterFlag.Kind, by: str, description: str):  # type: ignore[no-untyped-def]
+def commenter_action(kind: CommenterFlag.Kind, by: str, description: str) -> CommentAction:
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         flagged = 0
         for comment_id in queryset.values_list("pk", flat=True):
@@ -129,7 +136,7 @@ class ReasonFilter(admin.SimpleListFilter):
     parameter_name = "reason"
     CODES = [(code.value, label) for code, label in policy.REASON_LABELS.items()]
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
         return self.CODES
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
@@ -150,7 +157,7 @@ class ScoreBandFilter(admin.SimpleListFilter):
         default threshold for."""
         return sorted(policy.thresholds_effective(produced=sites.model_default_thresholds()[0], site={}, models={}))
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
         return [
             (f"{attribute}:{band}", f"{attribute} {band} ({low:g}-{min(high, 1):g})")
             for attribute in self.attributes()
@@ -169,7 +176,7 @@ class ModelVersionFilter(admin.SimpleListFilter):
     title = "model version"
     parameter_name = "model"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
         recent = Comment.objects.exclude(model_versions={}).order_by("-pk").values_list("model_versions", flat=True)
         versions = sorted({version for row in recent[:2000] for version in row.values()})
         return [(version, version) for version in versions]
@@ -181,7 +188,7 @@ class ModelVersionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Comment)
-class CommentAdmin(SiteScopedAdmin):
+class CommentAdmin(SiteScopedAdmin[Comment]):
     site_field = "thread__site_id"
 
     list_display = [
@@ -209,10 +216,10 @@ class CommentAdmin(SiteScopedAdmin):
         rescore_held,
     ]
     inlines = [ReportInline, DecisionInline]
-    fields = [
+    fields = (
         "status", "thread", "thread_context", "author_name", "author_email", "explanation", "score_bars", "reason_list",
         "model_versions", "language_script", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
-    ]  # fmt: skip
+    )  # fmt: skip
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
@@ -314,7 +321,8 @@ def comment_spans(comment: Comment) -> list[dict[str, Any]]:
 def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None) -> str:
     """The text, escaped, with each span in <mark>; cut at ``limit`` characters."""
     end = len(text) if limit is None else min(len(text), limit)
-    parts, position = [], 0
+    parts: list[str] = []
+    position = 0
     for span in spans:
         begin, stop = int(span["begin"]), int(span["end"])
         if begin < position or stop > end:
@@ -333,7 +341,7 @@ def bar_colour(value: float) -> str:
 
 
 @admin.register(ModerationDecision)
-class ModerationDecisionAdmin(SiteScopedAdmin):
+class ModerationDecisionAdmin(SiteScopedAdmin[ModerationDecision]):
     """The audit trail: readable by moderators (of their sites), editable by nobody."""
 
     site_field = "comment__thread__site_id"
@@ -353,20 +361,20 @@ class ModerationDecisionAdmin(SiteScopedAdmin):
 
 
 @admin.register(CommenterFlag)
-class CommenterFlagAdmin(SiteScopedAdmin):
+class CommenterFlagAdmin(SiteScopedAdmin[CommenterFlag]):
     list_display = ["identity", "kind", "site", "created_by", "created_at"]
     list_filter = ["kind", site_filter("site_id")]
     search_fields = ["identity"]
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
     """Model versions with their gates and replay; promote a candidate, roll back in one click."""
 
     list_display = ["version", "name", "status", "based_on", "labels", "gates_passed", "replay_changed", "created_at"]
     list_filter = ["name", "status"]
-    fields = ["name", "version", "status", "based_on", "labels", "gate_table", "replay_summary", "stored_files",
-              "created_at", "promoted_at", "promoted_by"]  # fmt: skip
+    fields = ("name", "version", "status", "based_on", "labels", "gate_table", "replay_summary", "stored_files",
+              "created_at", "promoted_at", "promoted_by")  # fmt: skip
     readonly_fields = fields
     actions = ["promote", "roll_back"]
 
@@ -378,7 +386,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="gates passed")
     def gates_passed(self, row: ModelVersion) -> bool | None:
-        return row.gates.get("passed")
+        passed: bool | None = row.gates.get("passed")
+        return passed
 
     @admin.display(description="replay: decisions changed")
     def replay_changed(self, row: ModelVersion) -> str:
@@ -442,7 +451,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
 
-class SitePolicyInline(admin.StackedInline):
+class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
     """The moderation policy, on the site's page: created with the site, never deleted apart from it."""
 
     model = SitePolicy
@@ -488,15 +497,15 @@ class SitePolicyInline(admin.StackedInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(SiteScopedAdmin):
+class NotificationAdmin(SiteScopedAdmin[Notification]):
     """The delivery log of the outbox: every webhook and e-mail, its attempts and the last answer."""
 
     list_display = ["created_at", "event", "kind", "site", "comment", "state", "attempts", "last_result",
                     "next_attempt_at", "delivered_at"]  # fmt: skip
     list_filter = ["state", "kind", "event", site_filter("site_id")]
     search_fields = ["event_id", "last_result"]
-    readonly_fields = ["event_id", "kind", "event", "site", "comment", "payload", "state", "attempts",
-                       "next_attempt_at", "last_attempt_at", "last_result", "delivered_at", "created_at"]  # fmt: skip
+    readonly_fields = ("event_id", "kind", "event", "site", "comment", "payload", "state", "attempts",
+                       "next_attempt_at", "last_attempt_at", "last_result", "delivered_at", "created_at")  # fmt: skip
     fields = readonly_fields
     actions = ["retry_now"]
 
@@ -525,7 +534,7 @@ admin.site.unregister(Thread)
 
 
 @admin.register(Thread)
-class ModeratedThreadAdmin(SiteScopedAdmin, ThreadAdmin):
+class ModeratedThreadAdmin(SiteScopedAdmin[Thread], ThreadAdmin):
     """The public side's thread list, limited to the moderator's sites."""
 
     list_filter = [site_filter("site_id"), "is_open"]

@@ -104,7 +104,7 @@ def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENT
     row = candidate.attributes.index(attribute)
     new_scores = candidate.probabilities([c.body for c in comments])[:, row]
     changes: Counter[str] = Counter()
-    examples = []
+    examples: list[dict[str, Any]] = []
     for comment, score in zip(comments, new_scores.tolist(), strict=True):
         thresholds = sites.site_thresholds(site=comment.thread.site)
         facts = comment_facts(comment=comment)

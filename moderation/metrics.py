@@ -102,8 +102,8 @@ def dead_processes_forget() -> list[int]:
             dead.add(int(pid))
         except PermissionError:  # alive, another user's
             pass
-    for pid in dead:
-        process_dead(pid)
+    for dead_pid in dead:
+        process_dead(dead_pid)
     return sorted(dead)
 
 

@@ -63,7 +63,8 @@ def decision_notify(*, comment_id: int, status: str) -> list[Notification]:
     for row in rows:
         row.site, row.comment, row.next_attempt_at = site, comment, now
         row.save()
-        notification_deliver_task.delay_on_commit(row.pk)
+        # The app's task class is a DjangoTask (config.celery.OnCommitTask); celery-types types shared tasks as Task.
+        notification_deliver_task.delay_on_commit(row.pk)  # type: ignore[attr-defined]
     return rows
 
 
@@ -171,7 +172,7 @@ def notifications_retry(*, notification_ids: list[int]) -> int:
     ids = list(updated.values_list("pk", flat=True))
     Notification.objects.filter(pk__in=ids).update(state=Notification.State.PENDING, next_attempt_at=timezone.now())
     for notification_id in ids:
-        notification_deliver_task.delay_on_commit(notification_id)
+        notification_deliver_task.delay_on_commit(notification_id)  # type: ignore[attr-defined]  # as above
     return len(ids)
 
 
@@ -206,7 +207,7 @@ def held_comment_email(comment_id: int) -> int:
 
 
 @shared_task(name="moderation.tasks.comment_webhook", bind=True, acks_late=True, autoretry_for=(WebhookError,))
-def comment_webhook(self: Task, comment_id: int, event: str) -> bool:
+def comment_webhook(self: Task[[int, str], bool], comment_id: int, event: str) -> bool:
     comment = Comment.objects.select_related("thread__site__policy").get(pk=comment_id)
     site_policy = comment.thread.site.policy
     if not site_policy.webhook_url:

@@ -24,7 +24,8 @@ def site_policy_create(sender: type[Site], instance: Site, created: bool, raw: b
 def comment_posted(sender: type[Comment], comment_id: int, **kwargs: Any) -> None:
     """Queue the new comment for scoring once it is committed (a broker failure is logged; the sweep
     finds the comment later)."""
-    tasks.comment_score.delay_on_commit(comment_id)
+    # The app's task class is a DjangoTask (config.celery.OnCommitTask); celery-types types shared tasks as Task.
+    tasks.comment_score.delay_on_commit(comment_id)  # type: ignore[attr-defined]
 
 
 @receiver(comment_was_reported, dispatch_uid="moderation-comment-reported")

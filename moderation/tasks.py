@@ -38,7 +38,7 @@ DATABASE_RETRIES = 5
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def comment_score(self: Task, comment_id: int) -> str:
+def comment_score(self: Task[[int], str], comment_id: int) -> str:
     """Score and decide one comment (and notify); safe to run twice or after a moderator has acted."""
     started = time.monotonic()
     try:

@@ -3,10 +3,12 @@
 A new key is shown once, in the message after saving; only its hash and prefix are kept.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -14,16 +16,22 @@ from moderation import sites
 from moderation.compat import services
 from moderation.compat.models import ApiKey, TrainingLabel
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups  # django-stubs' type of ModelAdmin.fields
 
-class SiteScoped(admin.ModelAdmin):
+
+_Row = TypeVar("_Row", bound=Model)
+
+
+class SiteScoped(admin.ModelAdmin[_Row]):
     """Rows of the sites the user moderates only (``moderation.sites.site_scoped``), like the queue."""
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_Row]:
         return sites.site_scoped(super().get_queryset(request), user=request.user, site_field="site_id")
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(SiteScoped):
+class ApiKeyAdmin(SiteScoped[ApiKey]):
     list_display = [
         "prefix", "name", "site", "requests_per_minute", "request_count", "month_request_count", "last_used_at",
         "created_at", "revoked_at",
@@ -38,12 +46,12 @@ class ApiKeyAdmin(SiteScoped):
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         return [*self.readonly_fields, "site"] if obj is not None else ["prefix"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> _FieldGroups:
         if obj is None:
             return ["site", "name", "requests_per_minute"]
         return ["site", "name", "prefix", "requests_per_minute", *self.readonly_fields[1:]]
 
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: ModelForm[ApiKey], change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -61,7 +69,7 @@ class ApiKeyAdmin(SiteScoped):
 
 
 @admin.register(TrainingLabel)
-class TrainingLabelAdmin(SiteScoped):
+class TrainingLabelAdmin(SiteScoped[TrainingLabel]):
     """Labels sent by clients: readable and deletable, never edited."""
 
     list_display = ["created_at", "site", "source", "labels", "short_text", "community_id", "client_token"]

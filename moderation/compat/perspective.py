@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,7 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defaul
 def comment_text(body: dict[str, Any]) -> str:
     """The comment's text as scored: required, at most 20 KB, HTML reduced to its text."""
     comment = field(body, "comment", dict, {})
-    text = field(comment, "text", str, "")
+    text: str = field(comment, "text", str, "")
     text_type = field(comment, "type", str, "PLAIN_TEXT")
     if text_type not in TEXT_TYPES:
         raise invalid(f"Invalid value at 'comment.type': {text_type[:40]!r}.")
@@ -231,7 +232,7 @@ def suggested_labels(body: dict[str, Any]) -> dict[str, int]:
     return labels
 
 
-def api_view(handler):  # type: ignore[no-untyped-def]
+def api_view(handler: Callable[[dict[str, Any], ApiKey], JsonResponse]) -> Callable[[HttpRequest], JsonResponse]:
     """Answer POST only, with the key checked first and every PerspectiveError in Google's shape."""
 
     @csrf_exempt
