@@ -95,12 +95,14 @@ def stop(
 
 @pytest.fixture
 def cleanup():
-    """Processes (supervisors) a failing test leaves behind are killed with their session."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started.append
-    for process in started:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+    """What a failing test leaves behind is killed: the supervisors, and every child's process group."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+    yield lambda process, log: started.append((process, log))
+    for process, log in started:
+        pgids = [int(pid) for pid in re.findall(r"started \S+ \(pid (\d+)\)", log.read_text(errors="replace"))]
+        for pgid in [process.pid, *pgids]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
         process.wait()
 
 
@@ -113,7 +115,7 @@ def test_it_restarts_a_dying_child_with_a_doubling_back_off_and_gives_up_saying_
         stable_after=5,
         give_up_after=5,
     )
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     steady = started_pid(log, "steady")
     assert supervisor.wait(timeout=30) == 1
     output = log.read_text()
@@ -129,17 +131,28 @@ def test_it_starts_the_back_off_over_once_a_child_has_stayed_up(tmp_path, cleanu
     supervisor, log = supervise(
         tmp_path, {"napper": ["sleep", "0.6"]}, first_delay=0.1, max_delay=0.4, stable_after=0.5, give_up_after=2
     )
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     wait_for(log, r"restarting napper", count=4)
     assert stop(supervisor)[0] == 0
     assert re.findall(r"restarting napper in ([\d.]+) s", log.read_text()) == ["0.1"] * 4
+
+
+def test_it_kills_what_a_dead_child_left_behind_before_starting_it_again(tmp_path, cleanup):
+    # Like a killed Celery's pool, or a killed gunicorn's workers still holding the port.
+    parent = ["sh", "-c", "sleep 600 & echo left $!; sleep 0.5; exit 5"]
+    supervisor, log = supervise(tmp_path, {"parent": parent}, first_delay=5)
+    cleanup(supervisor, log)
+    left = int(wait_for(log, r"left (\d+)")[0][1])
+    wait_for(log, r"restarting parent in 5 s")
+    assert not alive(left)
+    assert stop(supervisor)[0] == 0
 
 
 def test_it_stops_on_ctrl_c_with_one_sigterm_to_each_child(tmp_path, cleanup):
     # What a child receives: Ctrl-C goes to the terminal's process group, which holds the supervisor only.
     child = "trap 'echo got INT' INT; trap 'echo got TERM; exit 0' TERM; echo up; while :; do sleep 0.05; done"
     supervisor, log = supervise(tmp_path, {"one": ["sh", "-c", child], "two": ["sh", "-c", child]})
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     wait_for(log, r"(one|two) +\| up", count=2)
     os.killpg(supervisor.pid, signal.SIGINT)
     code, _ = stop(supervisor, None)
@@ -153,15 +166,16 @@ def test_it_stops_on_ctrl_c_with_one_sigterm_to_each_child(tmp_path, cleanup):
 def test_it_kills_what_does_not_stop_within_the_timeout_and_a_second_signal_kills_at_once(tmp_path, cleanup):
     stubborn = ["sh", "-c", "trap '' TERM; sleep 600 & echo grandchild $!; wait"]
     supervisor, log = supervise(tmp_path, {"stubborn": stubborn}, stop_timeout=1)
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     grandchild = int(wait_for(log, r"grandchild (\d+)")[0][1])
     code, took = stop(supervisor)
     assert code == 0 and 1 <= took < 3
     assert "stubborn (pid" in log.read_text() and "still running after 1 s: SIGKILL" in log.read_text()
     assert not alive(grandchild)  # the whole process group, not only the child it started
 
-    supervisor, log = supervise(tmp_path, {"stubborn": stubborn}, stop_timeout=60)
-    cleanup(supervisor)
+    (tmp_path / "again").mkdir()
+    supervisor, log = supervise(tmp_path / "again", {"stubborn": stubborn}, stop_timeout=60)
+    cleanup(supervisor, log)
     grandchild = int(wait_for(log, r"grandchild (\d+)")[0][1])
     supervisor.send_signal(signal.SIGTERM)
     wait_for(log, "stopping")
@@ -175,7 +189,7 @@ def test_it_prefixes_every_line_with_the_program_name(tmp_path, cleanup):
     supervisor, log = supervise(
         tmp_path, {"web": ["sh", "-c", "echo one; echo two >&2; printf 'no newline'; sleep 600"]}
     )
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     wait_for(log, r"web +\| two")  # the last, unfinished line is printed when the pipe closes
     stop(supervisor)
     lines = log.read_text().splitlines()
@@ -184,7 +198,7 @@ def test_it_prefixes_every_line_with_the_program_name(tmp_path, cleanup):
 
 def test_its_children_die_with_it_even_when_it_is_killed(tmp_path, cleanup):
     supervisor, log = supervise(tmp_path, {"sleeper": ["sleep", "600"]})
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     sleeper = started_pid(log, "sleeper")
     os.kill(supervisor.pid, signal.SIGKILL)  # no chance to stop anything: the kernel tells the child
     supervisor.wait()
@@ -249,7 +263,7 @@ def test_make_runs_stack_restarts_a_killed_worker_and_stops_cleanly_on_sigterm(t
         supervisor = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    cleanup(supervisor)
+    cleanup(supervisor, log)
     groups = {name: started_pid(log, name) for name in ("web", "worker", "beat")}
     wait_for(log, r"worker +\| .*celery@\S+ ready\.", timeout=120)
     wait_for(log, r"web +\| .*Listening at", timeout=120)
@@ -261,10 +275,10 @@ def test_make_runs_stack_restarts_a_killed_worker_and_stops_cleanly_on_sigterm(t
     os.kill(worker, signal.SIGKILL)
     wait_for(log, rf"worker \(pid {worker}\) was killed by SIGKILL")
     assert not any(alive(pid) for pid in pool)  # its orphaned pool is killed too
+    comment = comment_post(base, "Thanks for this piece.")  # posted while no worker runs
+    assert wait_until_decided(base, comment, timeout=90) != "pending"
     restarted = started_pid(log, "worker", nth=2)
     assert "restarting worker in 1 s (restart 1)" in log.read_text()
-    comment = comment_post(base, "Thanks for this piece.")  # posted while the new worker starts
-    assert wait_until_decided(base, comment, timeout=90) != "pending"
     workers = healthz(base)["checks"]["workers"]
     assert workers["ok"] and workers["last_heartbeat_seconds_ago"] < 3, workers  # the new worker beats
     groups["worker"] = restarted
