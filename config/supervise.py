@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -73,13 +73,12 @@ class Supervisor:
     give_up_after: int = 10
     stop_timeout: float = 8.0
     out: TextIO = field(default_factory=lambda: sys.stdout)
-    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self.children = [Child(program, delay=self.first_delay) for program in self.programs]
         self.width = max(len("supervise"), *(len(p.name) for p in self.programs))
         self.selector = selectors.DefaultSelector()
-        self.stop_signal: int | None = None
+        self.stop_reason: str | None = None  # a signal's name, or "giving up"
         self.signals_received = 0
 
     # Output ------------------------------------------------------------------------------------
@@ -88,8 +87,11 @@ class Supervisor:
         self.line("supervise", f"{time.strftime('%H:%M:%S')} {message}")
 
     def line(self, name: str, text: str) -> None:
-        self.out.write(f"{name:<{self.width}} | {text}\n")
-        self.out.flush()
+        try:
+            self.out.write(f"{name:<{self.width}} | {text}\n")
+            self.out.flush()
+        except (OSError, ValueError):  # the terminal is gone (SIGHUP follows): keep going, silently
+            pass
 
     def pump(self, timeout: float) -> None:
         """Print what the children wrote, waiting up to ``timeout`` seconds (less if a signal arrives)."""
@@ -116,8 +118,8 @@ class Supervisor:
 
     def drain(self, timeout: float) -> None:
         """Print the rest of the children's output, until every pipe is closed or ``timeout`` passes."""
-        deadline = self.clock() + timeout
-        while any(key.data is not None for key in self.selector.get_map().values()) and self.clock() < deadline:
+        deadline = time.monotonic() + timeout
+        while any(key.data is not None for key in self.selector.get_map().values()) and time.monotonic() < deadline:
             self.pump(0.05)
 
     # Children ----------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ class Supervisor:
         os.close(write)
         os.set_blocking(read, False)
         self.selector.register(read, selectors.EVENT_READ, Output(child.program.name))
-        child.process, child.started_at, child.restart_at = process, self.clock(), None
+        child.process, child.started_at, child.restart_at = process, time.monotonic(), None
         self.say(f"started {child.program.name} (pid {process.pid}): {' '.join(child.program.argv)}")
 
     def reap(self, child: Child, *, block: bool = False) -> bool:
@@ -158,10 +160,10 @@ class Supervisor:
         killpg(process.pid, signal.SIGKILL)  # a killed Celery's pool, a killed gunicorn's workers
         code = process.wait()
         child.process = None
-        ran_for = self.clock() - child.started_at
+        ran_for = time.monotonic() - child.started_at
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         self.say(f"{child.program.name} (pid {process.pid}) {how} after {ran_for:.1f} s")
-        if self.stop_signal is None:
+        if self.stop_reason is None:
             self.died(child, ran_for=ran_for)
         return True
 
@@ -176,10 +178,10 @@ class Supervisor:
                 f"{child.program.name} died {child.quick_deaths} times in a row within {self.stable_after:g} s "
                 "of starting: giving up, stopping everything"
             )
-            self.stop_signal = 0
+            self.stop_reason = "giving up"
             return
         child.restarts += 1
-        child.restart_at = self.clock() + child.delay
+        child.restart_at = time.monotonic() + child.delay
         self.say(f"restarting {child.program.name} in {child.delay:g} s (restart {child.restarts})")
         child.delay = min(child.delay * 2, self.max_delay)
 
@@ -187,8 +189,8 @@ class Supervisor:
 
     def signal_received(self, signum: int, _frame: object) -> None:
         self.signals_received += 1
-        if self.stop_signal is None:
-            self.stop_signal = signum
+        if self.stop_reason is None:
+            self.stop_reason = signal.Signals(signum).name
 
     def signals_install(self) -> None:
         read, write = os.pipe()
@@ -206,18 +208,17 @@ class Supervisor:
         self.signals_install()
         for child in self.children:
             self.start(child)
-        while self.stop_signal is None:
+        while self.stop_reason is None:
             due = [c.restart_at for c in self.children if c.restart_at is not None]
-            self.pump(min([0.2, *(at - self.clock() for at in due)]))
+            self.pump(min([0.2, *(at - time.monotonic() for at in due)]))
             for child in self.children:
                 self.reap(child)
-            now = self.clock()
+            now = time.monotonic()
             for child in self.children:
-                if self.stop_signal is None and child.restart_at is not None and child.restart_at <= now:
+                if self.stop_reason is None and child.restart_at is not None and child.restart_at <= now:
                     self.start(child)
-        gave_up = self.stop_signal == 0
-        self.stop("giving up" if gave_up else signal.Signals(self.stop_signal).name)
-        return 1 if gave_up else 0
+        self.stop(self.stop_reason)
+        return 1 if self.stop_reason == "giving up" else 0
 
     def stop(self, reason: str) -> None:
         running = [c for c in self.children if c.process is not None]
@@ -227,9 +228,9 @@ class Supervisor:
             assert child.process is not None
             with contextlib.suppress(ProcessLookupError):
                 child.process.send_signal(signal.SIGTERM)
-        deadline = self.clock() + self.stop_timeout
-        while running and self.clock() < deadline and self.signals_received == signals_before:
-            self.pump(min(0.1, deadline - self.clock()))
+        deadline = time.monotonic() + self.stop_timeout
+        while running and time.monotonic() < deadline and self.signals_received == signals_before:
+            self.pump(min(0.1, deadline - time.monotonic()))
             running = [c for c in running if not self.reap(c)]
         for child in running:
             assert child.process is not None
