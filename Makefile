@@ -17,17 +17,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## run: SQLite + a file-system broker, a real Celery worker with beat, and gunicorn on $(HOST):$(PORT)
+## run: SQLite + a file-system broker, gunicorn on $(HOST):$(PORT), a real Celery worker and beat, under
+## config/supervise.py (a child that dies is restarted; Ctrl-C or SIGTERM stops them all within 10 s)
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops everything)"
 	@rm -rf "$${MODERATO_METRICS_DIR:-$(MODERATO_DATA_DIR)/metrics}"  # the previous run's metrics files
-	@trap 'kill 0' INT TERM EXIT; \
-	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
-	$(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind $(HOST):$(PORT) --workers 2 --threads 4 & \
-	wait
+	$(PY) -m config.supervise --bind $(HOST):$(PORT) --web-workers 2 --threads 4 --concurrency 2
 
 ## test: linters and contracts, then the whole pytest suite (DATABASE_URL / REDIS_URL pick the services)
 test: export MODERATO_DATA_DIR = $(CURDIR)/var/test
