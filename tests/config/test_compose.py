@@ -37,6 +37,8 @@ def test_it_declares_the_production_services():
         assert "SECRET_KEY" in env
         assert set(services[name]["depends_on"]) == {"db", "redis"}
     assert services["db"]["image"].startswith("postgres") and services["redis"]["image"].startswith("redis")
+    # gunicorn is published directly: a forwarded-for header is the client's own, never trusted by default.
+    assert services["web"]["environment"]["MODERATO_TRUSTED_PROXIES"] == "${MODERATO_TRUSTED_PROXIES:-0}"
     assert "gunicorn config.wsgi" in " ".join(services["web"]["command"])
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
