@@ -86,6 +86,9 @@ class Comment(models.Model):
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
     requeued_at = models.DateTimeField(null=True, blank=True)
     requeues = models.PositiveSmallIntegerField(default=0, help_text="Times the sweep queued it again.")
+    trap_filled = models.BooleanField(
+        default=False, help_text="The widget's hidden field, which people never see, came filled in (a bot)."
+    )
     # Set when the comment is scored (ml.language): "" until then, or when it has too few letters.
     language = models.CharField(max_length=8, blank=True, help_text="ISO 639-1 code of the detected language.")
     script = models.CharField(max_length=4, blank=True, help_text="ISO 15924 code of the script it is written in.")

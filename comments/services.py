@@ -109,6 +109,7 @@ def comment_submit(
     user_agent: str = "",
     origin: str = "",
     idempotency_key: str = "",
+    trap: str = "",
 ) -> Submission:
     """Store a new comment as pending and announce it (``comment_was_posted``: the moderation app
     queues it for scoring once the row is committed).
@@ -116,6 +117,7 @@ def comment_submit(
     With an idempotency key, a repeat of the same submission returns the first comment and
     creates nothing; the same key with other fields raises ``IdempotencyConflict``. ``origin`` is
     the Origin of a cross-origin browser request ("" otherwise), checked against the site's list.
+    ``trap`` is the widget's hidden field (``website``): filled in, the comment is stored and held.
     """
     site = site_get(public_key=site_key)
     site_check_origin(site=site, origin=origin)
@@ -138,6 +140,7 @@ def comment_submit(
                 body=body,
                 ip_hash=ip_hash(address=address),
                 user_agent=user_agent[:300],
+                trap_filled=bool(trap.strip()),
             )
             if idempotency_key:
                 IdempotencyKey.objects.create(

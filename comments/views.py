@@ -158,6 +158,13 @@ class CommentCollection(APIView):
         parent = serializers.IntegerField(  # type: ignore[assignment]  # a declared field, as above
             required=False, allow_null=True, min_value=1, max_value=2**63 - 1
         )
+        website = Text(
+            max_length=500,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The widget's hidden field: leave it out or empty (filled in, the comment is held).",
+        )
 
     class SubmitOutputSerializer(serializers.Serializer[dict[str, Any]]):
         id = serializers.IntegerField()
@@ -201,6 +208,7 @@ class CommentCollection(APIView):
                 user_agent=request.headers.get("User-Agent", ""),
                 origin=origin,
                 idempotency_key=idempotency_key,
+                trap=data["website"],
             )
         except services.IdempotencyConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)

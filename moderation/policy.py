@@ -38,6 +38,8 @@ class ReasonCode(enum.StrEnum):
     LINKS = "links"
     SCORING_FAILED = "scoring_failed"
     READER_REPORTS = "reader_reports"
+    TRAP = "trap"
+    DUPLICATE = "duplicate"
 
 
 # How the moderators' queue names each reason.
@@ -52,6 +54,8 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.BLOCKED_COMMENTER: "Blocked commenter",
     ReasonCode.READER_REPORTS: "Reader reports",
     ReasonCode.SCORING_FAILED: "Scoring failed",
+    ReasonCode.TRAP: "Hidden field filled in (a bot)",
+    ReasonCode.DUPLICATE: "Same text posted again",
 }
 
 
@@ -89,6 +93,8 @@ class Facts:
     blocked: str = ""
     blocked_words: tuple[str, ...] = ()
     language: str = ""  # ISO 639-1 code of the detected language, "" when unknown
+    trap_filled: bool = False  # the widget's hidden field came filled in
+    duplicate: bool = False  # the same text, from the same client, in the same thread, before
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,16 @@ def decide(
                     threshold=threshold.publish,
                 )
             )
+    if facts.trap_filled:
+        holds.append(
+            Reason(code=ReasonCode.TRAP, detail="The hidden form field, which people never see, was filled in.")
+        )
+    if facts.duplicate:
+        holds.append(
+            Reason(
+                code=ReasonCode.DUPLICATE, detail="The same text came from the same commenter in this thread before."
+            )
+        )
     if facts.blocked_words:
         holds.append(Reason(code=ReasonCode.BLOCKED_WORDS, detail=f"Blocked words: {', '.join(facts.blocked_words)}."))
     if not facts.trusted:

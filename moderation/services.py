@@ -225,7 +225,15 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
     ):
         blocked = f"e-mail domain {domain}"
     trusted = CommenterFlag.Kind.TRUSTED in flags.values()
+    # The same text from the same client (address hash) earlier in the thread; no address, no match.
+    duplicate = bool(comment.ip_hash) and (
+        Comment.objects.filter(
+            thread_id=comment.thread_id, ip_hash=comment.ip_hash, body=comment.body, pk__lt=comment.pk
+        ).exists()
+    )
     return policy.Facts(
+        trap_filled=comment.trap_filled,
+        duplicate=duplicate,
         hold_all=rules_of_site.hold_all,
         first_comment=rules_of_site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),
         links=rules.links_count(comment.body),

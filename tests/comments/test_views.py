@@ -417,3 +417,24 @@ def node_at(node, depth):
     for _ in range(depth):
         node = node["replies"][0]
     return node
+
+
+def test_a_filled_in_hidden_field_is_stored_and_held_never_silently_dropped(api, site):
+    from moderation import services as moderation
+
+    response = api.post(URL, reply(site) | {"website": "https://cheap-pills.example"}, format="json")
+    assert response.status_code == 202
+    comment_id = response.json()["id"]
+    assert moderation.comment_score(comment_id=comment_id) == "held"
+    assert [reason["code"] for reason in Comment.objects.get(pk=comment_id).reasons] == ["trap"]
+
+
+def test_the_same_text_again_from_the_same_client_in_the_same_thread_is_held(api, site):
+    from moderation import services as moderation
+
+    first = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.40").json()["id"]
+    again = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.40").json()["id"]
+    someone_else = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.41").json()["id"]
+    outcomes = [moderation.comment_score(comment_id=pk) for pk in (first, again, someone_else)]
+    assert outcomes == ["published", "held", "published"]
+    assert [reason["code"] for reason in Comment.objects.get(pk=again).reasons] == ["duplicate"]
