@@ -72,6 +72,19 @@ class SiteScopedAdmin(admin.ModelAdmin[_Row]):
         return sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
 
 
+class ReadOnlySiteScopedAdmin(SiteScopedAdmin[_Row]):
+    """A record nobody adds, edits or deletes from the admin (the audit trail, the delivery log)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 def site_filter(site_field: str) -> type[admin.SimpleListFilter]:
     """A "site" filter that offers only the sites the moderator moderates."""
 
@@ -341,7 +354,7 @@ def bar_colour(value: float) -> str:
 
 
 @admin.register(ModerationDecision)
-class ModerationDecisionAdmin(SiteScopedAdmin[ModerationDecision]):
+class ModerationDecisionAdmin(ReadOnlySiteScopedAdmin[ModerationDecision]):
     """The audit trail: readable by moderators (of their sites), editable by nobody."""
 
     site_field = "comment__thread__site_id"
@@ -497,7 +510,7 @@ class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
 
 
 @admin.register(Notification)
-class NotificationAdmin(SiteScopedAdmin[Notification]):
+class NotificationAdmin(ReadOnlySiteScopedAdmin[Notification]):
     """The delivery log of the outbox: every webhook and e-mail, its attempts and the last answer."""
 
     list_display = ["created_at", "event", "kind", "site", "comment", "state", "attempts", "last_result",
@@ -511,15 +524,6 @@ class NotificationAdmin(SiteScopedAdmin[Notification]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
         return super().get_queryset(request).select_related("site", "comment")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("comments.can_moderate")

@@ -39,7 +39,12 @@ def test_it_splits_lists_on_commas(monkeypatch):
 
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
-    [("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"), ("DATABASE_URL", "nonsense://x", "DATABASE_URL")],
+    [
+        ("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"),
+        ("DATABASE_URL", "nonsense://x", "DATABASE_URL"),
+        ("MODERATO_LOG_FORMAT", "xml", "MODERATO_LOG_FORMAT='xml' is neither json nor plain"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not one of"),
+    ],
 )
 def test_it_stops_start_up_with_a_message_naming_the_bad_variable(variable, value, message, tmp_path):
     result = subprocess.run(
