@@ -3,10 +3,13 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.login import ThrottledAdminLoginForm
 from moderation.health import healthz
 from moderation.metrics import metrics_view
 
 # /livez is answered by moderation.health.LivezMiddleware, before any URL is resolved.
+admin.site.login_form = ThrottledAdminLoginForm  # growing delays after failed logins (config/login.py)
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("comments.urls")),
