@@ -259,7 +259,9 @@ CACHES = {
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        # Embedded: a folder every process of the instance shares, so that rate limits (submissions,
+        # reports, API keys, admin logins) count across gunicorn's workers, not per process.
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
     )
 }
 

@@ -31,6 +31,14 @@ def plain_static_storage(settings) -> None:
     }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fresh_file_cache() -> None:
+    """The embedded cache is a folder under var/test that outlives a run: start each run with it empty
+    (rate-limit counters of an earlier run would count against this one)."""
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        shutil.rmtree(settings.CACHES["default"]["LOCATION"], ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -438,3 +438,30 @@ def test_the_same_text_again_from_the_same_client_in_the_same_thread_is_held(api
     outcomes = [moderation.comment_score(comment_id=pk) for pk in (first, again, someone_else)]
     assert outcomes == ["published", "held", "published"]
     assert [reason["code"] for reason in Comment.objects.get(pk=again).reasons] == ["duplicate"]
+
+
+def test_the_per_address_limit_counts_across_processes(api, site, settings):
+    """In make run every gunicorn worker is a process of its own: the limit is one count for all."""
+    import subprocess
+    import sys
+
+    from tests.conftest import service_env
+
+    settings.MODERATO_SUBMIT_RATE = "2/minute"
+    for _ in range(2):
+        assert api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.50").status_code == 202
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client(HTTP_HOST='127.0.0.1', REMOTE_ADDR='198.51.100.50').post('/api/v1/comments', "
+        "{'site': 'planet', 'thread': '/t', 'name': 'Bob', 'comment': 'Third.'}, content_type='application/json')\n"
+        "print(r.status_code)\n"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        env=service_env(MODERATO_SUBMIT_RATE="2/minute", DJANGO_SETTINGS_MODULE="config.settings"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other.stdout.split()[-1] == "429", other.stderr[-2000:]
