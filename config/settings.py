@@ -261,7 +261,11 @@ CACHES = {
         if REDIS_URL
         # Embedded: a folder every process of the instance shares, so that rate limits (submissions,
         # reports, API keys, admin logins) count across gunicorn's workers, not per process.
-        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},  # one per client address and minute, at most
+        }
     )
 }
 
