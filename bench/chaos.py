@@ -214,7 +214,9 @@ class Stack:
         # initdb refuses root: the cluster belongs to an unprivileged user when the bench runs as root.
         self.pg_user = next((u for u in ("postgres", "nobody") if os.geteuid() == 0 and _user_exists(u)), None)
         self.services: list[Service] = []
-        app_env = compose_env({"SECRET_KEY": self.secret_key}) | {
+        # The load generator plays the reverse proxy in front of gunicorn (one hop that appends the
+        # client's address), as the README says to run compose behind one.
+        app_env = compose_env({"SECRET_KEY": self.secret_key, "MODERATO_TRUSTED_PROXIES": "1"}) | {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "MODERATO_METRICS_DIR": str(root / "metrics"),  # compose's shared metrics volume
