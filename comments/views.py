@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -136,6 +137,18 @@ def thread_page_response(request: Request, thread_key: str) -> Response:
     )
 
 
+def submit_with_one_reconnect(fields: dict[str, Any]) -> services.Submission:
+    """Store a submission; if the database connection drops meanwhile (a restart, a killed backend),
+    nothing was committed, so try once more on a new connection before answering 503."""
+    try:
+        return services.comment_submit(**fields)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:  # (a test's transaction: no reconnecting inside it)
+            raise
+        connection.close()
+        return services.comment_submit(**fields)
+
+
 class CommentCollection(APIView):
     # Anonymous posting: no session authentication, hence no CSRF check for readers.
     authentication_classes: list[type] = []
@@ -196,22 +209,29 @@ class CommentCollection(APIView):
         origin = request.headers.get("Origin", "")
         if origin == f"{request.scheme}://{request.get_host()}":
             origin = ""  # same origin: the page is served by this instance
+        fields = {
+            "site_key": data["site"],
+            "thread_key": data["thread"],
+            "name": data["name"],
+            "body": data["comment"],
+            "email": data.get("email") or "",
+            "parent_id": data.get("parent"),
+            "address": address,
+            "user_agent": request.headers.get("User-Agent", ""),
+            "origin": origin,
+            "idempotency_key": idempotency_key,
+            "trap": data["website"],
+        }
         try:
-            submission = services.comment_submit(
-                site_key=data["site"],
-                thread_key=data["thread"],
-                name=data["name"],
-                body=data["comment"],
-                email=data.get("email") or "",
-                parent_id=data.get("parent"),
-                address=address,
-                user_agent=request.headers.get("User-Agent", ""),
-                origin=origin,
-                idempotency_key=idempotency_key,
-                trap=data["website"],
-            )
+            submission = submit_with_one_reconnect(fields)
         except services.IdempotencyConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except (OperationalError, InterfaceError):
+            return Response(
+                {"detail": "The comment could not be stored: the database is unavailable. Try again."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "5"},
+            )
         comment = submission.comment
         body = {"id": comment.pk, "status": Comment.Status.PENDING.value, "status_url": status_url(request, comment.pk)}
         headers = {"Idempotent-Replayed": "true"} if submission.replayed else {}

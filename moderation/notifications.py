@@ -60,8 +60,11 @@ def decision_notify(*, comment_id: int, status: str) -> list[Notification]:
         )
     if site_policy.email_moderators and status == Status.HELD:
         rows.append(Notification(kind=Notification.Kind.EMAIL, event="comment.held"))
+    # The sweep leaves a new row to its first task for a while: re-sending every young row each period
+    # queued a second task for most notifications of a busy instance (bench/chaos.py).
+    first_sweep = now + timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS)
     for row in rows:
-        row.site, row.comment, row.next_attempt_at = site, comment, now
+        row.site, row.comment, row.next_attempt_at = site, comment, first_sweep
         row.save()
         # The app's task class is a DjangoTask (config.celery.OnCommitTask); celery-types types shared tasks as Task.
         notification_deliver_task.delay_on_commit(row.pk)  # type: ignore[attr-defined]
@@ -101,7 +104,10 @@ def notification_claim(*, notification_id: int) -> Notification | None:
     and a worker killed mid-delivery only delays it.
     """
     now = timezone.now()
-    due = Notification.objects.filter(pk=notification_id, state=Notification.State.PENDING, next_attempt_at__lte=now)
+    # Due, or never tried: the first task after the decision does not wait for the sweep's grace.
+    due = Notification.objects.filter(pk=notification_id, state=Notification.State.PENDING).filter(
+        Q(next_attempt_at__lte=now) | Q(attempts=0)
+    )
     row = due.select_related("site__policy", "comment__thread").first()
     if row is None:
         return None

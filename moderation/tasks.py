@@ -57,7 +57,12 @@ def comment_score(self: Task[[int], str], comment_id: int) -> str:
         raise self.retry(exc=exc, countdown=1) from exc
     except Exception as exc:  # the scorer may fail in any way; bounded retries, then a person
         metrics.comment_scored(outcome="error", seconds=time.monotonic() - started)
-        attempts = services.comment_attempts_get(comment_id=comment_id)
+        try:
+            attempts = services.comment_attempts_get(comment_id=comment_id)
+        except db.DatabaseError:  # the connection went with the failure: a new one, and again soon
+            if not db.connection.in_atomic_block:
+                db.connection.close()
+            raise self.retry(exc=exc, countdown=1) from exc
         if attempts < settings.MODERATO_MAX_SCORING_ATTEMPTS:
             raise self.retry(exc=exc, countdown=2**attempts) from exc
         logger.exception("comment %s: giving up after %s attempts", comment_id, attempts)

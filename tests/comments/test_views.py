@@ -465,3 +465,31 @@ def test_the_per_address_limit_counts_across_processes(api, site, settings):
         timeout=60,
     )
     assert other.stdout.split()[-1] == "429", other.stderr[-2000:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_dropped_during_a_post_is_retried_once_then_answered_503(api, site, monkeypatch):
+    from django.db import OperationalError
+
+    from comments import services
+
+    real = services.comment_submit
+    calls = []
+
+    def drops(times):
+        def submit(**fields):
+            calls.append(1)
+            if len(calls) <= times:
+                raise OperationalError("terminating connection due to administrator command")
+            return real(**fields)
+
+        return submit
+
+    monkeypatch.setattr(services, "comment_submit", drops(1))
+    response = api.post(URL, reply(site), format="json")
+    assert response.status_code == 202 and Comment.objects.filter(pk=response.json()["id"]).exists()
+    calls.clear()
+    monkeypatch.setattr(services, "comment_submit", drops(2))
+    response = api.post(URL, reply(site, comment="Another one."), format="json")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "Try again" in response.json()["detail"]

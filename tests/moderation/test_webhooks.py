@@ -165,3 +165,17 @@ def test_it_gives_up_after_the_last_attempt_and_an_admin_can_retry(site, held_co
 def test_the_retry_delay_doubles_up_to_six_hours():
     delays = [notifications.retry_delay(n).total_seconds() for n in range(1, 12)]
     assert delays[:4] == [30, 60, 120, 240] and delays[-1] == 6 * 3600 and delays == sorted(delays)
+
+
+def test_the_sweep_leaves_a_new_notification_to_its_first_task(site, held_comment, receiver, settings):
+    """A busy queue holds the first task for a while: the sweep must not queue a second one meanwhile."""
+    site.policy.webhook_url = receiver.url
+    site.policy.save()
+    [row] = outbox(held_comment)
+    assert notifications.notifications_due() == []  # young: the first task has it
+    assert notifications.notification_deliver(notification_id=row.pk) == "delivered"  # ... which sends at once
+    [other] = outbox(held_comment, status="published")
+    Notification.objects.filter(pk=other.pk).update(
+        next_attempt_at=timezone.now() - timezone.timedelta(seconds=1)  # its first task was lost
+    )
+    assert notifications.notifications_due() == [other.pk]
