@@ -11,6 +11,8 @@ hold host names or user names (the log has it).
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -84,6 +86,36 @@ def broker_ping() -> None:
 
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=1)
+
+
+SCORING_TASK = "moderation.tasks.comment_score"
+
+
+def oldest_queued_comment(queue: str = "celery", look_at: int = 200) -> int | None:
+    """The comment whose scoring task is nearest the front of the queue (the next a worker takes among
+    them), or None when none of the ``look_at`` oldest messages scores a comment.
+
+    Comments submitted after it have their tasks behind it, still queued: the sweep leaves them alone.
+    """
+    raw_messages: list[bytes] = []
+    if broker_is_redis():  # kombu pushes on the left and workers pop on the right: the oldest last
+        raw_messages = list(reversed(redis_client().lrange(queue, -look_at, -1)))
+    elif settings.CELERY_BROKER_URL == "filesystem://":  # names start with the time they were queued
+        folder = broker_folders()[0]
+        names = sorted(name for name in os.listdir(folder) if name.endswith(f".{queue}.msg"))[:look_at]
+        for name in names:
+            try:
+                raw_messages.append((folder / name).read_bytes())
+            except FileNotFoundError:  # a worker took it meanwhile
+                continue
+    for raw in raw_messages:
+        try:
+            headers = json.loads(raw).get("headers", {})
+            if headers.get("task") == SCORING_TASK:
+                return int(ast.literal_eval(headers["argsrepr"])[0])
+        except (ValueError, KeyError, IndexError, TypeError, SyntaxError):
+            continue
+    return None
 
 
 def broker_queue_length(queue: str = "celery") -> int:

@@ -262,13 +262,17 @@ def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
 REQUEUE_BACKOFF_MAX = 6  # at most 64 times older_than between two re-queues of one comment
 
 
-def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) -> list[int]:
+def pending_comments_claim_stale(
+    *, older_than: timedelta, limit: int = 1000, still_queued_from: int | None = None
+) -> list[int]:
     """Return pending comments waiting longer than their back-off and mark them re-queued now.
 
     A comment is stale when it was created ``older_than`` ago, or last re-queued ``older_than`` times
     2 to the number of re-queues ago (30 s, 1 min, 2 min ... up to 2**REQUEUE_BACKOFF_MAX times): its
     task was lost (broker down at submission, worker killed) or is stuck behind a long queue. The
     back-off keeps a backlog that takes minutes to drain from being queued again and again.
+    ``still_queued_from``: the comment whose task is at the front of the broker's queue; comments
+    submitted after it are still queued behind it, and left alone.
     """
     now = timezone.now()
     cutoff = now - older_than
@@ -278,6 +282,8 @@ def pending_comments_claim_stale(*, older_than: timedelta, limit: int = 1000) ->
         .order_by("created_at")
         .values_list("pk", "requeued_at", "requeues")
     )
+    if still_queued_from is not None:
+        candidates = candidates.filter(pk__lt=still_queued_from)
     ids = []
     for pk, requeued_at, requeues in candidates.iterator():
         if requeued_at is None or requeued_at < now - older_than * 2 ** min(requeues, REQUEUE_BACKOFF_MAX):

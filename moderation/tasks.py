@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from django import db
 from django.conf import settings
 
-from moderation import metrics, services
+from moderation import health, metrics, services
 from moderation.notifications import (
     comment_webhook,
     held_comment_email,
@@ -82,9 +82,15 @@ def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     applies the scheduler's setting.
     """
     seconds = settings.MODERATO_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
-    ids = services.pending_comments_claim_stale(older_than=timedelta(seconds=seconds))
+    try:
+        front = health.oldest_queued_comment()
+    except Exception:  # a broker that cannot be read: sweep as if the queue were empty
+        logger.warning("sweep: the broker's queue cannot be read", exc_info=True)
+        front = None
+    ids = services.pending_comments_claim_stale(older_than=timedelta(seconds=seconds), still_queued_from=front)
     for comment_id in ids:
-        comment_score.delay(comment_id)
+        # On the housekeeping queue: a comment whose task was lost does not wait behind the backlog.
+        comment_score.apply_async(args=(comment_id,), queue="housekeeping")
     if ids:
         logger.info("sweep: re-queued %s pending comments", len(ids))
     return len(ids)

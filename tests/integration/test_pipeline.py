@@ -171,8 +171,10 @@ def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site
     from moderation.tasks import comment_score, pending_comments_sweep
 
     thread = Thread.objects.create(site=site, key="/backlog")
-    backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} ({n})") for n in range(400)]
+    # Older than the backlog, its task lost: the sweep re-queues it (comments behind the queue's front it
+    # leaves alone, their tasks are still queued).
     stale = Comment.objects.create(thread=thread, author_name="B", body=CLEAN)
+    backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} ({n})") for n in range(400)]
     Comment.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=1))
     for comment in backlog:
         comment_score.delay(comment.pk)
@@ -184,3 +186,30 @@ def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site
     assert Comment.objects.filter(pk=stale.pk, requeues=1).exists()
     assert still_pending > 200, f"the sweep ran after {400 - still_pending} of 400 backlog comments"
     wait_for_status(backlog[-1].pk, {"published"}, timeout=120)
+
+
+def test_the_sweep_leaves_comments_whose_tasks_are_still_queued(site, settings, tmp_path):
+    """A backlog waits in a broker of its own (no worker takes it). The sweep re-queues only what is
+    not in the queue (a comment older than the queue's front), never the backlog itself."""
+    from datetime import timedelta
+    from urllib.parse import urlsplit
+
+    from django.utils import timezone
+
+    from comments.models import Thread
+    from moderation import health, services
+    from tests.integration.test_reliability import OWN_REDIS_DB, own_broker, publish_scoring
+
+    env, publisher = own_broker(tmp_path)
+    if "REDIS_URL" in env:
+        settings.CELERY_BROKER_URL = urlsplit(settings.CELERY_BROKER_URL)._replace(path=OWN_REDIS_DB).geturl()
+    else:
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = publisher.conf.broker_transport_options
+    thread = Thread.objects.create(site=site, key="/queued")
+    lost = Comment.objects.create(thread=thread, author_name="L", body=CLEAN)  # its task never reached the broker
+    backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} {n}") for n in range(5)]
+    publish_scoring(publisher, [comment.pk for comment in backlog])
+    Comment.objects.filter(thread=thread).update(created_at=timezone.now() - timedelta(minutes=5))
+    front = health.oldest_queued_comment()
+    assert front == backlog[0].pk
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30), still_queued_from=front) == [lost.pk]
