@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -42,6 +44,20 @@ def no_lone_surrogates(value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("Contains characters that are not valid Unicode text.") from None
+
+
+def has_visible_text(value: str) -> bool:
+    """Whether a reader would see anything: not only spaces, format characters (zero-width spaces,
+    joiners, direction marks), combining marks or control characters."""
+    return any(unicodedata.category(character)[0] not in "ZCM" for character in value)
+
+
+def visible(message: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if not has_visible_text(value):
+            raise ValidationError(message)
+
+    return check
 
 
 class Text(serializers.CharField):
@@ -162,10 +178,12 @@ class CommentCollection(APIView):
         name = Text(
             max_length=100,
             error_messages={"required": NAME_MESSAGE, "blank": NAME_MESSAGE, "null": NAME_MESSAGE},
+            validators=[visible(NAME_MESSAGE)],
         )
         comment = Text(
             max_length=COMMENT_MAX_LENGTH,
             error_messages={"required": COMMENT_MESSAGE, "blank": COMMENT_MESSAGE, "null": COMMENT_MESSAGE},
+            validators=[visible(COMMENT_MESSAGE)],
         )
         email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
         parent = serializers.IntegerField(  # type: ignore[assignment]  # a declared field, as above

@@ -3,6 +3,7 @@ from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from comments.models import Comment, Thread
+from comments.views import COMMENT_MESSAGE, NAME_MESSAGE
 
 URL = "/api/v1/comments"
 
@@ -493,3 +494,11 @@ def test_a_connection_dropped_during_a_post_is_retried_once_then_answered_503(ap
     response = api.post(URL, reply(site, comment="Another one."), format="json")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert "Try again" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\u200b\u200b", "\u200d\u2060\ufeff", " \u00a0\u3000", "\u0301\u0301"])
+def test_a_comment_or_name_of_invisible_characters_only_is_refused_like_an_empty_one(api, site, invisible):
+    response = api.post(URL, reply(site, comment=invisible, name=invisible), format="json")
+    assert response.status_code == 400
+    assert response.json() == {"comment": [COMMENT_MESSAGE], "name": [NAME_MESSAGE]}
+    assert api.post(URL, reply(site, comment="\u200bHi\u200b"), format="json").status_code == 202
