@@ -362,3 +362,13 @@ def test_it_stores_a_label_whose_tokens_hold_nul_and_lone_surrogates(client, key
     label = TrainingLabel.objects.get()
     assert "\x00" not in label.client_token + label.community_id
     assert label.client_token == "tok\ufffden\ufffd"
+
+
+def test_span_scores_are_capped_and_the_last_span_covers_the_rest(client, key):
+    text = "Idiot. " * 3000  # 21,000 characters of one-word sentences
+    body = {"comment": {"text": text[:20_000]}, "requestedAttributes": {"TOXICITY": {}}, "spanAnnotations": True}
+    response = post(client, ANALYZE, key, body)
+    assert response.status_code == 200 and len(response.content) < 100_000
+    spans = response.json()["attributeScores"]["TOXICITY"]["spanScores"]
+    assert len(spans) == 100
+    assert spans[-1]["end"] == len(text[:20_000].rstrip())
