@@ -224,6 +224,8 @@ MODERATO_SPAM_MODEL = env_str("MODERATO_SPAM_MODEL") or None
 MODERATO_MODEL_DIR = Path(env_str("MODERATO_MODEL_DIR") or DATA_DIR / "models")
 MODERATO_MODEL_REFRESH_SECONDS = env_int("MODERATO_MODEL_REFRESH_SECONDS", 10, minimum=1)
 MODERATO_RETRAIN_MIN_LABELS = env_int("MODERATO_RETRAIN_MIN_LABELS", 50, minimum=10)
+# Labels one API key can put into a candidate (its latest), next to the moderators'.
+MODERATO_LABELS_PER_API_KEY = env_int("MODERATO_LABELS_PER_API_KEY", 200, minimum=0)
 
 # Client addresses: how many reverse proxies in front of the app append to X-Forwarded-For.
 # 0 trusts no header at all, so a client cannot spoof its address.

@@ -27,6 +27,7 @@ from ml.model import LinearTextModel
 from ml.obfuscation import obfuscate_positives
 
 FALSE_POSITIVE_SLICE = Path(__file__).resolve().parent / "eval" / "false_positives.jsonl"
+POSITIVE_SLICE = FALSE_POSITIVE_SLICE.with_name("positives.jsonl")
 # Metrics may tie to rounding; "not worse" allows this much.
 TOLERANCE = 1e-6
 
@@ -94,6 +95,13 @@ def false_positive_slice(path: Path = FALSE_POSITIVE_SLICE) -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def positive_slice(attribute: str, path: Path = POSITIVE_SLICE) -> list[str]:
+    """The shipped clearly toxic or spam sentences for ``attribute`` (written for the project, several
+    languages): a candidate must hold as many of them as the active model does."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row["text"] for row in rows if row["attribute"] == attribute]
+
+
 @dataclass(frozen=True)
 class LabelledSet:
     name: str
@@ -150,6 +158,7 @@ def gates_compare(
     publish_threshold: float,
     extra_sets: Sequence[LabelledSet] = (),
     fp_slice: Sequence[str] | None = None,
+    positives: Sequence[str] | None = None,
 ) -> GateReport:
     """Compare the candidate with the active model on every gate; the report says which passed."""
     row = active.attributes.index(attribute)
@@ -184,6 +193,16 @@ def gates_compare(
             False,
             # One borderline sentence either way is noise, not a worse model.
             tolerance=TOLERANCE + 1 / len(slice_texts),
+        )
+    positive_texts = list(positive_slice(attribute) if positives is None else positives)
+    if positive_texts:
+        # Labels sent to lower the scores of real abuse (an API client steering the shared model) show here.
+        report.add(
+            f"positive slice ({len(positive_texts)} {attribute} sentences): share at or above {publish_threshold:g}",
+            float(np.mean(scores(active, positive_texts) >= publish_threshold)),
+            float(np.mean(scores(candidate, positive_texts) >= publish_threshold)),
+            True,
+            tolerance=TOLERANCE + 1 / len(positive_texts),
         )
     for labelled in extra_sets:
         report.add(

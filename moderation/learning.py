@@ -47,9 +47,10 @@ class LabelledRow:
     at: dt.datetime
 
 
-def training_rows(*, name: str, site: Site | None = None) -> list[LabelledRow]:
+def training_rows(*, name: str, site: Site | None = None, api_labels: bool = True) -> list[LabelledRow]:
     """Every label for the model's attribute, oldest first: moderators' decisions (the latest per
-    comment wins) and labels sent through the compatibility APIs (tests excluded)."""
+    comment wins) and, with ``api_labels``, labels sent through the compatibility APIs (tests excluded),
+    at most MODERATO_LABELS_PER_API_KEY per key (its latest), so that no one client outweighs the rest."""
     attribute = ATTRIBUTE[name]
     decisions = ModerationDecision.objects.select_related("comment").order_by("created_at", "pk")
     labels_api = TrainingLabel.objects.filter(is_test=False).order_by("created_at", "pk")
@@ -63,11 +64,15 @@ def training_rows(*, name: str, site: Site | None = None) -> list[LabelledRow]:
                 decision.comment.body, int(decision.labels[attribute]), decision.created_at
             )
     rows = list(latest.values())
-    rows += [
-        LabelledRow(row.text, int(row.labels[attribute]), row.created_at)
-        for row in labels_api
-        if attribute in row.labels
-    ]
+    if api_labels:
+        per_key: dict[int | None, list[LabelledRow]] = {}
+        for label in labels_api:
+            if attribute in label.labels:
+                per_key.setdefault(label.api_key_id, []).append(
+                    LabelledRow(label.text, int(label.labels[attribute]), label.created_at)
+                )
+        cap = settings.MODERATO_LABELS_PER_API_KEY
+        rows += [row for key_rows in per_key.values() for row in key_rows[-cap:]]
     return sorted(rows, key=lambda row: row.at)
 
 
@@ -132,6 +137,7 @@ def candidate_build(
     extra_sets: tuple[LabelledSet, ...] = (),
     public_rows: tuple[LabelledSet, ...] = (),
     min_labels: int | None = None,
+    api_labels: bool = True,
 ) -> ModelVersion:
     """Build, evaluate and record a candidate from the shipped model and the labels; promote nothing.
 
@@ -140,7 +146,7 @@ def candidate_build(
     """
     if name not in ATTRIBUTE:
         raise ValidationError(f"Unknown model {name!r}: use toxicity or spam.")
-    rows = training_rows(name=name, site=site)
+    rows = training_rows(name=name, site=site, api_labels=api_labels)
     needed = settings.MODERATO_RETRAIN_MIN_LABELS if min_labels is None else min_labels
     if len(rows) < needed:
         raise ValidationError(f"{len(rows)} labels for {name}; at least {needed} are needed to retrain.")
@@ -256,17 +262,22 @@ def public_sets(*, name: str, data_dir: Path) -> tuple[tuple[LabelledSet, ...], 
 
 
 def models_retrain(*, promote: bool = True, data_dir: Path | None = None) -> dict[str, str]:
-    """Build a candidate for each model that has new labels; promote it when every gate passed."""
+    """Build a candidate for each model that has new moderators' labels; promote it when every gate passed.
+
+    The automatic loop learns from moderators' labels only: labels sent by API clients (one site's key
+    could steer the model every site shares) go into a candidate only when a person builds it
+    (``manage.py retrain --api-labels``) and promote only by a person's click.
+    """
     outcome: dict[str, str] = {}
     for name in ATTRIBUTE:
-        rows = training_rows(name=name)
+        rows = training_rows(name=name, api_labels=False)
         last = ModelVersion.objects.filter(name=name).order_by("-created_at").first()
         if last is not None and rows and rows[-1].at <= last.created_at:
             outcome[name] = "no new labels"
             continue
         public_train, public_test = public_sets(name=name, data_dir=data_dir) if data_dir else ((), ())
         try:
-            row = candidate_build(name=name, extra_sets=public_test, public_rows=public_train)
+            row = candidate_build(name=name, extra_sets=public_test, public_rows=public_train, api_labels=False)
         except ValidationError as exc:
             outcome[name] = " ".join(exc.messages)
             continue

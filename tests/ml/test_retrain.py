@@ -88,3 +88,30 @@ def test_the_false_positive_slice_gate_forgives_one_sentence_but_not_two(base):
 
     assert slice_gate(neutral + learned[:1])["passed"]
     assert not slice_gate(neutral + learned)["passed"]
+
+
+def test_the_positive_slice_gate_fails_a_candidate_taught_that_abuse_is_fine(base):
+    """An API client's labels calling its own spam or abuse clean lower the candidate's scores on them:
+    the window of its own recent labels may even improve, the shipped positives do not."""
+    texts, labels = labelled()
+    window = LabelledSet("window", texts, labels)
+    learned = [f"{NEW_INSULT} number {i}" for i in range(6)]
+    good = fine_tune(base, attribute="TOXICITY", texts=[*texts, *learned], labels=[*labels, *[1] * 6], version="t-g")
+    whitewashed = fine_tune(good, attribute="TOXICITY", texts=learned, labels=[0] * 6, version="t-w")
+    threshold = float(np.median(good.probabilities(learned)[:, 0]))
+
+    def positive_gate(candidate):
+        report = gates_compare(
+            good, candidate, attribute="TOXICITY", window=window, publish_threshold=threshold,
+            fp_slice=[], positives=learned,
+        )  # fmt: skip
+        return next(c for c in report.checks if c["gate"].startswith("positive slice"))
+
+    assert positive_gate(good)["passed"]
+    assert not positive_gate(whitewashed)["passed"]
+
+
+def test_the_shipped_positive_slice_has_toxic_and_spam_sentences():
+    from ml.retrain import positive_slice
+
+    assert len(positive_slice("TOXICITY")) >= 20 and len(positive_slice("SPAM")) >= 20

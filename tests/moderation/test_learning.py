@@ -153,3 +153,26 @@ def test_a_held_out_window_of_one_class_refuses_the_candidate(site):
 def test_it_refuses_to_promote_a_model_learned_from_one_site(labelled):
     with pytest.raises(CommandError, match="--promote with --site"):
         call_command("retrain", "--model", "toxicity", "--site", "planet", "--promote")
+
+
+def test_api_labels_count_at_most_a_capped_share_per_key_and_never_in_the_weekly_loop(labelled, site, settings):
+    """One site's API key cannot steer the model every site shares: its labels are capped, and the
+    automatic loop (which promotes on its own) learns from moderators' labels only."""
+    from moderation.compat import services as compat
+    from moderation.compat.models import TrainingLabel
+
+    settings.MODERATO_LABELS_PER_API_KEY = 25
+    key, _ = compat.api_key_create(site=site, name="a client")
+    for n in range(300):
+        compat.training_label_create(
+            site=site,
+            text=f"Make money fast {n} http://bit.ly/x",
+            labels={"SPAM": 0},
+            source=TrainingLabel.Source.AKISMET,
+            api_key=key,
+        )
+    assert len(learning.training_rows(name="spam")) == 25  # the key's latest 25 of 300
+    assert learning.training_rows(name="spam", api_labels=False) == []
+    outcome = learning.models_retrain(promote=True)
+    assert outcome["spam"].startswith("0 labels for spam")  # the 300 API labels built nothing
+    assert not ModelVersion.objects.filter(name="spam").exists()

@@ -28,9 +28,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--min-labels", type=int, default=None)
         parser.add_argument("--promote", action="store_true", help="Make the candidate active if every gate passed.")
+        parser.add_argument(
+            "--api-labels",
+            action="store_true",
+            help="Learn from labels sent through the Perspective and Akismet APIs too (at most "
+            "MODERATO_LABELS_PER_API_KEY per key); by default only moderators' labels.",
+        )
 
     def handle(self, *args: Any, model: str, site: str | None, data: Path | None, min_labels: int | None,
-               promote: bool, **options: Any) -> None:  # fmt: skip
+               promote: bool, api_labels: bool, **options: Any) -> None:  # fmt: skip
         site_obj = None
         if site and promote:
             raise CommandError("--promote with --site: a model is active for every site; promote it from the admin.")
@@ -41,7 +47,12 @@ class Command(BaseCommand):
         try:
             public_train, public_test = learning.public_sets(name=model, data_dir=data) if data else ((), ())
             row = learning.candidate_build(
-                name=model, site=site_obj, extra_sets=public_test, public_rows=public_train, min_labels=min_labels
+                name=model,
+                site=site_obj,
+                extra_sets=public_test,
+                public_rows=public_train,
+                min_labels=min_labels,
+                api_labels=api_labels,
             )
         except (ValidationError, DataError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
