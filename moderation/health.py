@@ -96,6 +96,9 @@ def oldest_queued_comment(queue: str = "celery", look_at: int = 200) -> int | No
     them), or None when none of the ``look_at`` oldest messages scores a comment.
 
     Comments submitted after it have their tasks behind it, still queued: the sweep leaves them alone.
+    The file broker orders messages by the millisecond they were queued, in any order within one, so
+    the front is approximate there: a comment queued in the same millisecond may be queued once more,
+    which the status guard makes harmless.
     """
     raw_messages: list[bytes] = []
     if broker_is_redis():  # kombu pushes on the left and workers pop on the right: the oldest last

@@ -191,6 +191,7 @@ def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site
 def test_the_sweep_leaves_comments_whose_tasks_are_still_queued(site, settings, tmp_path):
     """A backlog waits in a broker of its own (no worker takes it). The sweep re-queues only what is
     not in the queue (a comment older than the queue's front), never the backlog itself."""
+    import time
     from datetime import timedelta
     from urllib.parse import urlsplit
 
@@ -208,7 +209,9 @@ def test_the_sweep_leaves_comments_whose_tasks_are_still_queued(site, settings, 
     thread = Thread.objects.create(site=site, key="/queued")
     lost = Comment.objects.create(thread=thread, author_name="L", body=CLEAN)  # its task never reached the broker
     backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} {n}") for n in range(5)]
-    publish_scoring(publisher, [comment.pk for comment in backlog])
+    for comment in backlog:  # a millisecond apart: the file broker orders messages by the millisecond
+        publish_scoring(publisher, [comment.pk])
+        time.sleep(0.002)
     Comment.objects.filter(thread=thread).update(created_at=timezone.now() - timedelta(minutes=5))
     front = health.oldest_queued_comment()
     assert front == backlog[0].pk
