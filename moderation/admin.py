@@ -363,15 +363,6 @@ class ModerationDecisionAdmin(ReadOnlySiteScopedAdmin[ModerationDecision]):
     list_filter = ["action", "to_status", "created_at"]
     search_fields = ["comment__body", "note", "actor__username"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(CommenterFlag)
 class CommenterFlagAdmin(SiteScopedAdmin[CommenterFlag]):
