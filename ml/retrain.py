@@ -184,26 +184,23 @@ def gates_compare(
         _auc(window.labels, scores(candidate, obfuscated)),
         True,
     )
-    slice_texts = list(false_positive_slice() if fp_slice is None else fp_slice)
-    if slice_texts:
-        report.add(
-            f"false-positive slice ({len(slice_texts)} sentences): share at or above {publish_threshold:g}",
-            float(np.mean(scores(active, slice_texts) >= publish_threshold)),
-            float(np.mean(scores(candidate, slice_texts) >= publish_threshold)),
-            False,
-            # One borderline sentence either way is noise, not a worse model.
-            tolerance=TOLERANCE + 1 / len(slice_texts),
-        )
-    positive_texts = list(positive_slice(attribute) if positives is None else positives)
-    if positive_texts:
-        # Labels sent to lower the scores of real abuse (an API client steering the shared model) show here.
-        report.add(
-            f"positive slice ({len(positive_texts)} {attribute} sentences): share at or above {publish_threshold:g}",
-            float(np.mean(scores(active, positive_texts) >= publish_threshold)),
-            float(np.mean(scores(candidate, positive_texts) >= publish_threshold)),
-            True,
-            tolerance=TOLERANCE + 1 / len(positive_texts),
-        )
+
+    def slice_gate(name: str, texts: Sequence[str], higher_is_better: bool) -> None:
+        """The share of a shipped slice held; one borderline sentence either way is noise, not a worse model."""
+        if texts:
+            report.add(
+                f"{name} ({len(texts)} sentences): share at or above {publish_threshold:g}",
+                float(np.mean(scores(active, texts) >= publish_threshold)),
+                float(np.mean(scores(candidate, texts) >= publish_threshold)),
+                higher_is_better,
+                tolerance=TOLERANCE + 1 / len(texts),
+            )
+
+    slice_gate("false-positive slice", list(false_positive_slice() if fp_slice is None else fp_slice), False)
+    # Labels sent to lower the scores of real abuse (an API client steering the shared model) show here.
+    slice_gate(
+        f"positive slice of {attribute}", list(positive_slice(attribute) if positives is None else positives), True
+    )
     for labelled in extra_sets:
         report.add(
             f"{labelled.name}: ROC AUC",
