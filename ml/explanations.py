@@ -35,6 +35,9 @@ def character_weights(features: HashedTextFeatures, coefficients: np.ndarray, no
     return np.cumsum(delta, axis=1)[:, :-1]
 
 
+EXPLAIN_MAX_CHARS = 4000
+
+
 def explain_text(
     features: HashedTextFeatures,
     coefficients: np.ndarray,
@@ -43,8 +46,14 @@ def explain_text(
     top: int = 5,
     normalised: OffsetText | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Map each attribute to the ``top`` spans of ``text`` with the largest positive weight, largest first."""
+    """Map each attribute to the ``top`` spans of ``text`` with the largest positive weight, largest first.
+
+    Only the first ``EXPLAIN_MAX_CHARS`` normalised characters are explained: the score reads the whole
+    text, but the spans of a very long or hugely expanding text (5,000 ligatures that normalise to
+    20,000 characters) would cost a worker half a second for highlights nobody reads that far.
+    """
     normalised = normalised or normalise_with_offsets(text, features.spec.normalisation_version)
+    normalised = normalised.prefix(EXPLAIN_MAX_CHARS)
     weights = character_weights(features, coefficients, normalised.text)
     spans: dict[tuple[int, int], np.ndarray] = {}
     for match in _UNIT.finditer(normalised.text):

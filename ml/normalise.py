@@ -52,6 +52,14 @@ class OffsetText:
     begins: list[int] | None
     ends: list[int] | None
 
+    def prefix(self, length: int) -> OffsetText:
+        """The first ``length`` characters, with their offsets."""
+        if len(self.text) <= length:
+            return self
+        begins = self.begins[:length] if self.begins is not None else None
+        ends = self.ends[:length] if self.ends is not None else None
+        return OffsetText(self.text[:length], begins, ends)
+
     def original_span(self, begin: int, end: int) -> tuple[int, int]:
         """Map ``text[begin:end]`` (non-empty) back to a span of the original text."""
         if self.begins is None or self.ends is None:

@@ -66,3 +66,13 @@ def test_it_shares_out_exactly_the_log_odds_above_the_intercept(trained_artifact
     weights = character_weights(model.features, model.coefficients, normalise_text(text))
     logit = np.log(model.score(text)["TOXICITY"] / (1 - model.score(text)["TOXICITY"]))
     assert weights.sum() + model.intercepts[0] == pytest.approx(logit, abs=1e-6)
+
+
+def test_it_explains_only_the_first_part_of_a_hugely_expanding_text(insult_scorer: Scorer) -> None:
+    from ml.explanations import EXPLAIN_MAX_CHARS
+
+    # Each U+FDFA normalises to 18 characters: the insult sits past the explained part.
+    text = "\ufdfa" * 400 + " you idiot"
+    assert len(normalise_text(text)) > EXPLAIN_MAX_CHARS
+    assert "idiot" not in [span["text"] for span in insult_scorer.explain(text)["TOXICITY"]]
+    assert "idiot" in [span["text"] for span in insult_scorer.explain("you idiot " + "\ufdfa" * 400)["TOXICITY"]]
