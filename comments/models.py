@@ -86,6 +86,14 @@ class Comment(models.Model):
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
     requeued_at = models.DateTimeField(null=True, blank=True)
     requeues = models.PositiveSmallIntegerField(default=0, help_text="Times the sweep queued it again.")
+    # comments.tokens: the random id the commenter token names (new with each submission sent without a
+    # valid token), and the seconds from the widget's form token to this submission (null: no token).
+    commenter = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="Id of the signed commenter token this was posted with."
+    )
+    form_seconds = models.FloatField(
+        null=True, blank=True, help_text="Seconds from the widget's form token to the submission (0: forged)."
+    )
     trap_filled = models.BooleanField(
         default=False, help_text="The widget's hidden field, which people never see, came filled in (a bot)."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
@@ -37,6 +38,7 @@ def thread_comments_page(*, site: Site, thread_key: str, page: int, page_size: i
         return ThreadPage(count=0, total=0, nodes=[])
     published = Comment.objects.filter(thread=thread, status=Published)
     totals = published.aggregate(total=Count("pk"), count=Count("pk", filter=Q(parent__isnull=True)))
+    totals["total"] -= unlisted_counts(thread_ids=[thread.pk]).get(thread.pk, 0)
     offset = (page - 1) * page_size
     roots = list(published.filter(parent__isnull=True).order_by("created_at", "pk")[offset : offset + page_size])
     nodes = {root.pk: CommentNode(root) for root in roots}
@@ -71,11 +73,61 @@ def _sort_replies(root: CommentNode) -> None:
 
 
 def thread_counts(*, site: Site, thread_keys: list[str]) -> dict[str, int]:
-    """Return the number of published comments of each thread key (0 for unknown threads)."""
-    rows = (
+    """Return the number of listed comments of each thread key (0 for unknown threads)."""
+    rows = list(
         Comment.objects.filter(thread__site=site, thread__key__in=thread_keys, status=Published)
-        .values("thread__key")
+        .values("thread_id", "thread__key")
         .annotate(n=Count("pk"))
     )
-    found = {row["thread__key"]: row["n"] for row in rows}
+    unlisted = unlisted_counts(thread_ids=[row["thread_id"] for row in rows])
+    found = {row["thread__key"]: row["n"] - unlisted.get(row["thread_id"], 0) for row in rows}
     return {key: found.get(key, 0) for key in thread_keys}
+
+
+def unlisted_counts(*, thread_ids: list[int]) -> dict[int, int]:
+    """Published replies that are not listed because a comment above them is not published (held,
+    rejected, or back in the queue after reports), per thread.
+
+    The usual answer comes from one query that finds nothing: published replies whose parent is not
+    published. Only the reply chains that have one are read in full.
+    """
+    if not thread_ids:
+        return {}
+    roots = set(
+        Comment.objects.filter(thread_id__in=thread_ids, status=Published, root__isnull=False)
+        .exclude(parent__status=Published)
+        .values_list("root_id", flat=True)
+    )
+    if not roots:
+        return {}
+    rows = list(
+        Comment.objects.filter(Q(pk__in=roots) | Q(root_id__in=roots)).values_list(
+            "pk", "parent_id", "status", "thread_id"
+        )
+    )
+    chain = {pk: (parent_id, status) for pk, parent_id, status, _ in rows}
+    counts: dict[int, int] = defaultdict(int)
+    for pk, _parent_id, status, thread_id in rows:
+        if status == Published and not _chain_published(chain, pk):
+            counts[thread_id] += 1
+    return dict(counts)
+
+
+def comment_listed(*, comment: Comment) -> bool:
+    """Whether the thread listing shows this comment: it and every comment above it are published."""
+    if comment.status != Published:
+        return False
+    if comment.parent_id is None:
+        return True
+    root = comment.root_id
+    rows = Comment.objects.filter(Q(pk=root) | Q(root_id=root)).values_list("pk", "parent_id", "status")
+    return _chain_published({pk: (parent_id, status) for pk, parent_id, status in rows}, comment.pk)
+
+
+def _chain_published(chain: Mapping[int, tuple[int | None, str]], pk: int | None) -> bool:
+    while pk is not None:
+        parent_id, status = chain.get(pk, (None, ""))
+        if status != Published:
+            return False
+        pk = parent_id
+    return True

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from comments import tokens
 from comments.models import Comment, IdempotencyKey, Report, Site, Thread
 from comments.signals import comment_was_posted, comment_was_reported
 
@@ -28,6 +29,14 @@ class IdempotencyConflict(Exception):
 class Submission:
     comment: Comment
     replayed: bool
+    site_id: int
+
+    @property
+    def commenter_token(self) -> str:
+        """The signed commenter token to hand back (renewed: a fresh timestamp on the same id)."""
+        if not self.comment.commenter:  # (a comment stored before commenter tokens existed)
+            return ""
+        return tokens.commenter_token_make(site_id=self.site_id, commenter=self.comment.commenter)
 
 
 def client_address(*, remote_addr: str, forwarded_for: str, trusted_proxies: int) -> str:
@@ -110,6 +119,8 @@ def comment_submit(
     origin: str = "",
     idempotency_key: str = "",
     trap: str = "",
+    commenter_token: str = "",
+    form_token: str = "",
 ) -> Submission:
     """Store a new comment as pending and announce it (``comment_was_posted``: the moderation app
     queues it for scoring once the row is committed).
@@ -118,6 +129,8 @@ def comment_submit(
     creates nothing; the same key with other fields raises ``IdempotencyConflict``. ``origin`` is
     the Origin of a cross-origin browser request ("" otherwise), checked against the site's list.
     ``trap`` is the widget's hidden field (``website``): filled in, the comment is stored and held.
+    ``commenter_token`` (``comments.tokens``) carries the commenter id on; without a valid one the
+    comment gets a new id. ``form_token`` records how long after the widget's form opened it came.
     """
     site = site_get(public_key=site_key)
     site_check_origin(site=site, origin=origin)
@@ -141,6 +154,8 @@ def comment_submit(
                 ip_hash=ip_hash(address=address),
                 user_agent=user_agent[:300],
                 trap_filled=bool(trap.strip()),
+                commenter=tokens.commenter_token_read(token=commenter_token, site_id=site.pk) or tokens.commenter_new(),
+                form_seconds=tokens.form_token_seconds(token=form_token, site_id=site.pk),
             )
             if idempotency_key:
                 IdempotencyKey.objects.create(
@@ -155,7 +170,7 @@ def comment_submit(
         if replay is None:
             raise
         return replay
-    return Submission(comment=comment, replayed=False)
+    return Submission(comment=comment, replayed=False, site_id=site.pk)
 
 
 def _idempotent_replay(*, site: Site, key: str, request_hash: str) -> Submission | None:
@@ -168,7 +183,7 @@ def _idempotent_replay(*, site: Site, key: str, request_hash: str) -> Submission
         return None
     if record.request_hash != request_hash:
         raise IdempotencyConflict("This Idempotency-Key was used with a different request body.")
-    return Submission(comment=record.comment, replayed=True)
+    return Submission(comment=record.comment, replayed=True, site_id=site.pk)
 
 
 def idempotency_keys_purge() -> int:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("comments/<int:pk>/report", views.CommentReport.as_view(), name="api-comment-report"),
     path("threads/<path:thread_key>/comments", views.ThreadCommentList.as_view(), name="api-thread-comments"),
     path("counts", views.CommentCounts.as_view(), name="api-comment-counts"),
+    path("form-token", views.FormToken.as_view(), name="api-form-token"),
 ]

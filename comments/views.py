@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView, exception_handler
 
-from comments import selectors, services
+from comments import selectors, services, tokens
 from comments.models import Comment
 from comments.signals import comment_status_requested
 from comments.status import Status
@@ -72,7 +72,9 @@ def public_status(comment: Comment) -> str:
 
 
 def status_url(request: Request, comment_id: int) -> str:
-    return request.build_absolute_uri(reverse("api-comment-detail", args=[comment_id]))
+    """The comment's address with its status token: its author follows it there before it is published."""
+    path = reverse("api-comment-detail", args=[comment_id])
+    return request.build_absolute_uri(f"{path}?token={tokens.status_token(comment_id=comment_id)}")
 
 
 def comment_as_json(comment: Comment) -> dict[str, Any]:
@@ -196,11 +198,27 @@ class CommentCollection(APIView):
             default="",
             help_text="The widget's hidden field: leave it out or empty (filled in, the comment is held).",
         )
+        commenter_token = Text(
+            max_length=400,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The commenter_token an earlier submission returned, so that moderators' trust follows the "
+            "commenter. Missing or not valid: a new commenter.",
+        )
+        form_token = Text(
+            max_length=400,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The widget's form token (GET /api/v1/form-token) from when the reader started writing.",
+        )
 
     class SubmitOutputSerializer(serializers.Serializer[dict[str, Any]]):
         id = serializers.IntegerField()
         status = serializers.CharField()
-        status_url = serializers.URLField()
+        status_url = serializers.URLField(help_text="Carries the status token: keep it to follow the comment.")
+        commenter_token = serializers.CharField(help_text="Send it with the commenter's next submission.")
 
     @extend_schema(
         operation_id="comment_submit",
@@ -239,6 +257,8 @@ class CommentCollection(APIView):
             "origin": origin,
             "idempotency_key": idempotency_key,
             "trap": data["website"],
+            "commenter_token": data["commenter_token"],
+            "form_token": data["form_token"],
         }
         try:
             submission = submit_with_one_reconnect(fields)
@@ -251,7 +271,12 @@ class CommentCollection(APIView):
                 headers={"Retry-After": "5"},
             )
         comment = submission.comment
-        body = {"id": comment.pk, "status": Comment.Status.PENDING.value, "status_url": status_url(request, comment.pk)}
+        body = {
+            "id": comment.pk,
+            "status": Comment.Status.PENDING.value,
+            "status_url": status_url(request, comment.pk),
+            "commenter_token": submission.commenter_token,
+        }
         headers = {"Idempotent-Replayed": "true"} if submission.replayed else {}
         return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
@@ -296,10 +321,29 @@ class CommentDetail(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        """Follow a submitted comment: pending, published or held (rejected reads as held)."""
+        """Follow a submitted comment: pending, published or held (rejected reads as held).
+
+        A comment the thread listing shows answers anyone; any other only with the ``token`` of the
+        status_url its submission returned (or to a moderator of its site), else 404 as if it did
+        not exist, so that ids reveal neither held comments nor their threads.
+        """
+        not_found = Response({"detail": "No such comment."}, status=status.HTTP_404_NOT_FOUND)
         comment = Comment.objects.select_related("thread").filter(pk=pk).first()
         if comment is None:
-            return Response({"detail": "No such comment."}, status=status.HTTP_404_NOT_FOUND)
+            return not_found
+        # The moderation app adds its block for the site's moderators (comments.signals).
+        extras: dict[str, Any] = {}
+        for _receiver, extra in comment_status_requested.send(sender=Comment, comment=comment, user=request.user):
+            if extra:
+                # Receivers return a dict or None (comments.signals); the stubs type a response as str.
+                extras.update(cast("dict[str, Any]", extra))
+        token = request.query_params.get("token", "")
+        if not (
+            extras
+            or tokens.status_token_valid(comment_id=comment.pk, token=token)
+            or selectors.comment_listed(comment=comment)
+        ):
+            return not_found
         body: dict[str, Any] = {
             "id": comment.pk,
             "status": public_status(comment),
@@ -308,12 +352,31 @@ class CommentDetail(APIView):
         }
         if comment.status == Comment.Status.PUBLISHED:
             body["comment"] = comment_as_json(comment)
-        # The moderation app adds its block for the site's moderators (comments.signals).
-        for _receiver, extra in comment_status_requested.send(sender=Comment, comment=comment, user=request.user):
-            if extra:
-                # Receivers return a dict or None (comments.signals); the stubs type a response as str.
-                body.update(cast("dict[str, Any]", extra))
-        return Response(body)
+        return Response(body | extras)
+
+
+class FormToken(APIView):
+    """The widget fetches one when the reader starts writing and sends it with the comment."""
+
+    authentication_classes: list[type] = []
+
+    class FormTokenQuerySerializer(serializers.Serializer[dict[str, Any]]):
+        site = Text(max_length=64)
+
+    @extend_schema(
+        operation_id="form_token",
+        parameters=[OpenApiParameter("site", OpenApiTypes.STR, required=True)],
+        responses={
+            200: inline_serializer("FormToken", {"form_token": serializers.CharField()}),
+            400: OpenApiTypes.OBJECT,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        """A signed timestamp: a comment sent within seconds of it is held (the site's min_form_seconds)."""
+        query = self.FormTokenQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        site = services.site_get(public_key=query.validated_data["site"])
+        return Response({"form_token": tokens.form_token_make(site_id=site.pk)}, headers={"Cache-Control": "no-store"})
 
 
 class CommentReport(APIView):

@@ -187,6 +187,8 @@ MODERATO_SWEEP_AFTER_SECONDS = env_int("MODERATO_SWEEP_AFTER_SECONDS", 30, minim
 MODERATO_SWEEP_EVERY_SECONDS = env_int("MODERATO_SWEEP_EVERY_SECONDS", 10, minimum=1)
 MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, minimum=1)
 MODERATO_IDEMPOTENCY_KEEP_HOURS = env_int("MODERATO_IDEMPOTENCY_KEEP_HOURS", 48, minimum=24)
+# How long the commenter token a submission returns stays valid (comments.tokens); each post renews it.
+MODERATO_COMMENTER_TOKEN_DAYS = env_int("MODERATO_COMMENTER_TOKEN_DAYS", 365, minimum=1)
 # Attempts at a webhook or e-mail before the outbox gives up (back-off 30 s doubling to 6 h: about 14 h).
 MODERATO_NOTIFICATION_MAX_ATTEMPTS = env_int("MODERATO_NOTIFICATION_MAX_ATTEMPTS", 12, minimum=1)
 # Three queues, all consumed by every worker (a worker consumes every queue of task_queues unless

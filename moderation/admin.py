@@ -120,14 +120,18 @@ def moderation_action(action: ModerationAction) -> CommentAction:
 
 def commenter_action(kind: CommenterFlag.Kind, by: str, description: str) -> CommentAction:
     def run(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> None:
-        flagged = 0
+        bases: Counter[str] = Counter()
         for comment_id in queryset.values_list("pk", flat=True):
             try:
-                commenters.commenter_flag(comment_id=comment_id, actor=request.user, kind=kind, by=by)
-                flagged += 1
+                bases[commenters.commenter_flag(comment_id=comment_id, actor=request.user, kind=kind, by=by).basis] += 1
             except ValidationError as exc:
                 modeladmin.message_user(request, " ".join(exc.messages), messages.WARNING)
-        modeladmin.message_user(request, f"{description}: {flagged} commenter(s).", messages.SUCCESS)
+        by_basis = "; ".join(f"{n} by {basis}" for basis, n in sorted(bases.items()))
+        modeladmin.message_user(
+            request,
+            f"{description}: {sum(bases.values())} commenter(s)" + (f" ({by_basis})." if bases else "."),
+            messages.SUCCESS,
+        )
 
     run.__name__ = f"commenter_{kind}_{by}"
     return admin.action(description=description, permissions=["moderate"])(run)
@@ -223,7 +227,11 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
     list_per_page = 50
     actions = [
         *(moderation_action(action) for action in ModerationAction),
-        commenter_action(CommenterFlag.Kind.TRUSTED, "commenter", "Trust the commenter (skip pre-moderation)"),
+        commenter_action(
+            CommenterFlag.Kind.TRUSTED,
+            "commenter",
+            "Trust the commenter (skip pre-moderation; by their signed token, else address and name)",
+        ),
         commenter_action(CommenterFlag.Kind.BLOCKED, "email", "Block the commenter by e-mail"),
         commenter_action(CommenterFlag.Kind.BLOCKED, "ip", "Block the commenter by address hash"),
         rescore_held,
@@ -366,7 +374,7 @@ class ModerationDecisionAdmin(ReadOnlySiteScopedAdmin[ModerationDecision]):
 
 @admin.register(CommenterFlag)
 class CommenterFlagAdmin(SiteScopedAdmin[CommenterFlag]):
-    list_display = ["identity", "kind", "site", "created_by", "created_at"]
+    list_display = ["identity", "kind", "basis", "site", "created_by", "created_at"]
     list_filter = ["kind", site_filter("site_id")]
     search_fields = ["identity"]
 
@@ -467,6 +475,7 @@ class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
     fieldsets = [
         ("Decisions", {"fields": ["thresholds", "effective_thresholds", "report_threshold"]}),
         ("Pre-moderation", {"fields": ["hold_all", "hold_first_comment", "hold_links_at"]}),
+        ("Bots", {"fields": ["min_form_seconds", "hold_without_form_token"]}),
         ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
         (
             "Moderators and notifications",

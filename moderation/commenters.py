@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from comments.models import Comment
 from moderation.models import CommenterFlag
@@ -12,42 +13,63 @@ from moderation.sites import moderator_check
 
 
 def commenter_identities(*, comment: Comment) -> list[str]:
-    """The identities a commenter flag can name for this comment, the commenter's own first."""
+    """The identities a commenter flag can name for this comment, the unforgeable ones first."""
+    identities = [f"commenter:{comment.commenter}"] if comment.commenter else []
     email = comment.author_email.strip().lower()
-    identities = [f"email:{email}"] if email else []
     if comment.ip_hash:
         identities += [f"ip:{comment.ip_hash}:{comment.author_name.strip().lower()}", f"ip:{comment.ip_hash}"]
+    if email:
+        identities.append(f"email:{email}")
     return identities
 
 
 def commenter_has_published(*, comment: Comment) -> bool:
-    """Whether this commenter (e-mail address, else address hash and name) has a published comment here."""
-    published = Comment.objects.filter(thread__site_id=comment.thread.site_id, status=Comment.Status.PUBLISHED)
-    if comment.author_email:
-        return published.filter(author_email__iexact=comment.author_email.strip()).exists()
-    return published.filter(ip_hash=comment.ip_hash, author_name__iexact=comment.author_name.strip()).exists()
+    """Whether this commenter has a published comment on the site: the same signed commenter token,
+    or the same address hash with the same name or e-mail address. An e-mail address alone is not
+    enough: anyone can type a regular's address to skip the first-comment hold."""
+    same = Q(pk__in=[])
+    if comment.commenter:
+        same |= Q(commenter=comment.commenter)
+    if comment.ip_hash:
+        same |= Q(ip_hash=comment.ip_hash, author_name__iexact=comment.author_name.strip())
+        if comment.author_email:
+            same |= Q(ip_hash=comment.ip_hash, author_email__iexact=comment.author_email.strip())
+    return Comment.objects.filter(
+        same, thread__site_id=comment.thread.site_id, status=Comment.Status.PUBLISHED
+    ).exists()
 
 
 def commenter_flag(*, comment_id: int, actor: Any, kind: CommenterFlag.Kind, by: str = "commenter") -> CommenterFlag:
     """Trust or block the author of a comment on its site.
 
-    ``by`` picks the identity: "commenter" (e-mail address, else address hash and name),
-    "email" or "ip" (the address hash alone, whatever the name).
+    ``by`` picks the identity: "commenter" (to trust: the signed commenter token, else address hash
+    and name; to block: the e-mail address, else the token, else address hash and name), "email"
+    (blocks only) or "ip" (the address hash alone, whatever the name).
     """
     comment = Comment.objects.select_related("thread").get(pk=comment_id)
     moderator_check(actor=actor, site_id=comment.thread.site_id)
     email = comment.author_email.strip().lower()
-    if by == "email" and email:
-        identity = f"email:{email}"
-    elif by == "ip" and comment.ip_hash:
-        identity = f"ip:{comment.ip_hash}"
+    name = comment.author_name.strip().lower()
+    candidates: list[str]
+    if by == "email":
+        candidates = [f"email:{email}"] if email and kind == CommenterFlag.Kind.BLOCKED else []
+    elif by == "ip":
+        candidates = [f"ip:{comment.ip_hash}"] if comment.ip_hash else []
     elif by == "commenter":
-        identity = commenter_identities(comment=comment)[0] if (email or comment.ip_hash) else ""
+        token = [f"commenter:{comment.commenter}"] if comment.commenter else []
+        address = [f"ip:{comment.ip_hash}:{name}"] if comment.ip_hash else []
+        by_email = [f"email:{email}"] if email else []
+        candidates = token + address if kind == CommenterFlag.Kind.TRUSTED else by_email + token + address
     else:
-        identity = ""
-    if not identity:
-        raise ValidationError(f"Comment #{comment_id} has no {by} to flag.")
+        candidates = []
+    if not candidates:
+        if kind == CommenterFlag.Kind.TRUSTED:
+            raise ValidationError(
+                f"Comment #{comment_id} has no signed commenter token or address to trust"
+                + (" (an e-mail address can only block)." if by == "email" else ".")
+            )
+        raise ValidationError(f"Comment #{comment_id} has no {by} to block.")
     flag, _ = CommenterFlag.objects.update_or_create(
-        site_id=comment.thread.site_id, identity=identity, defaults={"kind": kind, "created_by": actor}
+        site_id=comment.thread.site_id, identity=candidates[0], defaults={"kind": kind, "created_by": actor}
     )
     return flag

@@ -39,7 +39,17 @@ class SitePolicy(models.Model):
     hold_all = models.BooleanField(default=False, help_text="Pre-moderate: hold every comment for a moderator.")
     hold_first_comment = models.BooleanField(
         default=False,
-        help_text="Hold a commenter's first comment (a commenter: the e-mail address, else address hash and name).",
+        help_text="Hold a commenter's first comment (a commenter: the signed commenter token, or the address hash "
+        "with the name or the e-mail address; an e-mail address alone, which anyone can type, is not enough).",
+    )
+    min_form_seconds = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Hold a comment sent this many seconds or less after the widget's form was opened (a bot); 0: off.",
+    )
+    hold_without_form_token = models.BooleanField(
+        default=False,
+        help_text="Hold comments that did not come through the widget (no form token): for sites that post "
+        "only through the widget.",
     )
     hold_links_at = models.PositiveSmallIntegerField(
         default=0, help_text="Hold comments with this many links or more (0: off)."
@@ -121,7 +131,9 @@ class ModerationDecision(models.Model):
 class CommenterFlag(models.Model):
     """A moderator's word on a commenter of one site: trusted (skips pre-moderation) or blocked.
 
-    ``identity`` is ``email:<address>``, ``ip:<address hash>`` or ``ip:<address hash>:<name>``.
+    ``identity`` is ``commenter:<id>`` (the signed commenter token, ``comments.tokens``),
+    ``ip:<address hash>:<name>``, ``ip:<address hash>`` or ``email:<address>``. Anyone can type an
+    e-mail address, so an ``email:`` identity can block but never trust.
     """
 
     class Kind(models.TextChoices):
@@ -139,6 +151,31 @@ class CommenterFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.identity}"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.TRUSTED and not self.identity.startswith(TRUSTABLE_PREFIXES):
+            raise ValidationError(
+                {
+                    "identity": "Trust needs something a commenter cannot type: commenter:<id> (their signed token) "
+                    "or ip:<address hash>:<name>. An e-mail address can only block."
+                }
+            )
+
+    @property
+    def basis(self) -> str:
+        """What the identity rests on, in the moderators' words."""
+        kind, _, rest = self.identity.partition(":")
+        if kind == "commenter":
+            return "signed commenter token (cannot be forged)"
+        if kind == "ip":
+            return "address hash and name" if ":" in rest else "address hash (everyone behind that address)"
+        if kind == "email":
+            return "e-mail address (anyone can type it: blocks only)"
+        return "unknown"
+
+
+# Identities a trusted flag may name: ones a commenter cannot simply type into the form.
+TRUSTABLE_PREFIXES = ("commenter:", "ip:")
 
 
 class ModelVersion(models.Model):

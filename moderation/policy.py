@@ -40,6 +40,8 @@ class ReasonCode(enum.StrEnum):
     READER_REPORTS = "reader_reports"
     TRAP = "trap"
     DUPLICATE = "duplicate"
+    TOO_FAST = "too_fast"
+    NO_FORM_TOKEN = "no_form_token"  # noqa: S105 (a reason code, not a secret)
 
 
 # How the moderators' queue names each reason.
@@ -56,6 +58,8 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.SCORING_FAILED: "Scoring failed",
     ReasonCode.TRAP: "Hidden field filled in (a bot)",
     ReasonCode.DUPLICATE: "Same text posted again",
+    ReasonCode.TOO_FAST: "Sent too fast after the form opened (a bot)",
+    ReasonCode.NO_FORM_TOKEN: "Not sent through the widget",
 }
 
 
@@ -95,6 +99,9 @@ class Facts:
     language: str = ""  # ISO 639-1 code of the detected language, "" when unknown
     trap_filled: bool = False  # the widget's hidden field came filled in
     duplicate: bool = False  # the same text, from the same client, in the same thread, before
+    form_seconds: float | None = None  # from the widget's form token to the submission; None: no token
+    min_form_seconds: float = 0  # at or below this, a human could not have written it (0: off)
+    require_form_token: bool = False  # the site posts only through the widget
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,19 @@ def decide(
         holds.append(
             Reason(
                 code=ReasonCode.DUPLICATE, detail="The same text came from the same commenter in this thread before."
+            )
+        )
+    if facts.form_seconds is None:
+        if facts.require_form_token:
+            holds.append(
+                Reason(code=ReasonCode.NO_FORM_TOKEN, detail="No form token: it did not come through the widget.")
+            )
+    elif facts.min_form_seconds and facts.form_seconds <= facts.min_form_seconds:
+        holds.append(
+            Reason(
+                code=ReasonCode.TOO_FAST,
+                detail=f"Sent {facts.form_seconds:.1f} s after the form opened (the site holds "
+                f"{facts.min_form_seconds:g} s or less); a forged form token counts as 0 s.",
             )
         )
     if facts.blocked_words:

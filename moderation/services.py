@@ -25,7 +25,7 @@ from ml.language import Language, detect_language
 from ml.vocabulary import Attribute
 from moderation import policy, rules
 from moderation.commenters import commenter_has_published, commenter_identities
-from moderation.models import CommenterFlag, ModerationAction, ModerationDecision
+from moderation.models import TRUSTABLE_PREFIXES, CommenterFlag, ModerationAction, ModerationDecision
 from moderation.notifications import decision_notify
 from moderation.scoring import get_scorer
 from moderation.sites import moderator_check, site_policy, site_thresholds
@@ -224,7 +224,10 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
         and domain in {d.lower() for d in rules.word_list_parse(rules_of_site.blocked_email_domains)}
     ):
         blocked = f"e-mail domain {domain}"
-    trusted = CommenterFlag.Kind.TRUSTED in flags.values()
+    trusted = any(
+        kind == CommenterFlag.Kind.TRUSTED and identity.startswith(TRUSTABLE_PREFIXES)
+        for identity, kind in flags.items()
+    )
     # The same text from the same client (address hash) earlier in the thread; no address, no match.
     duplicate = bool(comment.ip_hash) and (
         Comment.objects.filter(
@@ -233,6 +236,9 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
     )
     return policy.Facts(
         trap_filled=comment.trap_filled,
+        form_seconds=comment.form_seconds,
+        min_form_seconds=rules_of_site.min_form_seconds,
+        require_form_token=rules_of_site.hold_without_form_token,
         duplicate=duplicate,
         hold_all=rules_of_site.hold_all,
         first_comment=rules_of_site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),

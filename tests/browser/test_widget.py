@@ -206,10 +206,14 @@ def test_it_works_embedded_in_a_page_on_another_allowed_origin(page, live_server
     open_thread(page, url)
     expect(page.locator("#moderato-thread h2")).to_have_text("1 comment")
     expect(comment_item(page, "First!")).to_be_visible()
-    post(page, CLEAN)
+    page.get_by_label("Comment", exact=True).fill(CLEAN)
+    page.get_by_label("Name", exact=True).fill("Alice")
+    page.wait_for_timeout(3500)  # a person's pace: the site's default too-fast hold (3 s) stays quiet
+    page.get_by_role("button", name="Post Comment").click()
 
     expect(comment_item(page, CLEAN)).to_be_visible()
-    assert Comment.objects.get(body=CLEAN).thread.key == "/news/bridge"
+    comment = Comment.objects.get(body=CLEAN)
+    assert comment.thread.key == "/news/bridge" and comment.form_seconds > 3
 
 
 def test_it_is_refused_on_a_page_of_an_origin_the_site_does_not_allow(page, live_server, other_origin):
@@ -225,3 +229,37 @@ def test_it_is_refused_on_a_page_of_an_origin_the_site_does_not_allow(page, live
     expect(page.get_by_text("Your comment could not be sent.", exact=False)).to_be_visible()
     expect(page.get_by_label("Comment", exact=True)).to_have_value(CLEAN)
     assert not Comment.objects.filter(body=CLEAN).exists()
+
+
+def test_it_keeps_the_commenter_token_and_sends_it_with_a_form_token(page, live_server, demo_site):
+    bodies: list[dict] = []
+    page.on("request", lambda request: bodies.append(request.post_data_json) if request.method == "POST" else None)
+    open_thread(page, live_server.url + "/")
+    assert page.evaluate("localStorage.length") == 0  # nothing kept before a post
+
+    post(page, CLEAN)
+    expect(page.get_by_text("Thanks! Your comment is being checked", exact=False)).to_be_visible()
+    kept = page.evaluate("localStorage.getItem('moderato:demo:commenter')")
+    assert kept and bodies[0]["commenter_token"] == "" and bodies[0]["form_token"]
+    first = Comment.objects.get(body=CLEAN)
+
+    page.reload()
+    open_thread(page, live_server.url + "/")
+    post(page, "A second thought about the bridge: the lights at night are a real improvement.")
+    expect(page.get_by_text("Thanks! Your comment is being checked", exact=False)).to_be_visible()
+    assert bodies[1]["commenter_token"] == kept
+    second = Comment.objects.exclude(pk=first.pk).get()
+    assert second.commenter == first.commenter and second.form_seconds is not None
+    assert "commenter_token" not in second.body
+
+
+def test_it_holds_a_comment_posted_seconds_after_the_form_opened(page, live_server, demo_site, worker):
+    demo_site.policy.min_form_seconds = 3
+    demo_site.policy.save()
+    open_thread(page, live_server.url + "/")
+
+    post(page, CLEAN)  # typed and sent within a second, as a bot would
+
+    expect(page.get_by_text(HELD)).to_be_visible()
+    comment = Comment.objects.get(body=CLEAN)
+    assert comment.status == Comment.Status.HELD and [r["code"] for r in comment.reasons] == ["too_fast"]

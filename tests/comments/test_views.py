@@ -33,7 +33,8 @@ def test_it_accepts_a_reply_with_202_and_a_status_url(api, site):
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending"
-    assert body["status_url"] == f"http://testserver/api/v1/comments/{body['id']}"
+    assert body["status_url"].startswith(f"http://testserver/api/v1/comments/{body['id']}?token=")
+    assert body["commenter_token"]
     comment = Comment.objects.get(pk=body["id"])
     assert (comment.status, comment.author_name, comment.author_email) == ("pending", "Alice", "alice@example.org")
     assert comment.thread.key == "/news/bridge"
@@ -167,7 +168,7 @@ def test_it_shows_a_rejected_comment_as_held_to_the_public(api, site):
     comment = Comment.objects.get(pk=response.json()["id"])
     assert api.get(response.json()["status_url"]).json()["status"] == "pending"
     Comment.objects.filter(pk=comment.pk).update(status="rejected", decided_at=timezone.now(), scores={"SPAM": 0.99})
-    body = api.get(f"{URL}/{comment.pk}").json()
+    body = api.get(response.json()["status_url"]).json()
     assert body["status"] == "held"
     assert "moderation" not in body and "comment" not in body
 
@@ -502,3 +503,75 @@ def test_a_comment_or_name_of_invisible_characters_only_is_refused_like_an_empty
     assert response.status_code == 400
     assert response.json() == {"comment": [COMMENT_MESSAGE], "name": [NAME_MESSAGE]}
     assert api.post(URL, reply(site, comment="\u200bHi\u200b"), format="json").status_code == 202
+
+
+def test_a_post_with_the_returned_commenter_token_is_the_same_commenter(api, site):
+    first = post(api, reply(site)).json()
+    second = post(api, reply(site, comment="Again.", commenter_token=first["commenter_token"])).json()
+    stranger = post(api, reply(site, comment="Me too.")).json()
+    commenter = Comment.objects.get(pk=first["id"]).commenter
+    assert len(commenter) == 22
+    assert Comment.objects.get(pk=second["id"]).commenter == commenter
+    assert Comment.objects.get(pk=stranger["id"]).commenter not in {"", commenter}
+
+
+def test_a_forged_or_foreign_commenter_token_starts_a_new_commenter_and_loses_nothing(api, site):
+    from comments.models import Site
+
+    other = Site.objects.create(name="Other", public_key="other")
+    foreign = post(api, reply(other)).json()["commenter_token"]
+    mine = post(api, reply(site)).json()
+    for token in [foreign, mine["commenter_token"][:-3] + "abc", "not a token"]:
+        response = post(api, reply(site, comment=f"Posted with {token[:8]}", commenter_token=token))
+        assert response.status_code == 202
+        assert Comment.objects.get(pk=response.json()["id"]).commenter != Comment.objects.get(pk=mine["id"]).commenter
+
+
+def test_a_comment_that_is_not_listed_answers_404_without_its_status_token(api, site):
+    accepted = post(api, reply(site)).json()
+    bare = f"{URL}/{accepted['id']}"
+    for state in ["pending", "held", "rejected"]:
+        Comment.objects.filter(pk=accepted["id"]).update(status=state, decided_at=timezone.now())
+        assert api.get(bare).status_code == 404, state
+        assert api.get(bare + "?token=forged").status_code == 404, state
+        assert api.get(accepted["status_url"]).json()["status"] == ("pending" if state == "pending" else "held")
+    Comment.objects.filter(pk=accepted["id"]).update(status="published")
+    assert api.get(bare).json()["status"] == "published"
+
+
+def test_a_published_reply_under_a_comment_taken_down_is_not_listed_counted_or_readable(api, site):
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    top = published(thread, "Top.")
+    middle = published(thread, "Middle.", parent=top)
+    below = published(thread, "Below.", parent=middle)
+    published(thread, "Other top.")
+    listing = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()
+    assert listing["total"] == 4
+    Comment.objects.filter(pk=middle.pk).update(status="rejected")
+    listing = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()
+    assert (listing["count"], listing["total"]) == (2, 2)
+    assert listing["results"][0]["replies"] == []
+    counts = api.get("/api/v1/counts", {"site": site.public_key, "thread": ["/news/bridge", "/none"]}).json()
+    assert counts == {"counts": {"/news/bridge": 2, "/none": 0}}
+    assert api.get(f"{URL}/{below.pk}").status_code == 404
+    assert api.get(f"{URL}/{top.pk}").json()["status"] == "published"
+    # Published again by a moderator: the reply is back everywhere.
+    Comment.objects.filter(pk=middle.pk).update(status="published")
+    assert api.get(f"{URL}/{below.pk}").json()["status"] == "published"
+    assert api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()["total"] == 4
+
+
+def test_it_hands_out_a_form_token_and_records_how_long_after_it_a_comment_came(api, site, monkeypatch):
+    import time
+
+    response = api.get("/api/v1/form-token", {"site": site.public_key})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    form_token = response.json()["form_token"]
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 40)
+    accepted = post(api, reply(site, form_token=form_token)).json()
+    assert Comment.objects.get(pk=accepted["id"]).form_seconds == pytest.approx(40, abs=1)
+    assert Comment.objects.get(pk=post(api, reply(site, comment="No token.")).json()["id"]).form_seconds is None
+    forged = post(api, reply(site, comment="Forged.", form_token="1:abc")).json()
+    assert Comment.objects.get(pk=forged["id"]).form_seconds == 0.0
+    assert api.get("/api/v1/form-token", {"site": "nope"}).status_code == 400

@@ -228,22 +228,23 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
     }
 
 
-def comment_post(base: str, text: str) -> int:
+def comment_post(base: str, text: str) -> str:
+    """Post a comment; return its status URL (which carries the status token)."""
     body = {"site": "demo", "thread": "/news/bridge", "name": "Alice", "comment": text}
     response = httpx.post(f"{base}/api/v1/comments", json=body, timeout=10)
     assert response.status_code == 202, response.text
-    return int(response.json()["id"])
+    return str(response.json()["status_url"])
 
 
-def wait_until_decided(base: str, comment_id: int, timeout: float) -> str:
+def wait_until_decided(base: str, status_url: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     status = "pending"
     while time.monotonic() < deadline:
-        status = httpx.get(f"{base}/api/v1/comments/{comment_id}", timeout=10).json()["status"]
+        status = httpx.get(status_url, timeout=10).json()["status"]
         if status != "pending":
             return status
         time.sleep(0.2)
-    raise AssertionError(f"comment {comment_id} is still {status} after {timeout} s")
+    raise AssertionError(f"{status_url} is still {status} after {timeout} s")
 
 
 def healthz(base: str) -> dict:

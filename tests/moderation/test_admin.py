@@ -194,7 +194,12 @@ def test_it_trusts_and_blocks_commenters_from_the_queue(client, alice, thread):
     client.post(QUEUE, {"action": "commenter_trusted_commenter", "_selected_action": [known.pk]})
     client.post(QUEUE, {"action": "commenter_blocked_ip", "_selected_action": [known.pk]})
     flags = dict(CommenterFlag.objects.values_list("identity", "kind"))
-    assert flags == {"email:erin@example.org": "trusted", "ip:h9": "blocked"}
+    # No signed commenter token on this comment: trusted by address hash and name, never by e-mail.
+    assert flags == {"ip:h9:erin": "trusted", "ip:h9": "blocked"}
+    tokened = make(thread, "hi again", author_name="Erin", author_email="erin@example.org", commenter="c" * 22)
+    page = client.post(QUEUE, {"action": "commenter_trusted_commenter", "_selected_action": [tokened.pk]}, follow=True)
+    assert CommenterFlag.objects.get(identity="commenter:" + "c" * 22).kind == "trusted"
+    assert "1 commenter(s) (1 by signed commenter token (cannot be forged))" in page.content.decode()
     assert CommenterFlag.objects.get(identity="ip:h9").created_by == alice
 
 
@@ -296,6 +301,7 @@ def test_an_admin_creates_a_site_with_its_moderation_policy_on_one_page(db, clie
         "policy-0-thresholds": '{"TOXICITY": {"publish": 0.3, "reject": null}}',
         "policy-0-hold_all": "on",
         "policy-0-hold_links_at": "2",
+        "policy-0-min_form_seconds": "3",
         "policy-0-webhook_secret": "s" * 64,
         "policy-0-report_threshold": "4",
     }

@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 BEFORE = [("comments", "0004_site_thresholds_for_the_2026_11_30_models"), ("moderation", "0003_model_versions")]
 AFTER = [("comments", "0005_site_policy_moved_to_moderation"), ("moderation", "0004_site_policy")]
@@ -58,5 +59,37 @@ def test_sites_keep_their_settings_and_only_their_own_thresholds():
         site = back.get_model("comments", "Site").objects.get(pk=own.pk)
         assert site.thresholds == strict and site.hold_all and site.webhook_secret == "s3cret"
         assert list(site.moderators.values_list("username", flat=True)) == ["carol"]
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trust_given_by_e_mail_address_moves_to_the_addresses_it_published_from():
+    old = migrate([("comments", "0009_comment_commenter_form_seconds"), ("moderation", "0008_moderate_all_sites")])
+    Site, Thread = old.get_model("comments", "Site"), old.get_model("comments", "Thread")
+    Comment, CommenterFlag = old.get_model("comments", "Comment"), old.get_model("moderation", "CommenterFlag")
+    site = Site.objects.create(name="Gazette", public_key="gazette-0009")
+    thread = Thread.objects.create(site=site, key="/a")
+    for ip_hash, name, status in [("h1", "Vera ", "published"), ("h2", "V.", "published"), ("h3", "Vera", "held")]:
+        Comment.objects.create(
+            thread=thread,
+            author_name=name,
+            author_email="Vera@example.org",
+            body="x",
+            status=status,
+            ip_hash=ip_hash,
+            decided_at=timezone.now(),
+        )
+    CommenterFlag.objects.create(site=site, identity="email:vera@example.org", kind="trusted")
+    CommenterFlag.objects.create(site=site, identity="email:spam@example.org", kind="blocked")
+    try:
+        new = migrate([("moderation", "0009_site_policy_form_token")])
+        flags = dict(new.get_model("moderation", "CommenterFlag").objects.values_list("identity", "kind"))
+        assert flags == {
+            "email:vera@example.org": "trusted",  # kept, inert
+            "email:spam@example.org": "blocked",
+            "ip:h1:vera": "trusted",
+            "ip:h2:v.": "trusted",
+        }
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

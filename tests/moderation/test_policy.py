@@ -169,3 +169,23 @@ def test_the_default_thresholds_hold_threats_that_toxicity_scores_low():
     decision = decide(scores=scores, thresholds=DEFAULT_THRESHOLDS)
     assert decision.outcome is Outcome.HELD
     assert [reason.attribute for reason in decision.reasons] == ["THREAT"]
+
+
+@pytest.mark.parametrize(
+    ("form_seconds", "minimum", "required", "codes"),
+    [
+        (1.2, 3, False, ["too_fast"]),
+        (0.0, 3, False, ["too_fast"]),  # a forged form token
+        (3.0, 3, False, ["too_fast"]),
+        (3.5, 3, False, []),
+        (1.2, 0, False, []),  # the check is off
+        (None, 3, False, []),  # no token: an API client, allowed unless the site requires the widget
+        (None, 3, True, ["no_form_token"]),
+        (45.0, 3, True, []),
+    ],
+)
+def test_it_holds_a_comment_sent_too_fast_after_the_form_opened(form_seconds, minimum, required, codes):
+    facts = Facts(form_seconds=form_seconds, min_form_seconds=minimum, require_form_token=required)
+    decision = decide(scores={"TOXICITY": 0.1, "SPAM": 0.1}, thresholds=THRESHOLDS, facts=facts)
+    assert [reason.code for reason in decision.reasons] == codes
+    assert decision.outcome is (Outcome.HELD if codes else Outcome.PUBLISHED)

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from comments.models import Comment, Thread
@@ -198,12 +199,50 @@ def decide_new(thread, body=CLEAN, **fields):
 def test_it_holds_a_first_comment_then_publishes_the_next_once_one_is_published(thread):
     thread.site.policy.hold_first_comment = True
     thread.site.policy.save()
-    first = decide_new(thread, author_email="Carol@Example.org")
+    first = decide_new(thread, author_email="Carol@Example.org", ip_hash="h0", commenter="carol-token-id")
     assert (first.status, first.reasons[0]["code"]) == ("held", "first_comment")
     Comment.objects.filter(pk=first.pk).update(status="published")
-    assert decide_new(thread, author_email="carol@example.org").status == "published"
+    # The same signed token, or the same address with the same e-mail address: the same commenter.
+    assert decide_new(thread, author_email="x@example.org", commenter="carol-token-id").status == "published"
+    again = decide_new(thread, CLEAN + " Thanks again.", author_email="carol@example.org", ip_hash="h0")
+    assert again.status == "published", again.reasons
+    # Anyone can type Carol's address: from another address and without her token, a first comment.
+    assert decide_new(thread, author_email="carol@example.org", ip_hash="h7").status == "held"
     # No e-mail: the commenter is the address hash plus the name.
     assert decide_new(thread, ip_hash="h1", author_name="Dan").status == "held"
+
+
+def test_it_holds_a_comment_sent_seconds_after_the_form_opened(thread):
+    assert [r["code"] for r in decide_new(thread, form_seconds=1.5).reasons] == ["too_fast"]
+    assert decide_new(thread, form_seconds=25.0).status == "published"
+    assert decide_new(thread).status == "published"  # no form token: an API client
+    thread.site.policy.hold_without_form_token = True
+    thread.site.policy.save()
+    assert [r["code"] for r in decide_new(thread).reasons] == ["no_form_token"]
+
+
+def test_trust_follows_the_signed_commenter_token_not_the_name_or_address_typed(thread, api):
+    from django.contrib.auth.models import User
+
+    thread.site.policy.hold_all = True
+    thread.site.policy.save()
+    from django.contrib.auth.models import Group
+
+    moderator = moderate_every_site(User.objects.create_user("alice", is_staff=True))
+    moderator.groups.add(Group.objects.get(name="moderators"))
+    vip = {"site": thread.site.public_key, "thread": thread.key, "name": "Vera", "email": "vera@example.org"}
+    first = api.post("/api/v1/comments", vip | {"comment": "First."}, format="json").json()
+    services.comment_score(comment_id=first["id"])
+    commenters.commenter_flag(comment_id=first["id"], actor=moderator, kind="trusted")
+
+    def decided(**fields):
+        accepted = api.post("/api/v1/comments", vip | fields, format="json", REMOTE_ADDR="203.0.113.50").json()
+        services.comment_score(comment_id=accepted["id"])
+        return Comment.objects.get(pk=accepted["id"]).status
+
+    assert decided(comment="With her token.", commenter_token=first["commenter_token"]) == "published"
+    # Someone else typing Vera's name and address, from elsewhere, without her token.
+    assert decided(comment="Pretending to be Vera.") == "held"
 
 
 def test_it_holds_comments_with_too_many_links(thread):
@@ -243,9 +282,25 @@ def test_a_trusted_commenter_skips_pre_moderation(thread):
 
     thread.site.policy.hold_all = True
     thread.site.policy.save()
-    CommenterFlag.objects.create(site=thread.site, identity="email:vip@example.org", kind="trusted")
-    assert decide_new(thread, author_email="VIP@example.org").status == "published"
+    CommenterFlag.objects.create(site=thread.site, identity="commenter:vip-token-id", kind="trusted")
+    CommenterFlag.objects.create(site=thread.site, identity="ip:h5:vera", kind="trusted")
+    assert decide_new(thread, commenter="vip-token-id").status == "published"
+    assert decide_new(thread, ip_hash="h5", author_name="Vera").status == "published"
+    assert decide_new(thread, ip_hash="h5", author_name="Someone Else").status == "held"
     assert decide_new(thread, author_email="other@example.org").status == "held"
+
+
+def test_trust_by_e_mail_address_alone_skips_nothing(thread):
+    from moderation.models import CommenterFlag
+
+    thread.site.policy.hold_all = True
+    thread.site.policy.save()
+    # A flag from before trust needed an unforgeable identity: typing the address no longer helps.
+    CommenterFlag.objects.create(site=thread.site, identity="email:vip@example.org", kind="trusted")
+    held = decide_new(thread, author_email="VIP@example.org")
+    assert [reason["code"] for reason in held.reasons] == ["premoderation"]
+    with pytest.raises(ValidationError, match="e-mail address can only block"):
+        CommenterFlag(site=thread.site, identity="email:vip@example.org", kind="trusted").full_clean()
 
 
 def test_a_score_reason_carries_the_spans_that_pushed_the_score_up(thread):

@@ -16,8 +16,12 @@
  * --moderato-surface, --moderato-border, --moderato-error, --moderato-font, --moderato-font-size,
  * --moderato-radius.
  *
- * No cookies, no localStorage; an unsent draft is kept in sessionStorage. User text is only ever
- * set as textContent.
+ * No cookies. Storage: an unsent draft in sessionStorage (this tab only); after a post, the signed
+ * commenter token the server returned in localStorage under "moderato:<site>:commenter" (an opaque
+ * random id, no name or e-mail), sent with the next post so that a moderator's trust follows the
+ * commenter, never something another reader can type. Clearing site data forgets it. When the reader
+ * starts typing, a form token (a signed time) is fetched: a post sent seconds after it is
+ * held as a bot's. User text is only ever set as textContent.
  */
 (() => {
   "use strict";
@@ -537,6 +541,47 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       return !!(first || other.length);
     };
 
+    // The commenter token: kept across visits so that trust follows the commenter (see the header).
+    const commenterKey = `moderato:${SITE}:commenter`;
+    const kept = (() => {
+      try {
+        return window.localStorage;
+      } catch (e) {
+        return null;
+      }
+    })();
+    const commenterToken = () => {
+      try {
+        return kept.getItem(commenterKey) || "";
+      } catch (e) {
+        return "";
+      }
+    };
+    const keepCommenterToken = (token) => {
+      try {
+        if (token) kept.setItem(commenterKey, token);
+      } catch (e) {
+        // Storage blocked: the next post starts a new commenter.
+      }
+    };
+
+    // The form token: fetched once, when the reader starts writing.
+    let formToken = null;
+    const fetchFormToken = () => {
+      formToken =
+        formToken ||
+        call(`${API}/api/v1/form-token?${new URLSearchParams({ site: SITE })}`)
+          .then((response) => (response.ok ? response.json() : {}))
+          .then((data) => data.form_token || "")
+          .catch(() => "")
+          .then((token) => {
+            if (!token) formToken = null; // try again at the next focus or post
+            return token;
+          });
+      return formToken;
+    };
+    form.addEventListener("input", fetchFormToken, { once: true });
+
     let idempotencyKey = "";
     let keyedBody = "";
     let busy = false;
@@ -569,7 +614,9 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       let response = null;
       let data = {};
       try {
-        response = await call(`${API}/api/v1/comments`, { method: "POST", headers: { "Idempotency-Key": idempotencyKey }, body: json });
+        // Not in the idempotency key's text: the same comment keeps its key whatever the tokens.
+        const tokens = { form_token: await Promise.race([fetchFormToken(), sleep(3000).then(() => "")]), commenter_token: commenterToken() };
+        response = await call(`${API}/api/v1/comments`, { method: "POST", headers: { "Idempotency-Key": idempotencyKey }, body: JSON.stringify({ ...body, ...tokens }) });
         data = await response.json().catch(() => ({}));
       } catch (e) {
         console.warn("Moderato: could not send the comment", e);
@@ -580,6 +627,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       form.removeAttribute("aria-busy");
 
       if (response && response.ok && data.status_url) {
+        keepCommenterToken(data.commenter_token);
         keyedBody = "";
         text.value = "";
         saveDraft();
