@@ -228,11 +228,14 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
         kind == CommenterFlag.Kind.TRUSTED and identity.startswith(TRUSTABLE_PREFIXES)
         for identity, kind in flags.items()
     )
-    # The same text from the same client (address hash) earlier in the thread; no address, no match.
-    duplicate = bool(comment.ip_hash) and (
-        Comment.objects.filter(
-            thread_id=comment.thread_id, ip_hash=comment.ip_hash, body=comment.body, pk__lt=comment.pk
-        ).exists()
+    # The same text from the same client (address hash, or signed commenter token) earlier in the thread.
+    same_client = Q(pk__in=[])
+    if comment.ip_hash:
+        same_client |= Q(ip_hash=comment.ip_hash)
+    if comment.commenter:
+        same_client |= Q(commenter=comment.commenter)
+    duplicate = (bool(comment.ip_hash) or bool(comment.commenter)) and (
+        Comment.objects.filter(same_client, thread_id=comment.thread_id, body=comment.body, pk__lt=comment.pk).exists()
     )
     return policy.Facts(
         trap_filled=comment.trap_filled,

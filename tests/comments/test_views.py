@@ -442,6 +442,16 @@ def test_the_same_text_again_from_the_same_client_in_the_same_thread_is_held(api
     assert [reason["code"] for reason in Comment.objects.get(pk=again).reasons] == ["duplicate"]
 
 
+def test_the_same_text_again_with_the_same_commenter_token_from_another_address_is_held(api, site):
+    from moderation import services as moderation
+
+    first = api.post(URL, reply(site), format="json", REMOTE_ADDR="198.51.100.42").json()
+    token = first["commenter_token"]
+    moved = api.post(URL, reply(site, commenter_token=token), format="json", REMOTE_ADDR="198.51.100.43").json()
+    assert [moderation.comment_score(comment_id=pk) for pk in (first["id"], moved["id"])] == ["published", "held"]
+    assert [reason["code"] for reason in Comment.objects.get(pk=moved["id"]).reasons] == ["duplicate"]
+
+
 def test_the_per_address_limit_counts_across_processes(api, site, settings):
     """In make run every gunicorn worker is a process of its own: the limit is one count for all."""
     import subprocess
