@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -64,9 +65,26 @@ def ip_hash(*, address: str) -> str:
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 
 
+# Sites by public key and every site's allowed origins, per process: read on every request, changed
+# by an administrator now and then. A change made in this process clears them at once (the
+# receivers in comments.apps); other processes see it within MODERATO_SITE_CACHE_SECONDS.
+_sites: dict[str, tuple[float, Site]] = {}
+_origins: list[tuple[float, frozenset[str]]] = []
+SITES_CACHED_AT_MOST = 1000
+
+
+def site_cache_clear(**_: object) -> None:
+    _sites.clear()
+    _origins.clear()
+
+
 def origin_allowed_by_any_site(*, origin: str) -> bool:
-    """Whether some site lists this origin (a few sites per instance: a scan is cheap)."""
-    return any(origin in origins for origins in Site.objects.values_list("allowed_origins", flat=True))
+    """Whether some site lists this origin."""
+    now = time.monotonic()
+    if not _origins or now - _origins[0][0] >= settings.MODERATO_SITE_CACHE_SECONDS:
+        found = frozenset(o for origins in Site.objects.values_list("allowed_origins", flat=True) for o in origins)
+        _origins[:] = [(now, found)]
+    return origin in _origins[0][1]
 
 
 def site_check_origin(*, site: Site, origin: str) -> None:
@@ -76,10 +94,19 @@ def site_check_origin(*, site: Site, origin: str) -> None:
 
 
 def site_get(*, public_key: str) -> Site:
+    """The site of a public key (cached, see above: treat it as read-only)."""
+    now = time.monotonic()
+    cached = _sites.get(public_key)
+    if cached is not None and now - cached[0] < settings.MODERATO_SITE_CACHE_SECONDS:
+        return cached[1]
     try:
-        return Site.objects.get(public_key=public_key)
+        site = Site.objects.get(public_key=public_key)
     except Site.DoesNotExist:
         raise ValidationError({"site": ["Unknown site."]}) from None
+    if len(_sites) >= SITES_CACHED_AT_MOST:
+        _sites.clear()
+    _sites[public_key] = (now, site)
+    return site
 
 
 def thread_get_or_create(*, site: Site, key: str) -> Thread:

@@ -102,6 +102,16 @@ def comment_id_of(task: Any, args: Any, kwargs: Any) -> int | None:
 
 
 @task_prerun.connect
+def database_connections_check(**_: object) -> None:
+    """Close a connection that failed in an earlier task or outlived CONN_MAX_AGE, as Django does at
+    each request: with CELERY_DB_REUSE_MAX the worker keeps its connection from task to task."""
+    from django import db
+
+    if not db.connection.in_atomic_block:
+        db.close_old_connections()
+
+
+@task_prerun.connect
 def task_context_enter(task_id: str, task: Any, args: Any = None, kwargs: Any = None, **_: object) -> None:
     from moderation import metrics
 

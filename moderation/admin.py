@@ -20,7 +20,7 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, Report, Site, Thread
-from moderation import commenters, learning, notifications, policy, services, sites
+from moderation import commenters, explaining, learning, notifications, policy, services, sites
 from moderation.models import (
     CommenterFlag,
     ModelVersion,
@@ -290,6 +290,8 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     @admin.display(description="explanation")
     def explanation(self, comment: Comment) -> str:
+        if explaining.reasons_need_spans(comment.reasons) and explaining.comment_explain(comment_id=comment.pk):
+            comment.refresh_from_db(fields=["reasons"])  # its task has not run yet: explained for this page
         spans = comment_spans(comment)
         if not spans:
             return "No score reached a threshold."

@@ -25,6 +25,7 @@ from ml.language import Language, detect_language
 from ml.vocabulary import Attribute
 from moderation import policy, rules
 from moderation.commenters import commenter_has_published, commenter_identities
+from moderation.explaining import comment_explain_later, reasons_need_spans
 from moderation.models import TRUSTABLE_PREFIXES, CommenterFlag, ModerationAction, ModerationDecision
 from moderation.notifications import decision_notify
 from moderation.scoring import get_scorer
@@ -116,20 +117,25 @@ def comment_score(*, comment_id: int) -> str:
 def _comment_score_claimed(*, comment_id: int) -> str:
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
     evaluation = comment_evaluate(comment=comment)
-    reasons = reasons_explained(decision=evaluation.decision, text=comment.body)
     with transaction.atomic():  # the decision and its notifications, together or not at all
         written = comment_decide(
             comment_id=comment_id,
             decision=evaluation.decision,
             scores=evaluation.scores,
             model_versions=evaluation.versions,
-            reasons=reasons,
             language=evaluation.language,
         )
         if not written:
             return "skipped"
         decision_notify(comment_id=comment_id, status=evaluation.decision.outcome)
+        _explain_if_held(comment_id=comment_id, decision=evaluation.decision)
     return evaluation.decision.outcome.value
+
+
+def _explain_if_held(*, comment_id: int, decision: policy.Decision) -> None:
+    """A held comment waits for a moderator, who reads which words weighed: explain it off this path."""
+    if decision.outcome == policy.Outcome.HELD and reasons_need_spans([r.as_dict() for r in decision.reasons]):
+        comment_explain_later(comment_id=comment_id)
 
 
 @dataclass(frozen=True)
@@ -154,19 +160,6 @@ def comment_evaluate(*, comment: Comment) -> Evaluation:
     return Evaluation(scores=scores, versions=versions, language=language, decision=decision)
 
 
-def reasons_explained(*, decision: policy.Decision, text: str) -> list[dict[str, object]]:
-    """The decision's reasons as stored: a score reason carries the spans of the text that pushed
-    that score up most (offsets into the original text, for highlighting)."""
-    reasons = [reason.as_dict() for reason in decision.reasons]
-    attributes = {reason["attribute"] for reason in reasons if "attribute" in reason and "score" in reason}
-    if attributes:
-        spans = get_scorer().explain(text, top=5)
-        for reason in reasons:
-            if reason.get("attribute") in attributes:
-                reason["spans"] = spans.get(str(reason["attribute"]), [])
-    return reasons
-
-
 @dataclass(frozen=True)
 class Rescore:
     decided: dict[int, str]  # comment id -> its new status (scores updated, whether or not it changed)
@@ -189,7 +182,6 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
             kept += 1
             continue
         evaluation = comment_evaluate(comment=comment)
-        reasons = reasons_explained(decision=evaluation.decision, text=comment.body)
         with transaction.atomic():
             written = comment_decide(
                 comment_id=comment.pk,
@@ -197,13 +189,13 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
                 scores=evaluation.scores,
                 model_versions=evaluation.versions,
                 from_status=Comment.Status.HELD,
-                reasons=reasons,
                 language=evaluation.language,
             )
             if written:
                 decided[comment.pk] = evaluation.decision.outcome.value
                 if evaluation.decision.outcome != policy.Outcome.HELD:
                     decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
+                _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
     return Rescore(decided=decided, kept=kept)
 
 

@@ -40,6 +40,16 @@ def fresh_file_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def fresh_site_cache() -> Iterator[None]:
+    """Sites rolled back with a test's transaction fire no signal: forget them between tests."""
+    from comments.services import site_cache_clear
+
+    site_cache_clear()
+    yield
+    site_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

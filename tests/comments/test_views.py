@@ -585,3 +585,38 @@ def test_it_hands_out_a_form_token_and_records_how_long_after_it_a_comment_came(
     forged = post(api, reply(site, comment="Forged.", form_token="1:abc")).json()
     assert Comment.objects.get(pk=forged["id"]).form_seconds == 0.0
     assert api.get("/api/v1/form-token", {"site": "nope"}).status_code == 400
+
+
+def test_a_submission_costs_two_queries_once_its_site_is_known(api, site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert post(api, reply(site)).status_code == 202  # the site is read and kept; the thread created
+    with CaptureQueriesContext(connection) as queries:
+        assert post(api, reply(site, comment="Second.")).status_code == 202
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 2, statements  # the thread, the comment
+
+
+def test_a_change_to_a_site_applies_at_once_in_the_process_that_made_it(api, site):
+    origin = {"HTTP_ORIGIN": "https://new.planet.example"}
+    assert api.post(URL, reply(site), format="json", **origin).status_code == 400
+    site.allowed_origins = ["https://new.planet.example"]
+    site.save()
+    assert api.post(URL, reply(site), format="json", **origin).status_code == 202
+
+
+def test_another_process_sees_a_site_change_within_the_cache_time(api, site, settings, monkeypatch):
+    import time
+
+    from comments.models import Site
+
+    settings.MODERATO_SITE_CACHE_SECONDS = 10
+    origin = {"HTTP_ORIGIN": "https://new.planet.example"}
+    assert api.post(URL, reply(site), format="json", **origin).status_code == 400
+    # As another process changes it: no signal reaches this one.
+    Site.objects.filter(pk=site.pk).update(allowed_origins=["https://new.planet.example"])
+    assert api.post(URL, reply(site), format="json", **origin).status_code == 400  # kept for now
+    later = time.monotonic() + 10.5
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert api.post(URL, reply(site), format="json", **origin).status_code == 202

@@ -265,13 +265,26 @@ def test_it_highlights_explained_words_and_escapes_everything_else():
 
 
 def test_the_queue_shows_the_words_that_held_a_comment(client, alice, thread):
+    from moderation import explaining, services
+
+    comment = Comment.objects.create(thread=thread, author_name="T", body="Shut up, you worthless idiot.")
+    assert services.comment_score(comment_id=comment.pk) == "held"
+    client.force_login(alice)
+    assert "<mark" not in client.get(QUEUE).content.decode()  # explained off the decision's path...
+    assert explaining.comment_explain(comment_id=comment.pk)  # ...by the task that follows it
+    page = client.get(QUEUE).content.decode()
+    assert "<mark" in page and "idiot</mark>" in page
+
+
+def test_a_comment_page_explains_a_held_comment_whose_explanation_has_not_run_yet(client, alice, thread):
     from moderation import services
 
     comment = Comment.objects.create(thread=thread, author_name="T", body="Shut up, you worthless idiot.")
     assert services.comment_score(comment_id=comment.pk) == "held"
     client.force_login(alice)
-    page = client.get(QUEUE).content.decode()
-    assert "<mark" in page and "idiot</mark>" in page
+    page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
+    assert "idiot</mark>" in page and "Top words:" in page
+    assert any("spans" in reason for reason in Comment.objects.get(pk=comment.pk).reasons)  # and kept
 
 
 def test_nobody_deletes_a_comment_and_its_audit_trail_from_the_admin(client, thread):

@@ -203,7 +203,9 @@ def test_it_holds_a_first_comment_then_publishes_the_next_once_one_is_published(
     assert (first.status, first.reasons[0]["code"]) == ("held", "first_comment")
     Comment.objects.filter(pk=first.pk).update(status="published")
     # The same signed token, or the same address with the same e-mail address: the same commenter.
-    assert decide_new(thread, author_email="x@example.org", commenter="carol-token-id").status == "published"
+    assert decide_new(thread, CLEAN + " Again.", author_email="x@example.org", commenter="carol-token-id").status == (
+        "published"
+    )
     again = decide_new(thread, CLEAN + " Thanks again.", author_email="carol@example.org", ip_hash="h0")
     assert again.status == "published", again.reasons
     # Anyone can type Carol's address: from another address and without her token, a first comment.
@@ -303,14 +305,47 @@ def test_trust_by_e_mail_address_alone_skips_nothing(thread):
         CommenterFlag(site=thread.site, identity="email:vip@example.org", kind="trusted").full_clean()
 
 
-def test_a_score_reason_carries_the_spans_that_pushed_the_score_up(thread):
+def test_a_held_comment_is_decided_first_and_its_spans_explained_after(thread, django_capture_on_commit_callbacks):
+    from moderation import explaining
+
     body = "Honestly, you are a worthless 1d10t."
-    held = decide_new(thread, body)
-    [reason] = [r for r in held.reasons if r.get("attribute") == "TOXICITY"]
+    comment = pending(thread, body)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.comment_score(comment_id=comment.pk) == "held"
+    assert "comment_explain_task.delay" in [
+        callback.__qualname__.rsplit(".", 2)[-2] + ".delay" for callback in callbacks
+    ]
+    comment.refresh_from_db()
+    assert all("spans" not in reason for reason in comment.reasons)  # not on the decision's path
+
+    assert explaining.comment_explain(comment_id=comment.pk)
+    comment.refresh_from_db()
+    [reason] = [r for r in comment.reasons if r.get("attribute") == "TOXICITY"]
     assert reason["spans"], reason
     texts = [body[span["begin"] : span["end"]] for span in reason["spans"]]
     assert texts == [span["text"] for span in reason["spans"]]
     assert any("1d10t" in text or "worthless" in text for text in texts)
+    assert not explaining.comment_explain(comment_id=comment.pk)  # explained once
+
+
+def test_a_late_explanation_never_overwrites_a_newer_decision(thread, monkeypatch):
+    from moderation import explaining
+
+    comment = decide_new(thread, "You are a worthless 1d10t.")
+    newer = [{"code": "reader_reports", "detail": "3 reader reports put it back in the queue."}]
+    real = explaining.get_scorer()
+
+    class DecidedWhileExplaining:
+        """The real scorer; while it explains, the comment is decided again (readers' reports)."""
+
+        def explain(self, text, top=5):
+            later = timezone.now() + timedelta(seconds=1)
+            Comment.objects.filter(pk=comment.pk).update(decided_at=later, reasons=newer)
+            return real.explain(text, top=top)
+
+    monkeypatch.setattr(explaining, "get_scorer", DecidedWhileExplaining)
+    assert not explaining.comment_explain(comment_id=comment.pk)
+    assert Comment.objects.get(pk=comment.pk).reasons == newer
 
 
 def test_a_moderator_limited_to_another_site_cannot_decide_flag_or_see(thread, api):
