@@ -1019,6 +1019,8 @@ def main(argv: list[str] | None = None) -> int:
     root.chmod(0o755)  # the PostgreSQL user must reach its data directory
     (root / "logs").mkdir()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C stops everything too, even when the shell started the bench with SIGINT ignored (``&``).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     backing = Backing(root)
     servers: list[Server] = []
     failed = True
