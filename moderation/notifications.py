@@ -37,19 +37,22 @@ FIRST_RETRY_SECONDS = 30
 LAST_RETRY_SECONDS = 6 * 3600
 
 
-def decision_notify(*, comment_id: int, status: str) -> list[Notification]:
+def decision_notify(*, comment_id: int, status: str, comment: Comment | None = None) -> list[Notification]:
     """Write the outbox rows for a decision and queue their delivery after the commit.
 
-    Call it inside the transaction that writes the decision.
+    Call it inside the transaction that writes the decision. ``comment``: the comment as the decision
+    left it, with its thread, site and policy, when the caller has it (else it is read again).
     """
     if status not in DECIDED:
         return []
-    comment = Comment.objects.select_related("thread__site").filter(pk=comment_id).first()
     if comment is None:
-        return []
+        comment = Comment.objects.select_related("thread__site__policy").filter(pk=comment_id).first()
+        if comment is None:
+            return []
     site = comment.thread.site
-    site_policy = SitePolicy.objects.filter(site=site).first()
-    if site_policy is None:
+    try:
+        site_policy = site.policy
+    except SitePolicy.DoesNotExist:
         return []
     now = timezone.now()
     rows = []

@@ -45,19 +45,6 @@ class ScoringInterrupted(Exception):
         self.comment_id, self.claimed = comment_id, claimed
 
 
-def comment_attempt_claim(*, comment_id: int) -> int | None:
-    """Count one more scoring attempt on a pending comment and return the count.
-
-    None if it is no longer pending; 0 if it is pending but has used all its attempts (a worker killed
-    during the last one): the caller holds it for a person then, and the count stays at the maximum.
-    """
-    maximum = settings.MODERATO_MAX_SCORING_ATTEMPTS
-    pending = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING)
-    if not pending.filter(scoring_attempts__lt=maximum).update(scoring_attempts=F("scoring_attempts") + 1):
-        return 0 if pending.exists() else None
-    return Comment.objects.values_list("scoring_attempts", flat=True).get(pk=comment_id)
-
-
 def comment_attempt_give_back(*, comment_id: int) -> None:
     """Uncount an attempt that a database failure interrupted (ScoringInterrupted)."""
     Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING, scoring_attempts__gt=0).update(
@@ -78,8 +65,12 @@ def comment_decide(
     from_status: str = Comment.Status.PENDING,
     reasons: list[dict[str, object]] | None = None,
     language: Language | None = None,
+    into: Comment | None = None,
 ) -> bool:
-    """Write a decision if the comment is still in ``from_status``; return whether it was written."""
+    """Write a decision if the comment is still in ``from_status``; return whether it was written.
+
+    ``into``: the comment as read, given the written values (what the notifications then send).
+    """
     fields: dict[str, object] = {
         "status": decision.outcome.value,
         "reasons": reasons if reasons is not None else [reason.as_dict() for reason in decision.reasons],
@@ -91,7 +82,11 @@ def comment_decide(
         fields["scores"] = scores
     if model_versions is not None:
         fields["model_versions"] = model_versions
-    return bool(Comment.objects.filter(pk=comment_id, status=from_status).update(**fields))
+    written = bool(Comment.objects.filter(pk=comment_id, status=from_status).update(**fields))
+    if written and into is not None:
+        for name, value in fields.items():
+            setattr(into, name, value)
+    return written
 
 
 def comment_score(*, comment_id: int) -> str:
@@ -101,34 +96,50 @@ def comment_score(*, comment_id: int) -> str:
     MODERATO_MAX_SCORING_ATTEMPTS the comment is held for a person instead of scored again.
     """
     try:
-        attempts = comment_attempt_claim(comment_id=comment_id)
+        comment = comment_claim(comment_id=comment_id)
     except (OperationalError, InterfaceError) as exc:
         raise ScoringInterrupted(comment_id, claimed=False) from exc
-    if attempts is None:
+    if comment is None:
         return "skipped"
-    if attempts == 0:
+    if comment.scoring_attempts == 0:
         return comment_scoring_give_up(comment_id=comment_id, attempts=settings.MODERATO_MAX_SCORING_ATTEMPTS)
     try:
-        return _comment_score_claimed(comment_id=comment_id)
+        return _comment_score_claimed(comment=comment)
     except (OperationalError, InterfaceError) as exc:
         raise ScoringInterrupted(comment_id, claimed=True) from exc
 
 
-def _comment_score_claimed(*, comment_id: int) -> str:
-    comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
+def comment_claim(*, comment_id: int) -> Comment | None:
+    """Count one more scoring attempt on a pending comment and read it, with its thread, site and policy.
+
+    None if it is no longer pending; a comment whose ``scoring_attempts`` reads 0 is pending but has
+    used all its attempts (a worker killed during the last one): the caller holds it for a person.
+    Two statements: the claim and the read.
+    """
+    maximum = settings.MODERATO_MAX_SCORING_ATTEMPTS
+    pending = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING)
+    claimed = pending.filter(scoring_attempts__lt=maximum).update(scoring_attempts=F("scoring_attempts") + 1)
+    comment = pending.select_related("thread__site__policy").first()
+    if comment is not None and not claimed:
+        comment.scoring_attempts = 0
+    return comment
+
+
+def _comment_score_claimed(*, comment: Comment) -> str:
     evaluation = comment_evaluate(comment=comment)
     with transaction.atomic():  # the decision and its notifications, together or not at all
         written = comment_decide(
-            comment_id=comment_id,
+            comment_id=comment.pk,
             decision=evaluation.decision,
             scores=evaluation.scores,
             model_versions=evaluation.versions,
             language=evaluation.language,
+            into=comment,
         )
         if not written:
             return "skipped"
-        decision_notify(comment_id=comment_id, status=evaluation.decision.outcome)
-        _explain_if_held(comment_id=comment_id, decision=evaluation.decision)
+        decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
+        _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
     return evaluation.decision.outcome.value
 
 

@@ -32,9 +32,15 @@ def site_policy(*, site: Site) -> SitePolicy:
         return found
 
 
+# model_default_thresholds for the scorer it was read from: a new scorer (a promotion) reads them again.
+_model_defaults: list[tuple[object, tuple[tuple[str, ...], dict[str, policy.Threshold]]]] = []
+
+
 def model_default_thresholds() -> tuple[tuple[str, ...], dict[str, policy.Threshold]]:
     """(the attributes the active models produce, the defaults their artifacts carry)."""
     scorer = get_scorer()
+    if _model_defaults and _model_defaults[0][0] is scorer:
+        return _model_defaults[0][1]
     produced = tuple(attribute for attributes in scorer.attributes.values() for attribute in attributes)
     defaults: dict[str, policy.Threshold] = {}
     for model in scorer.models.values():
@@ -44,6 +50,7 @@ def model_default_thresholds() -> tuple[tuple[str, ...], dict[str, policy.Thresh
                 defaults |= policy.thresholds_from_json(raw)
             except ValueError as exc:
                 logger.error("%s: unusable default_thresholds, using the code's: %s", model.version, exc)
+    _model_defaults[:] = [(scorer, (produced, defaults))]
     return produced, defaults
 
 

@@ -44,7 +44,7 @@ def test_a_dropped_database_connection_costs_no_attempt(comment, monkeypatch, wh
 
     from moderation import services
 
-    broken = {"evaluate": "comment_evaluate", "claim": "comment_attempt_claim"}[where]
+    broken = {"evaluate": "comment_evaluate", "claim": "comment_claim"}[where]
     real = getattr(services, broken)
     calls = []
 
