@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 
 from comments.models import Comment, Site, Thread
 
+logger = logging.getLogger(__name__)
 Published = Comment.Status.PUBLISHED
 
 
@@ -26,14 +30,13 @@ class ThreadPage:
     nodes: list[CommentNode]
 
 
-def thread_comments_page(*, site: Site, thread_key: str, page: int, page_size: int) -> ThreadPage:
+def thread_comments_page(*, site: Site, thread: Thread | None, page: int, page_size: int) -> ThreadPage:
     """Return one page of published top-level comments, oldest first, with published replies nested.
 
     A reply is shown only when its whole chain up to the top is published. Replies nest at most
     ``site.max_reply_depth`` deep: a reply to a comment at that depth is listed next to it, under the
     same parent (as WordPress does), however deep the stored chain.
     """
-    thread = Thread.objects.filter(site=site, key=thread_key).first()
     if thread is None:
         return ThreadPage(count=0, total=0, nodes=[])
     published = Comment.objects.filter(thread=thread, status=Published)
@@ -131,3 +134,43 @@ def _chain_published(chain: Mapping[int, tuple[int | None, str]], pk: int | None
             return False
         pk = parent_id
     return True
+
+
+def thread_get(*, site: Site, thread_key: str) -> Thread | None:
+    return Thread.objects.filter(site=site, key=thread_key).first()
+
+
+# A thread's listing version: a random token in the shared cache, replaced whenever a comment of the
+# thread enters or leaves the listing (moderation.services, after commit). Cached pages are stored
+# under it, and it is their ETag, so a change makes every cached page and every browser's copy stale
+# at once. With the cache down, pages are built from the database and carry no version.
+
+
+VERSION_SECONDS = 30 * 86400  # a version that expires is only a new one: its pages are built again
+
+
+def _version_key(thread: Thread) -> str:
+    # With its creation time: a thread id used again (a restored backup, a test's rolled-back
+    # transaction) never finds another thread's pages.
+    return f"thread-listing:{thread.pk}:{thread.created_at.timestamp():.6f}"
+
+
+def listing_version(*, thread: Thread) -> str | None:
+    """The thread's current listing version (made on first use), or None when the cache is down."""
+    try:
+        version = cache.get(_version_key(thread))
+        if version is None:
+            cache.add(_version_key(thread), secrets.token_hex(8), timeout=VERSION_SECONDS)
+            version = cache.get(_version_key(thread))
+    except Exception:  # Redis down: serve from the database (the rate limits fail open the same way)
+        logger.warning("thread listing cache unavailable", exc_info=True)
+        return None
+    return str(version) if version is not None else None
+
+
+def thread_listing_changed(*, thread: Thread) -> None:
+    """A comment of this thread entered or left the listing: every cached page of it is stale."""
+    try:
+        cache.set(_version_key(thread), secrets.token_hex(8), timeout=VERSION_SECONDS)
+    except Exception:  # pages then live out their cache time (comments.views.LISTING_PAGE_SECONDS) at most
+        logger.warning("thread listing cache unavailable: thread %s not invalidated", thread.pk, exc_info=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from collections.abc import Callable
 from typing import Any, cast
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
@@ -129,30 +131,68 @@ class ThreadQuerySerializer(serializers.Serializer[dict[str, Any]]):
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=20)
 
 
+# Thread pages are cached under the thread's listing version (comments.selectors), which is also
+# their ETag; browsers and a CDN may keep a page LISTING_MAX_AGE seconds before asking again (a
+# removed comment stays visible that long at most), and the answer to asking is usually a 304.
+LISTING_PAGE_SECONDS = 300
+LISTING_MAX_AGE = 10
+
+
 def thread_page_response(request: Request, thread_key: str) -> Response:
     query = ThreadQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     site = services.site_get(public_key=query.validated_data["site"])
     page, page_size = query.validated_data["page"], query.validated_data["page_size"]
-    result = selectors.thread_comments_page(site=site, thread_key=thread_key, page=page, page_size=page_size)
+    thread = selectors.thread_get(site=site, thread_key=thread_key)
+    version = selectors.listing_version(thread=thread) if thread is not None else None
+    headers = {"Cache-Control": f"public, max-age={LISTING_MAX_AGE}"}
+    cache_key = ""
+    if version is not None:
+        headers["ETag"] = f'W/"{version}.{page}.{page_size}.{site.max_reply_depth}"'
+        if headers["ETag"] in request.headers.get("If-None-Match", ""):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        cache_key = f"thread-page:{thread.pk if thread else 0}:{headers['ETag']}"
+    listing = _cache_get(cache_key)
+    if listing is None:
+        result = selectors.thread_comments_page(site=site, thread=thread, page=page, page_size=page_size)
+        listing = {
+            "count": result.count,
+            "total": result.total,
+            "results": [node_as_json(node) for node in result.nodes],
+        }
+        _cache_set(cache_key, listing)
 
     def page_url(number: int) -> str:
         params = request.query_params.copy()
         params["page"] = str(number)
         return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
-    has_next = page * page_size < result.count
-    return Response(
-        {
-            "count": result.count,
-            "total": result.total,
-            "page": page,
-            "page_size": page_size,
-            "next": page_url(page + 1) if has_next else None,
-            "previous": page_url(page - 1) if page > 1 else None,
-            "results": [node_as_json(node) for node in result.nodes],
-        }
-    )
+    has_next = page * page_size < listing["count"]
+    body = {
+        "count": listing["count"],
+        "total": listing["total"],
+        "page": page,
+        "page_size": page_size,
+        "next": page_url(page + 1) if has_next else None,
+        "previous": page_url(page - 1) if page > 1 else None,
+        "results": listing["results"],
+    }
+    return Response(body, headers=headers)
+
+
+def _cache_get(key: str) -> Any:
+    if not key:
+        return None
+    try:
+        return cache.get(key)
+    except Exception:  # the cache down: build the page from the database
+        return None
+
+
+def _cache_set(key: str, value: Any) -> None:
+    if key:
+        with contextlib.suppress(Exception):
+            cache.set(key, value, timeout=LISTING_PAGE_SECONDS)
 
 
 def submit_with_one_reconnect(fields: dict[str, Any]) -> services.Submission:

@@ -20,7 +20,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from comments.models import Comment
+from comments.models import Comment, Thread
+from comments.selectors import thread_listing_changed
 from ml.language import Language, detect_language
 from ml.vocabulary import Attribute
 from moderation import policy, rules
@@ -83,10 +84,17 @@ def comment_decide(
     if model_versions is not None:
         fields["model_versions"] = model_versions
     written = bool(Comment.objects.filter(pk=comment_id, status=from_status).update(**fields))
+    if written and Comment.Status.PUBLISHED in (from_status, decision.outcome):
+        listing_changed(thread=into.thread if into is not None else Thread.objects.get(comments=comment_id))
     if written and into is not None:
         for name, value in fields.items():
             setattr(into, name, value)
     return written
+
+
+def listing_changed(*, thread: Thread) -> None:
+    """Once committed, the thread's cached pages are stale (a comment entered or left its listing)."""
+    transaction.on_commit(lambda: thread_listing_changed(thread=thread), robust=True)
 
 
 def comment_score(*, comment_id: int) -> str:
@@ -336,6 +344,8 @@ def comment_moderate(
             raise ValidationError(f"Comment #{comment_id} is {comment.status} now, no longer {expected_status}.")
         from_status = comment.status
         Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=timezone.now())
+        if Comment.Status.PUBLISHED in (from_status, to_status):
+            listing_changed(thread=comment.thread)
         decision = ModerationDecision.objects.create(
             comment=comment,
             actor=actor,
@@ -360,5 +370,6 @@ def comment_reports_check(*, comment_id: int, reports: int) -> bool:
         status=Comment.Status.HELD, reasons=reasons
     )
     if written:
+        listing_changed(thread=comment.thread)
         decision_notify(comment_id=comment_id, status=Comment.Status.HELD)
     return bool(written)

@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
+from comments import selectors
 from comments.models import Comment, Thread
 from comments.views import COMMENT_MESSAGE, NAME_MESSAGE
 
@@ -558,6 +559,7 @@ def test_a_published_reply_under_a_comment_taken_down_is_not_listed_counted_or_r
     listing = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()
     assert listing["total"] == 4
     Comment.objects.filter(pk=middle.pk).update(status="rejected")
+    selectors.thread_listing_changed(thread=thread)  # (what moderation.services does after a decision)
     listing = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()
     assert (listing["count"], listing["total"]) == (2, 2)
     assert listing["results"][0]["replies"] == []
@@ -567,6 +569,7 @@ def test_a_published_reply_under_a_comment_taken_down_is_not_listed_counted_or_r
     assert api.get(f"{URL}/{top.pk}").json()["status"] == "published"
     # Published again by a moderator: the reply is back everywhere.
     Comment.objects.filter(pk=middle.pk).update(status="published")
+    selectors.thread_listing_changed(thread=thread)
     assert api.get(f"{URL}/{below.pk}").json()["status"] == "published"
     assert api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()["total"] == 4
 
@@ -620,3 +623,48 @@ def test_another_process_sees_a_site_change_within_the_cache_time(api, site, set
     later = time.monotonic() + 10.5
     monkeypatch.setattr(time, "monotonic", lambda: later)
     assert api.post(URL, reply(site), format="json", **origin).status_code == 202
+
+
+def test_a_thread_page_is_cached_under_its_version_and_a_moderators_decision_makes_it_stale(
+    api, site, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Group
+
+    from moderation import services as moderation
+    from moderation.models import ModerationAction
+    from tests.conftest import moderate_every_site
+
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    published(thread, "First.")
+    query = {"site": site.public_key, "thread": "/news/bridge"}
+    first = api.get(URL, query)
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "public, max-age=10"
+    assert api.get(URL, query, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    # Written behind the services' back: the cached page does not know (this is the cache at work).
+    sneaked = published(thread, "Sneaked in.")
+    assert [c["comment"] for c in api.get(URL, query).json()["results"]] == ["First."]
+    Comment.objects.filter(pk=sneaked.pk).update(status="held")
+    # A moderator publishes it: after the commit the page is built again, under a new ETag.
+    alice = moderate_every_site(User.objects.create_user("alice", is_staff=True))
+    alice.groups.add(Group.objects.get(name="moderators"))
+    with django_capture_on_commit_callbacks(execute=True):
+        moderation.comment_moderate(comment_id=sneaked.pk, actor=alice, action=ModerationAction.APPROVE)
+    again = api.get(URL, query, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200 and again.headers["ETag"] != etag
+    assert [c["comment"] for c in again.json()["results"]] == ["First.", "Sneaked in."]
+    # Readers' reports send it back to the queue: gone from the page at once.
+    site.policy.report_threshold = 1
+    site.policy.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"{URL}/{sneaked.pk}/report", {"site": site.public_key}, format="json")
+    assert [c["comment"] for c in api.get(URL, query).json()["results"]] == ["First."]
+
+
+def test_with_the_cache_down_a_thread_page_is_built_from_the_database(api, site, settings):
+    settings.CACHES = DEAD_REDIS_CACHE
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    published(thread, "First.")
+    response = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"})
+    assert response.status_code == 200 and "ETag" not in response.headers
+    assert [c["comment"] for c in response.json()["results"]] == ["First."]

@@ -366,3 +366,14 @@ def test_a_moderator_limited_to_another_site_cannot_decide_flag_or_see(thread, a
     api.force_authenticate(carol)
     assert "moderation" not in api.get(f"/api/v1/comments/{comment.pk}").json()
     assert Comment.objects.get(pk=comment.pk).status == "held"
+
+
+def test_a_comment_the_pipeline_publishes_appears_on_the_cached_thread_page(
+    thread, api, django_capture_on_commit_callbacks
+):
+    query = {"site": thread.site.public_key, "thread": thread.key}
+    assert api.get("/api/v1/comments", query).json()["total"] == 0  # cached, empty
+    comment = pending(thread)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.comment_score(comment_id=comment.pk) == "published"
+    assert [c["id"] for c in api.get("/api/v1/comments", query).json()["results"]] == [comment.pk]
