@@ -3,10 +3,13 @@
 ``/healthz`` checks the database (``SELECT 1``), the broker (a Redis ``PING`` with a one-second
 timeout, or the file broker's folders), the workers (a ``WorkerHeartbeat`` row newer than four
 heartbeats: each worker writes one on start and every ``MODERATO_WORKER_HEARTBEAT_SECONDS``, from
-its own timer, which works on both brokers where Celery's remote-control ping does not) and the
-models (loaded, with their versions). It answers 200 ``{"status": "ok", "checks": {...}}``, or
-503 with ``"status": "failing"`` and the failing checks named; never an error's text, which can
-hold host names or user names (the log has it).
+its own timer, which works on both brokers where Celery's remote-control ping does not), the
+scheduler (the pending-comments sweep, which beat starts every ``MODERATO_SWEEP_EVERY_SECONDS``,
+ran lately: without it a comment whose task was lost waits forever; reported as degraded, since the
+service still takes and decides comments) and the models (loaded, with their versions). It
+answers 200 ``{"status": "ok", "checks": {...}}`` (``"degraded"`` when something runs in a lesser
+mode), or 503 with ``"status": "failing"`` and the failing checks named; never an error's text,
+which can hold host names or user names (the log has it).
 """
 
 from __future__ import annotations
@@ -180,9 +183,31 @@ def workers_heard_from() -> tuple[int, float | None]:
     from moderation.models import WorkerHeartbeat
 
     now = timezone.now()
-    recent = WorkerHeartbeat.objects.filter(seen_at__gte=now - worker_stale_after()).count()
-    latest = WorkerHeartbeat.objects.aggregate(latest=Max("seen_at"))["latest"]
+    workers = WorkerHeartbeat.objects.exclude(hostname=SCHEDULER_ROW)
+    recent = workers.filter(seen_at__gte=now - worker_stale_after()).count()
+    latest = workers.aggregate(latest=Max("seen_at"))["latest"]
     return recent, (now - latest).total_seconds() if latest else None
+
+
+# The sweep's own heartbeat row: it runs only when beat schedules it and a worker takes it.
+SCHEDULER_ROW = "scheduler:pending-comments-sweep"
+
+
+def sweep_ran_record() -> None:
+    """The pending-comments sweep ran now; never raises."""
+    worker_heartbeat_record(hostname=SCHEDULER_ROW)
+
+
+def sweep_stale_after() -> timedelta:
+    return timedelta(seconds=max(4 * settings.MODERATO_SWEEP_EVERY_SECONDS, 60))
+
+
+def sweep_last_ran() -> float | None:
+    """Seconds since the sweep last ran, None if never."""
+    from moderation.models import WorkerHeartbeat
+
+    seen = WorkerHeartbeat.objects.filter(hostname=SCHEDULER_ROW).values_list("seen_at", flat=True).first()
+    return (timezone.now() - seen).total_seconds() if seen else None
 
 
 # The checks ----------------------------------------------------------------------------------
@@ -206,6 +231,15 @@ def workers_check() -> dict[str, Any]:
     return result
 
 
+def scheduler_check() -> dict[str, Any]:
+    """Degraded (200) when the sweep has not run lately: beat down, or no worker takes housekeeping."""
+    age = sweep_last_ran()
+    result: dict[str, Any] = {"ok": True, "last_sweep_seconds_ago": round(age, 1) if age is not None else None}
+    if age is None or age > sweep_stale_after().total_seconds():
+        result["degraded"] = True
+    return result
+
+
 def models_check() -> dict[str, Any]:
     """Failing when the shipped models cannot be loaded; degraded (still 200) when an active version
     cannot be and the shipped model stands in for it."""
@@ -217,6 +251,7 @@ CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
     "database": database_check,
     "broker": broker_check,
     "workers": workers_check,
+    "scheduler": scheduler_check,
     "models": models_check,
 }
 

@@ -81,6 +81,7 @@ def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     Beat passes its own MODERATO_SWEEP_AFTER_SECONDS, so whichever worker runs the sweep
     applies the scheduler's setting.
     """
+    health.sweep_ran_record()
     seconds = settings.MODERATO_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
     try:
         front = health.oldest_queued_comment()

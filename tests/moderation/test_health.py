@@ -31,11 +31,12 @@ def healthz() -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
-def test_healthz_is_ok_when_database_broker_a_worker_and_the_models_answer(alice_worker):
+def test_healthz_is_ok_when_database_broker_a_worker_the_scheduler_and_the_models_answer(alice_worker):
+    health.sweep_ran_record()
     status, body = healthz()
     assert status == 200, body
     assert body["status"] == "ok" and "failing" not in body
-    assert set(body["checks"]) == {"database", "broker", "workers", "models"}
+    assert set(body["checks"]) == {"database", "broker", "workers", "scheduler", "models"}
     assert body["checks"]["workers"]["heard_from"] == 1
     assert set(body["checks"]["models"]["versions"]) == {"toxicity", "spam"}
 
@@ -107,3 +108,18 @@ def test_the_heartbeat_keeps_one_row_per_worker_and_forgets_old_ones(db):
     health.worker_heartbeat_record(hostname="celery@alice", starting=True)
     health.worker_heartbeat_record(hostname="celery@alice")
     assert list(WorkerHeartbeat.objects.values_list("hostname", flat=True)) == ["celery@alice"]
+
+
+def test_healthz_says_degraded_when_the_sweep_has_not_run_lately(alice_worker, settings):
+    settings.MODERATO_SWEEP_EVERY_SECONDS = 10
+    status, body = healthz()  # never ran: beat is not running
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["checks"]["scheduler"] == {"ok": True, "last_sweep_seconds_ago": None, "degraded": True}
+    from moderation.tasks import pending_comments_sweep
+
+    pending_comments_sweep.apply()
+    status, body = healthz()
+    assert (status, body["status"]) == (200, "ok")
+    assert body["checks"]["workers"]["heard_from"] == 1  # the sweep's row is not a worker
+    WorkerHeartbeat.objects.filter(hostname=health.SCHEDULER_ROW).update(seen_at=timezone.now() - timedelta(seconds=61))
+    assert healthz()[1]["status"] == "degraded"
