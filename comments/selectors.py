@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections import defaultdict
@@ -76,15 +77,44 @@ def _sort_replies(root: CommentNode) -> None:
 
 
 def thread_counts(*, site: Site, thread_keys: list[str]) -> dict[str, int]:
-    """Return the number of listed comments of each thread key (0 for unknown threads)."""
-    rows = list(
-        Comment.objects.filter(thread__site=site, thread__key__in=thread_keys, status=Published)
-        .values("thread_id", "thread__key")
-        .annotate(n=Count("pk"))
+    """Return the number of listed comments of each thread key (0 for unknown threads).
+
+    Each thread's count is cached under its listing version, as its pages are: a request for the
+    counts of a page of articles reads the threads (one query) and the cache, and counts only the
+    threads whose version changed.
+    """
+    threads = {thread.pk: thread for thread in Thread.objects.filter(site=site, key__in=thread_keys)}
+    cached: dict[int, int] = {}
+    count_keys: dict[int, str] = {}
+    try:
+        for thread_id, thread in threads.items():
+            version = listing_version(thread=thread)
+            if version is not None:
+                count_keys[thread_id] = f"thread-count:{_version_key(thread)}:{version}"
+        found = cache.get_many(list(count_keys.values())) if count_keys else {}
+        cached = {thread_id: found[key] for thread_id, key in count_keys.items() if key in found}
+    except Exception:  # the cache down: count them all
+        logger.warning("thread listing cache unavailable", exc_info=True)
+    missing = [thread_id for thread_id in threads if thread_id not in cached]
+    counted = _published_counts(thread_ids=missing) if missing else {}
+    if counted and count_keys:
+        with contextlib.suppress(Exception):
+            cache.set_many({count_keys[t]: n for t, n in counted.items() if t in count_keys}, timeout=COUNT_SECONDS)
+    by_key = {thread.key: cached.get(thread_id, counted.get(thread_id, 0)) for thread_id, thread in threads.items()}
+    return {key: by_key.get(key, 0) for key in thread_keys}
+
+
+COUNT_SECONDS = 300
+
+
+def _published_counts(*, thread_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Comment.objects.filter(thread_id__in=thread_ids, status=Published).values("thread_id").annotate(n=Count("pk"))
     )
-    unlisted = unlisted_counts(thread_ids=[row["thread_id"] for row in rows])
-    found = {row["thread__key"]: row["n"] - unlisted.get(row["thread_id"], 0) for row in rows}
-    return {key: found.get(key, 0) for key in thread_keys}
+    counts = {thread_id: 0 for thread_id in thread_ids} | {row["thread_id"]: row["n"] for row in rows}
+    for thread_id, unlisted in unlisted_counts(thread_ids=thread_ids).items():
+        counts[thread_id] -= unlisted
+    return counts
 
 
 def unlisted_counts(*, thread_ids: list[int]) -> dict[int, int]:

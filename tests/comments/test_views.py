@@ -668,3 +668,16 @@ def test_with_the_cache_down_a_thread_page_is_built_from_the_database(api, site,
     response = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"})
     assert response.status_code == 200 and "ETag" not in response.headers
     assert [c["comment"] for c in response.json()["results"]] == ["First."]
+
+
+def test_thread_counts_are_cached_under_each_threads_version(api, site):
+    bridge = Thread.objects.create(site=site, key="/news/bridge")
+    dam = Thread.objects.create(site=site, key="/news/dam")
+    published(bridge, "One.")
+    query = {"site": site.public_key, "thread": ["/news/bridge", "/news/dam", "/none"]}
+    assert api.get("/api/v1/counts", query).json()["counts"] == {"/news/bridge": 1, "/news/dam": 0, "/none": 0}
+    published(bridge, "Sneaked in.")  # behind the services' back: the cached count does not know
+    published(dam, "Also sneaked in.")
+    assert api.get("/api/v1/counts", query).json()["counts"] == {"/news/bridge": 1, "/news/dam": 0, "/none": 0}
+    selectors.thread_listing_changed(thread=dam)  # what a decision on the dam's thread does after commit
+    assert api.get("/api/v1/counts", query).json()["counts"] == {"/news/bridge": 1, "/news/dam": 1, "/none": 0}
