@@ -26,8 +26,8 @@ class Command(BaseCommand):
             public_key="demo",
             defaults={"name": "Demo site", "allowed_origins": DEMO_ORIGINS},
         )
-        if created:
-            self.stderr.write(f"Created the demo site {site}.")
+        if created and options["verbosity"] > 1:
+            self.stdout.write(f"Created the demo site {site}.")
         password_file = settings.DATA_DIR / "admin-password"
         User = get_user_model()
         user = User.objects.filter(username=username).first()
