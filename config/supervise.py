@@ -8,7 +8,8 @@ ten times in a row is given up on: everything is stopped and the supervisor exit
 
 SIGINT, SIGTERM or SIGHUP stop everything: SIGTERM to each child's main process (Celery's warm
 shutdown, gunicorn's graceful stop), up to 8 s for them to exit, then SIGKILL to whatever is left of
-each child's process group; the supervisor exits 0. A second signal kills at once. Only the main
+each child's process group; the supervisor exits 0. A second signal kills at once, except a SIGTERM
+within a second of the first (make passes on a SIGTERM that reached its process group already). Only the main
 processes are signalled because a Celery pool process killed by a signal of its own can die holding
 the pool's queue lock, and its parent then hangs at exit (seen with ``make run``'s former
 ``trap 'kill 0'``, which also re-entered its own trap until the shell died of a segmentation fault).
@@ -89,6 +90,7 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.stop_reason: str | None = None  # a signal's name, or "giving up"
         self.signals_received = 0
+        self.first_signal: tuple[int, float] | None = None  # (signal, when)
         self.started_at = time.monotonic()
 
     # Output ------------------------------------------------------------------------------------
@@ -199,6 +201,13 @@ class Supervisor:
     # Signals -----------------------------------------------------------------------------------
 
     def signal_received(self, signum: int, _frame: object) -> None:
+        now = time.monotonic()
+        if self.first_signal is None:
+            self.first_signal = (signum, now)
+        elif signum == signal.SIGTERM and self.first_signal[0] == signum and now - self.first_signal[1] < 1:
+            # The same SIGTERM twice: make forwards the SIGTERM it gets to its child, which a SIGTERM
+            # to the process group has reached already. One stop, not a stop and then a kill.
+            return
         self.signals_received += 1
         if self.stop_reason is None:
             self.stop_reason = signal.Signals(signum).name
