@@ -22,6 +22,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 ## prepare_run migrates, collects static files and creates the demo site only when needed; the
 ## processes log warnings and errors only (LOG_LEVEL=INFO make run for every request and task).
 run: export LOG_LEVEL ?= WARNING
+run: export MODERATO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.runtime
 	@$(PY) manage.py prepare_run --base-url http://$(HOST):$(PORT)
 	@rm -rf "$${MODERATO_METRICS_DIR:-$(MODERATO_DATA_DIR)/metrics}"  # the previous run's metrics files
