@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export MODERATO_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint clean bench-peer-venv bench-models
+.PHONY: run manage test lint clean bench-peer-venv bench-models
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: $(VENV)/.runtime
 	@rm -rf "$${MODERATO_METRICS_DIR:-$(MODERATO_DATA_DIR)/metrics}"  # the previous run's metrics files
 	@exec $(PY) -m config.supervise --bind $(HOST):$(PORT) --web-workers 2 --threads 4 --concurrency 2 --quiet \
 	  --ready-message "Serving http://$(HOST):$(PORT)/ (API docs: /api/docs/); Ctrl-C stops everything"
+
+## manage: a manage.py command in the venv, on make run's data directory (no venv to activate):
+## make manage ARGS='create_api_key --site demo --name "Coral Talk"'
+manage: $(VENV)/.runtime
+	@$(PY) manage.py $(ARGS)
 
 ## test: linters and contracts, then the whole pytest suite (DATABASE_URL / REDIS_URL pick the services)
 test: export MODERATO_DATA_DIR = $(CURDIR)/var/test
