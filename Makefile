@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export MODERATO_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint clean bench-peer-venv bench-models
+.PHONY: run manage test lint clean bench-peer-venv bench-models
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,21 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 ## run: SQLite + a file-system broker, gunicorn on $(HOST):$(PORT), a real Celery worker and beat, under
-## config/supervise.py (a child that dies is restarted; Ctrl-C or SIGTERM stops them all within 10 s)
+## config/supervise.py (a child that dies is restarted; Ctrl-C or SIGTERM stops them all within 10 s).
+## prepare_run migrates, collects static files and creates the demo site only when needed; the
+## processes log warnings and errors only (LOG_LEVEL=INFO make run for every request and task).
+run: export LOG_LEVEL ?= WARNING
+run: export MODERATO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py demo_setup --base-url http://$(HOST):$(PORT)
-	@echo "API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops everything)"
+	@$(PY) manage.py prepare_run --base-url http://$(HOST):$(PORT)
 	@rm -rf "$${MODERATO_METRICS_DIR:-$(MODERATO_DATA_DIR)/metrics}"  # the previous run's metrics files
-	$(PY) -m config.supervise --bind $(HOST):$(PORT) --web-workers 2 --threads 4 --concurrency 2
+	@exec $(PY) -m config.supervise --bind $(HOST):$(PORT) --web-workers 2 --threads 4 --concurrency 2 --quiet \
+	  --ready-message "Serving http://$(HOST):$(PORT)/ (API docs: /api/docs/); Ctrl-C stops everything"
+
+## manage: a manage.py command in the venv, on make run's data directory (no venv to activate):
+## make manage ARGS='create_api_key --site demo --name "Coral Talk"'
+manage: $(VENV)/.runtime
+	@$(PY) manage.py $(ARGS)
 
 ## test: linters and contracts, then the whole pytest suite (DATABASE_URL / REDIS_URL pick the services)
 test: export MODERATO_DATA_DIR = $(CURDIR)/var/test

@@ -60,3 +60,15 @@ class AtomicChannel(filesystem.Channel):
 
 class AtomicFilesystemTransport(filesystem.Transport):
     Channel = AtomicChannel
+
+    # The virtual transport's signature (celery-types' stubs give its base class **kwargs instead).
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
+        # Celery's blocking loop drains for up to 2 s at a time and notices a stop request only
+        # in between: shorter waits let a worker start its warm shutdown at once on SIGTERM.
+        super().drain_events(connection, timeout=None if timeout is None else min(timeout, 0.2))
+
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        # No default host: a folder has none, and kombu warns "No hostname was supplied" about the
+        # "filesystem://" URL whenever a default exists and the URL names no host.
+        return {"port": self.default_port, "hostname": None}

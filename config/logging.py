@@ -162,7 +162,7 @@ def logging_config(*, style: str, level: str) -> dict[str, Any]:
         "loggers": {
             # gunicorn's own lines (start, worker boot and exit) through the same formatter; its
             # access log stays off: RequestIdMiddleware logs each request with its id.
-            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
             "gunicorn.access": {"handlers": [], "level": "INFO", "propagate": False},
         },
     }

@@ -262,8 +262,9 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "moderato@localhost")
-# The address moderators' e-mails link to (their one-click links), e.g. https://comments.example.org
-MODERATO_PUBLIC_URL = env_str("MODERATO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# The address moderators' e-mails link to (their one-click links), e.g. https://comments.example.org;
+# by default the address make run serves on (PORT, 8000 unless set).
+MODERATO_PUBLIC_URL = (env_str("MODERATO_PUBLIC_URL") or f"http://127.0.0.1:{env_int('PORT', 8000, 1)}").rstrip("/")
 MODERATO_EMAIL_LINK_DAYS = env_int("MODERATO_EMAIL_LINK_DAYS", 7, minimum=1)
 
 CACHES = {

@@ -8,7 +8,8 @@ ten times in a row is given up on: everything is stopped and the supervisor exit
 
 SIGINT, SIGTERM or SIGHUP stop everything: SIGTERM to each child's main process (Celery's warm
 shutdown, gunicorn's graceful stop), up to 8 s for them to exit, then SIGKILL to whatever is left of
-each child's process group; the supervisor exits 0. A second signal kills at once. Only the main
+each child's process group; the supervisor exits 0. A second signal kills at once, except a SIGTERM
+within a second of the first (make passes on a SIGTERM that reached its process group already). Only the main
 processes are signalled because a Celery pool process killed by a signal of its own can die holding
 the pool's queue lock, and its parent then hangs at exit (seen with ``make run``'s former
 ``trap 'kill 0'``, which also re-entered its own trap until the shell died of a segmentation fault).
@@ -25,6 +26,7 @@ import ctypes
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +45,9 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 class Program:
     name: str
     argv: list[str]
+    # Started once the supervisor's ``ready`` address accepts connections (or after ``ready_timeout``),
+    # so that its start does not compete for the CPU with the web server's.
+    after_ready: bool = False
 
 
 @dataclass
@@ -72,6 +77,11 @@ class Supervisor:
     stable_after: float = 30.0
     give_up_after: int = 10
     stop_timeout: float = 8.0
+    # Quiet: no "started" line for the first start of each program (restarts are still logged).
+    quiet: bool = False
+    # (host, port, message): the message is printed once, when the address first accepts a connection.
+    ready: tuple[str, int, str] | None = None
+    ready_timeout: float = 60.0
     out: TextIO = field(default_factory=lambda: sys.stdout)
 
     def __post_init__(self) -> None:
@@ -80,6 +90,8 @@ class Supervisor:
         self.selector = selectors.DefaultSelector()
         self.stop_reason: str | None = None  # a signal's name, or "giving up"
         self.signals_received = 0
+        self.first_signal: tuple[int, float] | None = None  # (signal, when)
+        self.started_at = time.monotonic()
 
     # Output ------------------------------------------------------------------------------------
 
@@ -147,7 +159,8 @@ class Supervisor:
         os.set_blocking(read, False)
         self.selector.register(read, selectors.EVENT_READ, Output(child.program.name))
         child.process, child.started_at, child.restart_at = process, time.monotonic(), None
-        self.say(f"started {child.program.name} (pid {process.pid}): {' '.join(child.program.argv)}")
+        if not self.quiet or child.restarts:
+            self.say(f"started {child.program.name} (pid {process.pid}): {' '.join(child.program.argv)}")
 
     def reap(self, child: Child, *, block: bool = False) -> bool:
         """If the child's main process has exited: kill what is left of its group, log it, return True."""
@@ -188,6 +201,13 @@ class Supervisor:
     # Signals -----------------------------------------------------------------------------------
 
     def signal_received(self, signum: int, _frame: object) -> None:
+        now = time.monotonic()
+        if self.first_signal is None:
+            self.first_signal = (signum, now)
+        elif signum == signal.SIGTERM and self.first_signal[0] == signum and now - self.first_signal[1] < 1:
+            # The same SIGTERM twice: make forwards the SIGTERM it gets to its child, which a SIGTERM
+            # to the process group has reached already. One stop, not a stop and then a kill.
+            return
         self.signals_received += 1
         if self.stop_reason is None:
             self.stop_reason = signal.Signals(signum).name
@@ -206,19 +226,39 @@ class Supervisor:
     def run(self) -> int:
         """Start every program and keep them running until a stop signal (0) or giving up (1)."""
         self.signals_install()
+        self.started_at = time.monotonic()
         for child in self.children:
-            self.start(child)
+            if not (child.program.after_ready and self.ready is not None):
+                self.start(child)
         while self.stop_reason is None:
             due = [c.restart_at for c in self.children if c.restart_at is not None]
             self.pump(min([0.2, *(at - time.monotonic() for at in due)]))
             for child in self.children:
                 self.reap(child)
+            self.announce_when_ready()
             now = time.monotonic()
             for child in self.children:
                 if self.stop_reason is None and child.restart_at is not None and child.restart_at <= now:
                     self.start(child)
         self.stop(self.stop_reason)
         return 1 if self.stop_reason == "giving up" else 0
+
+    def announce_when_ready(self) -> None:
+        """Once the ready address accepts a connection: print the message, start the programs that wait."""
+        if self.ready is None:
+            return
+        host, port, message = self.ready
+        try:
+            socket.create_connection((host, port), timeout=0.05).close()
+        except OSError:
+            if time.monotonic() - self.started_at < self.ready_timeout:
+                return
+        else:
+            self.say(message)
+        self.ready = None
+        for child in self.children:
+            if child.program.after_ready and child.process is None and child.restart_at is None:
+                self.start(child)
 
     def stop(self, reason: str) -> None:
         running = [c for c in self.children if c.process is not None]
@@ -261,10 +301,18 @@ def make_run_programs(*, bind: str, web_workers: int, threads: int, concurrency:
     web = f"config.wsgi -c config/gunicorn.py --bind {bind} --workers {web_workers} --threads {threads}"
     # Requests still running 5 s after SIGTERM are cut, within the supervisor's 8 s to stop.
     web += " --graceful-timeout 5"
+    # --preload: Django and the models are loaded once, in the master, before it listens; the workers
+    # fork with them (no request waits for a worker to load). No control socket: two instances on
+    # one machine would share gunicorn's default ~/.gunicorn/gunicorn.ctl.
+    web += " --preload --no-control-socket"
+    level = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"  # as config/settings.py reads it
+    web += f" --log-level {level.lower()}"
+    worker = f"-q -A config worker --loglevel={level} --concurrency={concurrency}"  # -q: no banner
+    beat = f"-q -A config beat --loglevel={level}"
     return [
         Program("web", [gunicorn, *web.split()]),
-        Program("worker", [celery, "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}"]),
-        Program("beat", [celery, "-A", "config", "beat", "--loglevel=INFO"]),
+        Program("worker", [celery, *worker.split()], after_ready=True),
+        Program("beat", [celery, *beat.split()], after_ready=True),
     ]
 
 
@@ -277,11 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--quiet", action="store_true", help="no line for each first start")
+    parser.add_argument("--ready-message", help="printed once gunicorn accepts connections on --bind")
     args = parser.parse_args(argv)
     programs = make_run_programs(
         bind=args.bind, web_workers=args.web_workers, threads=args.threads, concurrency=args.concurrency
     )
-    return Supervisor(programs).run()
+    host, _, port = args.bind.rpartition(":")
+    ready = (host.strip("[]"), int(port), args.ready_message) if args.ready_message else None
+    return Supervisor(programs, quiet=args.quiet, ready=ready).run()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,3 +14,7 @@ application = get_wsgi_application()
 from moderation.scoring import shipped_models_load  # noqa: E402
 
 shipped_models_load()
+
+# The URL configuration (the views, DRF, the admin) is otherwise imported by the first request; with
+# gunicorn --preload it is imported once, in the master, before any request.
+get_resolver().url_patterns  # noqa: B018

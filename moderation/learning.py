@@ -16,7 +16,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,13 +26,15 @@ from django.utils import timezone
 from comments.models import Comment, Site
 from ml.artifacts import save_artifact
 from ml.model import LinearTextModel
-from ml.retrain import LabelledSet, fine_tune, gates_compare
 from ml.vocabulary import MAIN_ATTRIBUTE
 from moderation import policy, scoring, sites
 from moderation.compat.models import TrainingLabel
 from moderation.model_store import version_files_store
 from moderation.models import ModelVersion, ModerationDecision
 from moderation.services import comment_facts
+
+if TYPE_CHECKING:
+    from ml.retrain import LabelledSet
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,10 @@ def candidate_build(
     ``public_rows`` (training splits of public data sets, with ``--data``) are learned from too;
     the held-out window is always the most recent local labels.
     """
+    # Imported here: scikit-learn and SciPy's optimiser cost seconds at start-up in every process
+    # (the admin imports this module), and only a retraining needs them.
+    from ml.retrain import LabelledSet, fine_tune, gates_compare
+
     if name not in ATTRIBUTE:
         raise ValidationError(f"Unknown model {name!r}: use toxicity or spam.")
     rows = training_rows(name=name, site=site, api_labels=api_labels)
@@ -248,6 +254,7 @@ def public_sets(*, name: str, data_dir: Path) -> tuple[tuple[LabelledSet, ...], 
     Training splits come only from sets whose licence allows shipping a model trained on them.
     """
     from ml.datasets import load_dataset
+    from ml.retrain import LabelledSet
     from ml.training_config import default_config_path, load_config
 
     config = load_config(default_config_path(name))

@@ -6,6 +6,8 @@ import pytest
 
 from config.settings import env_bool, env_int, env_list
 
+ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
@@ -71,3 +73,20 @@ def test_the_sqlite_database_is_readable_by_the_service_user_only(tmp_path):
 def test_the_docker_build_context_leaves_out_data_and_secrets():
     ignored = (Path(__file__).resolve().parents[2] / ".dockerignore").read_text().split()
     assert {"var/", ".env", ".venv/"} <= set(ignored)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8101"}, "http://127.0.0.1:8101"),
+        ({"PORT": "8101", "MODERATO_PUBLIC_URL": "https://comments.example.org/"}, "https://comments.example.org"),
+    ],
+)
+def test_the_public_url_of_e_mail_links_follows_port_unless_set(tmp_path, extra, expected):
+    env = {"MODERATO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = "from django.conf import settings; print(settings.MODERATO_PUBLIC_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env | extra, check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == expected

@@ -2,6 +2,7 @@
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,7 +12,15 @@ from comments.models import Site
 from moderation.compat.models import ApiKey
 from moderation.compat.services import api_key_create
 
-DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+def demo_origins(base_url: str) -> list[str]:
+    """The origins the demo page is served from: ``base_url``'s, and its localhost twin."""
+    parts = urlsplit(base_url)
+    origins = [f"{parts.scheme}://{parts.netloc}"]
+    if parts.hostname in {"127.0.0.1", "localhost"}:
+        port = f":{parts.port}" if parts.port else ""
+        origins = [f"{parts.scheme}://127.0.0.1{port}", f"{parts.scheme}://localhost{port}"]
+    return origins
 
 
 class Command(BaseCommand):
@@ -22,12 +31,16 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args: Any, username: str, base_url: str, **options: Any) -> None:
+        origins = demo_origins(base_url)
         site, created = Site.objects.get_or_create(
-            public_key="demo",
-            defaults={"name": "Demo site", "allowed_origins": DEMO_ORIGINS},
+            public_key="demo", defaults={"name": "Demo site", "allowed_origins": origins}
         )
-        if created:
-            self.stderr.write(f"Created the demo site {site}.")
+        if created and options["verbosity"] > 1:
+            self.stdout.write(f"Created the demo site {site}.")
+        missing = [origin for origin in origins if origin not in site.allowed_origins]
+        if missing:  # make run on another PORT: its demo page must be allowed too (the others stay)
+            site.allowed_origins = [*site.allowed_origins, *missing]
+            site.save(update_fields=["allowed_origins"])
         password_file = settings.DATA_DIR / "admin-password"
         User = get_user_model()
         user = User.objects.filter(username=username).first()
