@@ -1,20 +1,24 @@
 """The moderators' queue: held comments first, oldest first, with scores, reasons and actions.
 
-Admin actions call ``services.comment_moderate``, the same function the API uses, so every
-decision is checked the same way and leaves an audit row.
+Admin actions and the per-comment decide buttons (``CommentAdmin.decide_view``, driven from the
+keyboard by ``static/moderation/desk.js``) call ``services.comment_moderate``, the same function
+the API uses, so every decision is checked the same way and leaves an audit row.
 """
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Case, IntegerField, Model, QuerySet, Value, When
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
@@ -210,6 +214,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     list_display = [
         "id", "status", "author_name", "short_body", "language_script", "thread", "score_bars", "reason_list", "waited",
+        "decide",
     ]  # fmt: skip
     list_display_links = ["id", "short_body"]
     list_filter = [
@@ -242,6 +247,55 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         "model_versions", "language_script", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
     )  # fmt: skip
     readonly_fields = fields
+    change_list_template = "moderation/admin/comment_change_list.html"
+    change_form_template = "moderation/admin/comment_change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        decide = path(
+            "<int:comment_id>/decide/", self.admin_site.admin_view(self.decide_view), name="comments_comment_decide"
+        )
+        return [decide, *super().get_urls()]
+
+    def decide_view(self, request: HttpRequest, comment_id: int) -> HttpResponse:
+        """Decide one comment from its row in the queue or from its page, with an optional note.
+
+        Answers JSON to the queue's script (``Accept: application/json``), which updates the row in
+        place; without a script it redirects back to ``next``, the page with its filters and page number.
+        """
+        if request.method != "POST":
+            return HttpResponse(status=405, headers={"Allow": "POST"})
+        as_json = "application/json" in request.headers.get("Accept", "")
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        if not self.get_queryset(request).filter(pk=comment_id).exists():
+            raise Http404  # another site's comment is as absent as a missing one
+        answer = DecideAnswer(as_json=as_json, back=self.decide_return_url(request, comment_id), comment_id=comment_id)
+        try:
+            action = ModerationAction(request.POST.get("action", ""))
+        except ValueError:
+            return answer.refused(request, self, 400, "Choose an action.")
+        expected = request.POST.get("status", "")
+        try:
+            decision = services.comment_moderate(
+                comment_id=comment_id,
+                actor=request.user,
+                action=action,
+                note=request.POST.get("note", "").strip(),
+                expected_status=expected if expected in Comment.Status.values else "",
+            )
+        except ValidationError as exc:
+            return answer.refused(request, self, 409, " ".join(exc.messages))
+        text = f"{action.label}: comment #{comment_id}" + (f" (note: {decision.note})" if decision.note else "") + "."
+        return answer.done(request, self, decision, text)
+
+    def decide_return_url(self, request: HttpRequest, comment_id: int) -> str:
+        """``next`` when it is a page of this site, else the queue; anchored on the comment's row."""
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("admin:comments_comment_changelist")
+        return f"{back.partition('#')[0]}#decide-{comment_id}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
         held_first = Case(
@@ -320,10 +374,72 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
             "", "<div>{}</div>", ((reason.get("detail", reason.get("code")),) for reason in comment.reasons)
         )
 
+    @admin.display(description="decide")
+    def decide(self, comment: Comment) -> str:
+        """The decide buttons and a note field; they post with the row's form (``decide-form-<id>``), which the
+        template writes after the changelist form, since forms cannot nest."""
+        form = f"decide-form-{comment.pk}"
+        buttons = format_html_join(
+            "",
+            '<button type="submit" form="{}" name="action" value="{}" class="moderato-{}" title="{}">{}</button>',
+            ((form, action.value, action.value, action.label, label) for action, label in DECIDE_BUTTONS),
+        )
+        return format_html(
+            '<div class="moderato-decide" id="decide-{0}" data-form="{1}">'
+            # Enter in the note must not approve: a disabled first button makes the implicit submission do nothing.
+            '<button type="submit" form="{1}" disabled hidden></button>'
+            '<input type="text" form="{1}" name="note" maxlength="500" placeholder="note (N)" aria-label="note"'
+            ' class="moderato-note">{2}<output class="moderato-result" role="status"></output></div>',
+            comment.pk,
+            form,
+            buttons,
+        )
+
     @admin.display(description="waited")
     def waited(self, comment: Comment) -> str:
         end = comment.decided_at if comment.status != Comment.Status.HELD else timezone.now()
         return format_html("{}", timesince(comment.created_at, end or timezone.now()))
+
+
+@dataclass(frozen=True)
+class DecideAnswer:
+    """How ``CommentAdmin.decide_view`` answers: JSON to the queue's script, else a message and a redirect."""
+
+    as_json: bool
+    back: str
+    comment_id: int
+
+    def done(
+        self, request: HttpRequest, modeladmin: "CommentAdmin", decision: ModerationDecision, text: str
+    ) -> HttpResponse:
+        return self.answer(request, modeladmin, 200, decision.to_status, {"action": decision.action, "message": text})
+
+    def refused(self, request: HttpRequest, modeladmin: "CommentAdmin", code: int, text: str) -> HttpResponse:
+        status = Comment.objects.values_list("status", flat=True).get(pk=self.comment_id)
+        return self.answer(request, modeladmin, code, status, {"action": "", "error": text})
+
+    def answer(
+        self, request: HttpRequest, modeladmin: "CommentAdmin", code: int, status: str, fields: dict[str, str]
+    ) -> HttpResponse:
+        if not self.as_json:
+            text = fields.get("message") or fields["error"]
+            modeladmin.message_user(request, text, messages.SUCCESS if code == 200 else messages.ERROR)
+            return HttpResponseRedirect(self.back)
+        label = Comment.Status(status).label
+        return JsonResponse(
+            {"comment": self.comment_id, "status": status, "status_label": label, **fields}, status=code
+        )
+
+
+# The decide buttons, in the order a moderator reaches for them; A, R and S are the keys of the first three.
+DECIDE_BUTTONS = [
+    (ModerationAction.APPROVE, "Approve"),
+    (ModerationAction.REJECT, "Reject"),
+    (ModerationAction.SPAM, "Spam"),
+    (ModerationAction.NOT_SPAM, "Not spam"),
+    (ModerationAction.TOXIC, "Toxic"),
+    (ModerationAction.NOT_TOXIC, "Not toxic"),
+]
 
 
 def comment_spans(comment: Comment) -> list[dict[str, Any]]:

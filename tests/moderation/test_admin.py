@@ -406,3 +406,94 @@ def test_a_moderator_removed_from_their_only_site_moderates_nothing(client, alic
     thread.site.policy.moderators.remove(alice)  # on no site's list now, and no grant of every site
     client.force_login(alice)
     assert list(client.get(QUEUE).context["cl"].result_list) == []
+
+
+def decide(client, comment, action, **fields):
+    """Press one decide button of a comment, as its row's form posts it."""
+    headers = fields.pop("headers", {})
+    return client.post(f"{QUEUE}{comment.pk}/decide/", {"action": action, **fields}, **headers)
+
+
+def test_every_row_of_the_queue_and_the_comment_page_have_the_decide_buttons(client, alice, thread):
+    first, second = make(thread, "one"), make(thread, "two")
+    client.force_login(alice)
+    queue = client.get(QUEUE + "?status__exact=held").content.decode()
+    changelist_form_end = queue.index("</form>", queue.index('id="changelist-form"'))
+    for comment in (first, second):
+        assert f'<form id="decide-form-{comment.pk}" method="post" action="{QUEUE}{comment.pk}/decide/">' in queue
+        assert queue.index(f'id="decide-form-{comment.pk}"') > changelist_form_end  # forms cannot nest
+        assert f'form="decide-form-{comment.pk}" name="action" value="approve"' in queue
+    assert 'name="next" value="/admin/comments/comment/?status__exact=held"' in queue
+    assert 'src="/static/moderation/desk.js"' in queue and 'id="moderato-help"' in queue
+    page = client.get(f"{QUEUE}{first.pk}/change/").content.decode()
+    assert f'<form id="decide-form-{first.pk}"' in page
+    assert page.index(f'id="decide-form-{first.pk}"') < page.index('id="comment_form"')
+    for action in ("approve", "reject", "spam", "not_spam", "toxic", "not_toxic"):
+        assert f'name="action" value="{action}"' in page
+    assert 'name="note"' in page
+
+
+def test_a_decision_without_a_script_returns_to_the_same_page_of_the_queue(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    back = "/admin/comments/comment/?status__exact=held&p=2"
+    response = decide(client, comment, "spam", note="advert for pills", status="held", next=back)
+    assert response.status_code == 302
+    assert response["Location"] == f"{back}#decide-{comment.pk}"
+    decision = ModerationDecision.objects.get()
+    assert (decision.actor, decision.action, decision.to_status, decision.note) == (alice, "spam", "rejected",
+                                                                                  "advert for pills")  # fmt: skip
+    assert "Mark as spam: comment" in client.get(response["Location"]).content.decode()
+
+
+def test_a_decision_from_the_script_answers_json_and_goes_through_the_service(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    response = decide(client, comment, "approve", note="fine", headers={"HTTP_ACCEPT": "application/json"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "comment": comment.pk,
+        "status": "published",
+        "status_label": "Published",
+        "action": "approve",
+        "message": f"Approve (publish): comment #{comment.pk} (note: fine).",
+    }
+    assert ModerationDecision.objects.get().note == "fine"
+
+
+def test_a_decision_on_a_comment_someone_else_decided_meanwhile_changes_nothing(client, alice, thread):
+    comment = make(thread, "text", status="published")
+    client.force_login(alice)
+    response = decide(client, comment, "reject", status="held", headers={"HTTP_ACCEPT": "application/json"})
+    assert response.status_code == 409
+    assert response.json()["status"] == "published" and "no longer held" in response.json()["error"]
+    assert not ModerationDecision.objects.exists()
+
+
+def test_a_decision_goes_back_to_the_queue_never_to_another_site(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    response = decide(client, comment, "approve", next="https://evil.example/admin/")
+    assert response["Location"] == f"{QUEUE}#decide-{comment.pk}"
+
+
+def test_the_decide_view_checks_method_action_permission_site_and_csrf(client, alice, bob, thread):
+    from django.test import Client
+
+    from comments.models import Site
+
+    comment = make(thread, "text")
+    elsewhere = make(Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x"), "x")
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()  # moderates this thread's site only
+    client.force_login(alice)
+    assert client.get(f"{QUEUE}{comment.pk}/decide/").status_code == 405
+    assert decide(client, comment, "publish_everything", headers={"HTTP_ACCEPT": "application/json"}).status_code == 400
+    assert decide(client, elsewhere, "approve").status_code == 404
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(f"{QUEUE}{comment.pk}/decide/", {"action": "approve"}).status_code == 403
+    client.force_login(bob)
+    assert decide(client, comment, "approve").status_code == 403
+    assert not ModerationDecision.objects.exists()
+    assert set(Comment.objects.values_list("status", flat=True)) == {"held"}
