@@ -24,7 +24,7 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, Report, Site, Thread
-from moderation import commenters, learning, notifications, policy, services, sites
+from moderation import commenters, highlights, learning, notifications, policy, services, sites
 from moderation.models import (
     CommenterFlag,
     ModelVersion,
@@ -347,7 +347,9 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         spans = comment_spans(comment)
         if not spans:
             return "No score reached a threshold."
-        weights = format_html_join(", ", "{} ({})", ((span["text"], f"{span['weight']:+.2f}") for span in spans))
+        weights = format_html_join(
+            ", ", "{} ({} {})", ((span["text"], span["attribute"], f"{span['weight']:+.2f}") for span in spans)
+        )
         return format_html("<p>{}</p><p>Top words: {}</p>", highlighted(comment.body, spans), weights)
 
     @admin.display(description="scores")
@@ -370,9 +372,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
     def reason_list(self, comment: Comment) -> str:
         if not comment.reasons:
             return "-"
-        return format_html_join(
-            "", "<div>{}</div>", ((reason.get("detail", reason.get("code")),) for reason in comment.reasons)
-        )
+        return format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in comment.reasons))
 
     @admin.display(description="decide")
     def decide(self, comment: Comment) -> str:
@@ -443,16 +443,35 @@ DECIDE_BUTTONS = [
 
 
 def comment_spans(comment: Comment) -> list[dict[str, Any]]:
-    """The explained spans stored with the comment's score reasons, without overlaps, in text order."""
-    spans = sorted(
-        (span for reason in comment.reasons for span in reason.get("spans", [])),
-        key=lambda span: (span["begin"], -span["end"]),
+    """The explained spans stored with the comment's score reasons that carry meaning (no function words,
+    no punctuation: ``highlights``), each with its attribute, without overlaps, in text order."""
+    explained = (
+        {**span, "attribute": reason.get("attribute", "")}
+        for reason in comment.reasons
+        for span in highlights.spans_worth_highlighting(reason.get("spans", []), language=comment.language)
     )
+    spans = sorted(explained, key=lambda span: (span["begin"], -span["end"], -span["weight"]))
     kept: list[dict[str, Any]] = []
     for span in spans:
         if not kept or span["begin"] >= kept[-1]["end"]:
             kept.append(span)
     return kept
+
+
+def reason_text(reason: dict[str, Any]) -> str:
+    """A stored reason as a moderator reads it: "Held: TOXICITY 0.97, hold threshold 0.50"."""
+    outcome = {
+        policy.ReasonCode.HOLD_THRESHOLD: ("Held", "hold"),
+        policy.ReasonCode.REJECT_THRESHOLD: ("Rejected", "reject"),
+    }
+    code = reason.get("code", "")
+    if code in outcome and {"attribute", "score", "threshold"} <= reason.keys():
+        verb, kind = outcome[code]
+        # As many decimals as the threshold has (0.965, 0.134), so a score never reads below its threshold.
+        digits = 2 if round(reason["threshold"], 2) == reason["threshold"] else 3
+        score, threshold = f"{reason['score']:.{digits}f}", f"{reason['threshold']:.{digits}f}"
+        return f"{verb}: {reason['attribute']} {score}, {kind} threshold {threshold}"
+    return str(reason.get("detail") or code)
 
 
 def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None) -> str:
@@ -465,7 +484,8 @@ def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None
         if begin < position or stop > end:
             continue
         parts.append(conditional_escape(text[position:begin]))
-        parts.append(format_html('<mark title="{}">{}</mark>', f"{span['weight']:+.2f}", text[begin:stop]))
+        weight = " ".join(part for part in (span.get("attribute", ""), f"{span['weight']:+.2f}") if part)
+        parts.append(format_html('<mark title="{}">{}</mark>', weight, text[begin:stop]))
         position = stop
     parts.append(conditional_escape(text[position:end]))
     if end < len(text):

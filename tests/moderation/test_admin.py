@@ -497,3 +497,48 @@ def test_the_decide_view_checks_method_action_permission_site_and_csrf(client, a
     assert decide(client, comment, "approve").status_code == 403
     assert not ModerationDecision.objects.exists()
     assert set(Comment.objects.values_list("status", flat=True)) == {"held"}
+
+
+def test_the_queue_and_the_page_say_held_or_rejected_with_the_score_and_its_threshold(client, alice, thread):
+    hold = {
+        "code": "hold_threshold",
+        "detail": "old wording",
+        "attribute": "TOXICITY",
+        "score": 0.9712,
+        "threshold": 0.5,
+    }
+    reject = {
+        "code": "reject_threshold",
+        "detail": "old wording",
+        "attribute": "SPAM",
+        "score": 0.99,
+        "threshold": 0.965,
+    }
+    held = make(thread, "held", reasons=[hold])
+    make(thread, "rejected", status="rejected", reasons=[reject])
+    make(thread, "first", reasons=[{"code": "first_comment", "detail": "The site holds a commenter's first comment."}])
+    client.force_login(alice)
+    queue = client.get(QUEUE).content.decode()
+    assert "Held: TOXICITY 0.97, hold threshold 0.50" in queue
+    assert "Rejected: SPAM 0.990, reject threshold 0.965" in queue
+    assert "The site holds a commenter&#x27;s first comment." in queue and "old wording" not in queue
+    assert "Held: TOXICITY 0.97, hold threshold 0.50" in client.get(f"{QUEUE}{held.pk}/change/").content.decode()
+
+
+def test_the_queue_highlights_no_function_word_or_punctuation_and_shows_each_weight(client, alice, thread):
+    body = "Shut up, you worthless idiot."
+    spans = [
+        {"begin": 5, "end": 7, "text": "up", "weight": 0.4},
+        {"begin": 7, "end": 8, "text": ",", "weight": 0.3},
+        {"begin": 9, "end": 12, "text": "you", "weight": 0.35},
+        {"begin": 13, "end": 22, "text": "worthless", "weight": 0.8},
+        {"begin": 23, "end": 28, "text": "idiot", "weight": 1.25},
+    ]
+    reason = {"code": "hold_threshold", "detail": "", "attribute": "TOXICITY", "score": 0.97, "threshold": 0.5}
+    comment = make(thread, body, reasons=[{**reason, "spans": spans}])
+    client.force_login(alice)
+    for page in (client.get(QUEUE).content.decode(), client.get(f"{QUEUE}{comment.pk}/change/").content.decode()):
+        assert page.count("<mark") == 2
+        assert '<mark title="TOXICITY +1.25">idiot</mark>' in page
+        assert '<mark title="TOXICITY +0.80">worthless</mark>' in page
+        assert ">up</mark>" not in page and ">,</mark>" not in page and ">you</mark>" not in page
