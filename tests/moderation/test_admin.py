@@ -542,3 +542,71 @@ def test_the_queue_highlights_no_function_word_or_punctuation_and_shows_each_wei
         assert '<mark title="TOXICITY +1.25">idiot</mark>' in page
         assert '<mark title="TOXICITY +0.80">worthless</mark>' in page
         assert ">up</mark>" not in page and ">,</mark>" not in page and ">you</mark>" not in page
+
+
+def test_the_admin_says_moderato_and_how_many_comments_wait(client, alice, bob, thread):
+    from django.core.cache import cache
+
+    cache.clear()
+    make(thread, "one"), make(thread, "two"), make(thread, "done", status="published")
+    client.force_login(alice)
+    page = client.get("/admin/").content.decode()
+    assert "<title>Moderation | Moderato</title>" in page and ">Moderato</a>" in page
+    assert "Django administration" not in page
+    assert f'href="{QUEUE}?status__exact=held">2 held</a>' in page
+    client.force_login(bob)  # staff, no moderator: no count
+    assert " held</a>" not in client.get("/admin/password_change/").content.decode()
+
+
+def test_the_held_count_is_of_the_moderator_s_sites_and_kept_briefly(client, alice, thread):
+    from django.core.cache import cache
+
+    from comments.models import Site
+    from moderation.templatetags.moderato_admin import held_count
+
+    cache.clear()
+    make(Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x"), "elsewhere")
+    make(thread, "mine")
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()
+    alice = User.objects.get(pk=alice.pk)  # without the cached permissions
+    assert held_count(user=alice) == 1
+    make(thread, "another")
+    assert held_count(user=alice) == 1  # kept a few seconds: one COUNT per page view at most
+    cache.clear()
+    assert held_count(user=alice) == 2
+
+
+def test_model_versions_lists_the_shipped_models_in_use_until_a_version_row_exists(client, alice):
+    from moderation.models import ModelVersion
+    from moderation.scoring import get_scorer
+
+    alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    versions = get_scorer().versions
+    page = client.get("/admin/moderation/modelversion/").content.decode()
+    assert 'id="shipped-versions"' in page
+    for name, version in versions.items():
+        assert f"<td>{version}</td><td>{name}</td><td>active (shipped)</td>" in page
+    assert "IDENTITY_ATTACK" in page and "SPAM 0.815/0.965" in page
+    ModelVersion.objects.create(name="spam", version=versions["spam"], status=ModelVersion.Status.ACTIVE)
+    page = client.get("/admin/moderation/modelversion/").content.decode()
+    assert f"<td>{versions['spam']}</td><td>spam</td><td>active (shipped)</td>" not in page
+    assert f"<td>{versions['toxicity']}</td><td>toxicity</td><td>active (shipped)</td>" in page
+
+
+def test_training_labels_count_a_moderator_s_label_as_soon_as_it_is_made(client, thread):
+    comment, other = make(thread, "you fool"), make(thread, "buy pills")
+    client.force_login(User.objects.create_superuser("root", password="pw"))  # the page is an administrator's
+    url = "/admin/moderation/traininglabel/"
+    assert "No moderator has labelled a comment yet." in client.get(url).content.decode()
+    act(client, "toxic", comment)
+    act(client, "approve", other)  # teaches nothing
+    page = client.get(url).content.decode()
+    assert "<tr><td>TOXICITY</td><td>1</td><td>0</td><td>1</td></tr>" in page
+    act(client, "not_toxic", comment)  # the latest label of a comment counts, once
+    act(client, "spam", other)
+    page = client.get(url).content.decode()
+    assert "<tr><td>TOXICITY</td><td>0</td><td>1</td><td>1</td></tr>" in page
+    assert "<tr><td>SPAM</td><td>1</td><td>0</td><td>1</td></tr>" in page

@@ -53,9 +53,9 @@
     out.classList.toggle("moderato-error", !!failed);
   }
 
-  function decided(row, panel, form, answer) {
+  function decided(row, form, answer) {
     form.elements.status.value = answer.status;
-    var cell = row.querySelector(".field-status");
+    var cell = row.querySelector(".moderato-status");
     if (cell) cell.textContent = answer.status_label;
     row.classList.remove("moderato-held", "moderato-published", "moderato-rejected");
     row.classList.add("moderato-" + answer.status);
@@ -80,7 +80,7 @@
         var type = response.headers.get("Content-Type") || "";
         if (type.indexOf("application/json") === -1) throw new Error("HTTP " + response.status);
         return response.json().then(function (answer) {
-          decided(row, panel, form, answer);
+          decided(row, form, answer);
           if (!response.ok) {
             show(panel, answer.error, true);
             return;
