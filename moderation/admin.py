@@ -243,8 +243,9 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
     ]
     inlines = [ReportInline, DecisionInline]
     fields = (
-        "status", "thread", "thread_context", "author_name", "author_email", "explanation", "score_bars", "reason_list",
-        "model_versions", "language_script", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
+        "status", "thread", "thread_context", "author_name", "author_email", "commenter_history", "explanation",
+        "score_bars", "reason_list", "model_versions", "language_script", "ip_hash", "user_agent", "created_at",
+        "decided_at", "scoring_attempts",
     )  # fmt: skip
     readonly_fields = fields
     change_list_template = "moderation/admin/comment_change_list.html"
@@ -318,20 +319,55 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     @admin.display(description="thread context")
     def thread_context(self, comment: Comment) -> str:
-        """The parent comment and the siblings (same parent), as a moderator needs them to judge a reply."""
-        parent = comment.parent
-        siblings = (
-            Comment.objects.filter(thread_id=comment.thread_id, parent_id=comment.parent_id)
-            .exclude(pk=comment.pk)
-            .order_by("created_at")[:10]
-        )
+        """The comment it answers and the direct replies to it: what a moderator needs to judge a reply."""
         rows = []
-        if parent is not None:
-            rows.append(("parent", parent.pk, parent.status, parent.author_name, parent.body[:300]))
-        rows += [("sibling", c.pk, c.status, c.author_name, c.body[:300]) for c in siblings]
+        if comment.parent_id is not None:
+            parent = Comment.objects.only("pk", "status", "author_name", "body").get(pk=comment.parent_id)
+            rows.append(("replies to", parent.pk, parent.get_status_display(), parent.author_name, parent.body[:300]))
+        replies = list(
+            Comment.objects.filter(parent_id=comment.pk)
+            .order_by("created_at")
+            .only("pk", "status", "author_name", "body")[: CONTEXT_REPLIES + 1]
+        )
+        rows += [
+            ("reply", c.pk, c.get_status_display(), c.author_name, c.body[:300]) for c in replies[:CONTEXT_REPLIES]
+        ]
+        more = format_html("<div>… and more replies</div>") if len(replies) > CONTEXT_REPLIES else ""
         if not rows:
-            return "A top-level comment, the first in its thread."
-        return format_html_join("", "<div><b>{}</b> #{} ({}) {}: {}</div>", rows)
+            return "A top-level comment with no replies."
+        return format_html(
+            "{}{}",
+            format_html_join(
+                "",
+                '<div class="moderato-context"><b>{}</b> <a href="{}">#{}</a> ({}) {}: {}</div>',
+                (
+                    (kind, reverse("admin:comments_comment_change", args=[pk]), pk, status, author, body)
+                    for kind, pk, status, author, body in rows
+                ),
+            ),
+            more,
+        )
+
+    @admin.display(description="commenter on this site")
+    def commenter_history(self, comment: Comment) -> str:
+        """Published, held and rejected counts of the same commenter on the site, their flags, first seen."""
+        history = commenters.commenter_history(comment=comment)
+        counts = ", ".join(
+            f"{history.counts[status]} {label.lower()}"
+            for status, label in Comment.Status.choices
+            if history.counts[status] or status != Comment.Status.PENDING
+        )
+        flags = "; ".join(f"{kind} as {identity.split(':', 1)[0]}" for identity, kind in sorted(history.flags.items()))
+        first = history.first_seen.strftime("%Y-%m-%d %H:%M") if history.first_seen else "-"
+        same = "signed commenter token" if comment.commenter else "address hash with name or e-mail"
+        return format_html(
+            "<div>{} (this one included)</div><div>{}</div><div>First seen {}</div>"
+            '<div class="moderato-small">The same commenter: the same {}.</div>',
+            counts,
+            flags or "Neither trusted nor blocked",
+            first,
+            same if comment.commenter or comment.ip_hash else "- (no token, no address: this comment alone)",
+        )
 
     @admin.display(description="status", ordering="status")
     def status_waited(self, comment: Comment) -> str:
@@ -448,6 +484,8 @@ class DecideAnswer:
             {"comment": self.comment_id, "status": status, "status_label": label, **fields}, status=code
         )
 
+
+CONTEXT_REPLIES = 20  # direct replies shown under a comment; a flood of replies gets "and more"
 
 # The decide buttons, in the order a moderator reaches for them; A, R and S are the keys of the first three.
 DECIDE_BUTTONS = [

@@ -226,14 +226,41 @@ def test_it_filters_by_reason_score_band_and_model_version(client, alice, thread
     assert rows(model="toxicity-2030.01.01") == [toxic.pk]
 
 
-def test_the_detail_page_shows_the_parent_and_siblings(client, alice, thread):
+def test_the_detail_page_shows_the_parent_and_the_direct_replies_not_the_siblings(client, alice, thread):
     parent = make(thread, "The parent says hello", status="published")
-    sibling = make(thread, "A sibling answers", status="published", parent=parent, root=parent)
-    reply = make(thread, "The held reply", parent=parent, root=parent)
+    make(thread, "A sibling answers", status="published", parent=parent, root=parent)
+    held = make(thread, "The held reply", parent=parent, root=parent)
+    answer = make(thread, "An answer to the held reply", status="published", parent=held, root=parent)
+    make(thread, "An answer to the answer", status="published", parent=answer, root=parent)
     client.force_login(alice)
-    page = client.get(f"{QUEUE}{reply.pk}/change/").content.decode()
-    assert "The parent says hello" in page and "A sibling answers" in page
-    assert f"#{sibling.pk}" in page
+    page = client.get(f"{QUEUE}{held.pk}/change/").content.decode()
+    assert "The parent says hello" in page and f'href="{QUEUE}{parent.pk}/change/">#{parent.pk}</a>' in page
+    assert "An answer to the held reply" in page
+    assert "A sibling answers" not in page and "An answer to the answer" not in page
+    top = client.get(f"{QUEUE}{make(thread, 'alone').pk}/change/").content.decode()
+    assert "A top-level comment with no replies." in top
+
+
+def test_the_detail_page_shows_the_commenter_s_history_on_this_site(client, alice, thread):
+    from comments.models import Site
+    from moderation.models import CommenterFlag
+
+    token = "t" * 22
+    make(thread, "old one", status="published", commenter=token, minutes_ago=60 * 24 * 3)
+    make(thread, "another", status="published", commenter=token)
+    make(thread, "rude", status="rejected", commenter=token)
+    make(thread, "same address and name", status="published", ip_hash="h1", author_name="Erin")
+    make(thread, "someone else", status="published", commenter="u" * 22)
+    elsewhere = Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x")
+    make(elsewhere, "on another site", status="published", commenter=token)
+    comment = make(thread, "now held", commenter=token, ip_hash="h1", author_name="Erin")
+    CommenterFlag.objects.create(site=thread.site, identity=f"commenter:{token}", kind="trusted")
+    client.force_login(alice)
+    page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
+    assert "3 published, 1 held, 1 rejected (this one included)" in page
+    assert "trusted as commenter" in page
+    first_seen = Comment.objects.filter(body="old one").get().created_at
+    assert f"First seen {first_seen:%Y-%m-%d %H:%M}" in page
 
 
 def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, alice, thread):
