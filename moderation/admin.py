@@ -56,6 +56,9 @@ class DecisionInline(ReadOnlyInline):
     readonly_fields = fields
     verbose_name_plural = "History of decisions"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[models.Model]:
+        return super().get_queryset(request).select_related("actor")  # one query for any number of decisions
+
 
 class ReportInline(ReadOnlyInline):
     model = Report
@@ -332,7 +335,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         rows += [
             ("reply", c.pk, c.get_status_display(), c.author_name, c.body[:300]) for c in replies[:CONTEXT_REPLIES]
         ]
-        more = format_html("<div>… and more replies</div>") if len(replies) > CONTEXT_REPLIES else ""
+        more = format_html("<div>{}</div>", "… and more replies") if len(replies) > CONTEXT_REPLIES else ""
         if not rows:
             return "A top-level comment with no replies."
         return format_html(
