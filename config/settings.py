@@ -74,7 +74,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -86,6 +85,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "comments",
     "moderation",
+    # After moderation, so that moderation's admin/base_site.html (the Moderato header, the held count)
+    # overrides the admin's own.
+    "django.contrib.admin",
 ]
 
 MIDDLEWARE = [

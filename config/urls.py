@@ -9,6 +9,8 @@ from moderation.metrics import metrics_view
 
 # /livez is answered by moderation.health.LivezMiddleware, before any URL is resolved.
 admin.site.login_form = ThrottledAdminLoginForm  # growing delays after failed logins (config/login.py)
+admin.site.site_header = admin.site.site_title = "Moderato"
+admin.site.index_title = "Moderation"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

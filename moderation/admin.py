@@ -1,26 +1,30 @@
 """The moderators' queue: held comments first, oldest first, with scores, reasons and actions.
 
-Admin actions call ``services.comment_moderate``, the same function the API uses, so every
-decision is checked the same way and leaves an audit row.
+Admin actions and the per-comment decide buttons (``CommentAdmin.decide_view``, driven from the
+keyboard by ``static/moderation/desk.js``) call ``services.comment_moderate``, the same function
+the API uses, so every decision is checked the same way and leaves an audit row.
 """
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Case, IntegerField, Model, QuerySet, Value, When
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, Report, Site, Thread
-from moderation import commenters, explaining, learning, notifications, policy, services, sites
+from moderation import commenters, explaining, highlights, learning, notifications, policy, services, sites
 from moderation.models import (
     CommenterFlag,
     ModelVersion,
@@ -29,6 +33,7 @@ from moderation.models import (
     Notification,
     SitePolicy,
 )
+from moderation.scoring import get_scorer
 from moderation.webhooks import signing_secret
 
 
@@ -50,6 +55,9 @@ class DecisionInline(ReadOnlyInline):
     fields = ("created_at", "actor", "action", "from_status", "to_status", "labels", "note")
     readonly_fields = fields
     verbose_name_plural = "History of decisions"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[models.Model]:
+        return super().get_queryset(request).select_related("actor")  # one query for any number of decisions
 
 
 class ReportInline(ReadOnlyInline):
@@ -209,7 +217,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
     site_field = "thread__site_id"
 
     list_display = [
-        "id", "status", "author_name", "short_body", "language_script", "thread", "score_bars", "reason_list", "waited",
+        "id", "status_waited", "author", "short_body", "score_bars", "reason_list", "decide",
     ]  # fmt: skip
     list_display_links = ["id", "short_body"]
     list_filter = [
@@ -238,10 +246,60 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
     ]
     inlines = [ReportInline, DecisionInline]
     fields = (
-        "status", "thread", "thread_context", "author_name", "author_email", "explanation", "score_bars", "reason_list",
-        "model_versions", "language_script", "ip_hash", "user_agent", "created_at", "decided_at", "scoring_attempts",
+        "status", "thread", "thread_context", "author_name", "author_email", "commenter_history", "explanation",
+        "score_bars", "reason_list", "model_versions", "language_script", "ip_hash", "user_agent", "created_at",
+        "decided_at", "scoring_attempts",
     )  # fmt: skip
     readonly_fields = fields
+    change_list_template = "moderation/admin/comment_change_list.html"
+    change_form_template = "moderation/admin/comment_change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        decide = path(
+            "<int:comment_id>/decide/", self.admin_site.admin_view(self.decide_view), name="comments_comment_decide"
+        )
+        return [decide, *super().get_urls()]
+
+    def decide_view(self, request: HttpRequest, comment_id: int) -> HttpResponse:
+        """Decide one comment from its row in the queue or from its page, with an optional note.
+
+        Answers JSON to the queue's script (``Accept: application/json``), which updates the row in
+        place; without a script it redirects back to ``next``, the page with its filters and page number.
+        """
+        if request.method != "POST":
+            return HttpResponse(status=405, headers={"Allow": "POST"})
+        as_json = "application/json" in request.headers.get("Accept", "")
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        if not self.get_queryset(request).filter(pk=comment_id).exists():
+            raise Http404  # another site's comment is as absent as a missing one
+        answer = DecideAnswer(as_json=as_json, back=self.decide_return_url(request, comment_id), comment_id=comment_id)
+        try:
+            action = ModerationAction(request.POST.get("action", ""))
+        except ValueError:
+            return answer.refused(request, self, 400, "Choose an action.")
+        expected = request.POST.get("status", "")
+        try:
+            decision = services.comment_moderate(
+                comment_id=comment_id,
+                actor=request.user,
+                action=action,
+                note=request.POST.get("note", "").strip(),
+                expected_status=expected if expected in Comment.Status.values else "",
+            )
+        except ValidationError as exc:
+            return answer.refused(request, self, 409, " ".join(exc.messages))
+        text = f"{action.label}: comment #{comment_id}" + (f" (note: {decision.note})" if decision.note else "") + "."
+        return answer.done(request, self, decision, text)
+
+    def decide_return_url(self, request: HttpRequest, comment_id: int) -> str:
+        """``next`` when it is a page of this site, else the queue; anchored on the comment's row."""
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("admin:comments_comment_changelist")
+        return f"{back.partition('#')[0]}#decide-{comment_id}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
         held_first = Case(
@@ -264,20 +322,74 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     @admin.display(description="thread context")
     def thread_context(self, comment: Comment) -> str:
-        """The parent comment and the siblings (same parent), as a moderator needs them to judge a reply."""
-        parent = comment.parent
-        siblings = (
-            Comment.objects.filter(thread_id=comment.thread_id, parent_id=comment.parent_id)
-            .exclude(pk=comment.pk)
-            .order_by("created_at")[:10]
-        )
+        """The comment it answers and the direct replies to it: what a moderator needs to judge a reply."""
         rows = []
-        if parent is not None:
-            rows.append(("parent", parent.pk, parent.status, parent.author_name, parent.body[:300]))
-        rows += [("sibling", c.pk, c.status, c.author_name, c.body[:300]) for c in siblings]
+        if comment.parent_id is not None:
+            parent = Comment.objects.only("pk", "status", "author_name", "body").get(pk=comment.parent_id)
+            rows.append(("replies to", parent.pk, parent.get_status_display(), parent.author_name, parent.body[:300]))
+        replies = list(
+            Comment.objects.filter(parent_id=comment.pk)
+            .order_by("created_at")
+            .only("pk", "status", "author_name", "body")[: CONTEXT_REPLIES + 1]
+        )
+        rows += [
+            ("reply", c.pk, c.get_status_display(), c.author_name, c.body[:300]) for c in replies[:CONTEXT_REPLIES]
+        ]
+        more = format_html("<div>{}</div>", "… and more replies") if len(replies) > CONTEXT_REPLIES else ""
         if not rows:
-            return "A top-level comment, the first in its thread."
-        return format_html_join("", "<div><b>{}</b> #{} ({}) {}: {}</div>", rows)
+            return "A top-level comment with no replies."
+        return format_html(
+            "{}{}",
+            format_html_join(
+                "",
+                '<div class="moderato-context"><b>{}</b> <a href="{}">#{}</a> ({}) {}: {}</div>',
+                (
+                    (kind, reverse("admin:comments_comment_change", args=[pk]), pk, status, author, body)
+                    for kind, pk, status, author, body in rows
+                ),
+            ),
+            more,
+        )
+
+    @admin.display(description="commenter on this site")
+    def commenter_history(self, comment: Comment) -> str:
+        """Published, held and rejected counts of the same commenter on the site, their flags, first seen."""
+        history = commenters.commenter_history(comment=comment)
+        counts = ", ".join(
+            f"{history.counts[status]} {label.lower()}"
+            for status, label in Comment.Status.choices
+            if history.counts[status] or status != Comment.Status.PENDING
+        )
+        flags = "; ".join(f"{kind} as {identity.split(':', 1)[0]}" for identity, kind in sorted(history.flags.items()))
+        first = history.first_seen.strftime("%Y-%m-%d %H:%M") if history.first_seen else "-"
+        same = "signed commenter token" if comment.commenter else "address hash with name or e-mail"
+        return format_html(
+            "<div>{} (this one included)</div><div>{}</div><div>First seen {}</div>"
+            '<div class="moderato-small">The same commenter: the same {}.</div>',
+            counts,
+            flags or "Neither trusted nor blocked",
+            first,
+            same if comment.commenter or comment.ip_hash else "- (no token, no address: this comment alone)",
+        )
+
+    @admin.display(description="status", ordering="status")
+    def status_waited(self, comment: Comment) -> str:
+        """The status with the time waited under it, one column for two on a 1280 px screen."""
+        return format_html(
+            '<span class="moderato-status">{}</span><span class="moderato-small">{}</span>',
+            comment.get_status_display(),
+            self.waited(comment),
+        )
+
+    @admin.display(description="author", ordering="author_name")
+    def author(self, comment: Comment) -> str:
+        """The author's name with the thread and the language under it."""
+        return format_html(
+            '{}<span class="moderato-small moderato-thread">{}</span><span class="moderato-small">{}</span>',
+            comment.author_name,
+            comment.thread,
+            self.language_script(comment),
+        )
 
     @admin.display(description="language", ordering="language")
     def language_script(self, comment: Comment) -> str:
@@ -295,50 +407,132 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         spans = comment_spans(comment)
         if not spans:
             return "No score reached a threshold."
-        weights = format_html_join(", ", "{} ({})", ((span["text"], f"{span['weight']:+.2f}") for span in spans))
+        weights = format_html_join(
+            ", ", "{} ({} {})", ((span["text"], span["attribute"], f"{span['weight']:+.2f}") for span in spans)
+        )
         return format_html("<p>{}</p><p>Top words: {}</p>", highlighted(comment.body, spans), weights)
 
     @admin.display(description="scores")
     def score_bars(self, comment: Comment) -> str:
         if not comment.scores:
             return "-"
-        return format_html_join(
+        rows = format_html_join(
             "",
-            '<div title="{0} {1} ({2})" style="white-space:nowrap;font-size:11px">'
-            '<span style="display:inline-block;width:70px">{0}</span>'
-            '<span style="display:inline-block;width:60px;height:8px;background:#eee;vertical-align:middle">'
-            '<span style="display:block;height:8px;width:{3}%;background:{4}"></span></span> {1}</div>',
+            '<span title="{0} {1} ({2})">{0}</span><span class="moderato-bar" title="{0} {1} ({2})">'
+            '<span style="width:{3}%;background:{4}"></span></span><span>{1}</span>',
             (
                 (name, f"{value:.2f}", comment.model_versions.get(name, "?"), round(value * 100), bar_colour(value))
                 for name, value in sorted(comment.scores.items())
             ),
         )
+        return format_html('<div class="moderato-scores">{}</div>', rows)
 
     @admin.display(description="reasons")
     def reason_list(self, comment: Comment) -> str:
         if not comment.reasons:
             return "-"
-        return format_html_join(
-            "", "<div>{}</div>", ((reason.get("detail", reason.get("code")),) for reason in comment.reasons)
+        return format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in comment.reasons))
+
+    @admin.display(description="decide")
+    def decide(self, comment: Comment) -> str:
+        """The decide buttons and a note field; they post with the row's form (``decide-form-<id>``), which the
+        template writes after the changelist form, since forms cannot nest."""
+        form = f"decide-form-{comment.pk}"
+        buttons = format_html_join(
+            "",
+            '<button type="submit" form="{}" name="action" value="{}" class="moderato-{}" title="{}">{}</button>',
+            ((form, action.value, action.value, action.label, label) for action, label in DECIDE_BUTTONS),
+        )
+        return format_html(
+            '<div class="moderato-decide" id="decide-{0}" data-form="{1}">'
+            # Enter in the note must not approve: a disabled first button makes the implicit submission do nothing.
+            '<button type="submit" form="{1}" disabled hidden></button>'
+            '<input type="text" form="{1}" name="note" maxlength="500" placeholder="note (N)" aria-label="note"'
+            ' class="moderato-note">{2}<output class="moderato-result" role="status"></output></div>',
+            comment.pk,
+            form,
+            buttons,
         )
 
     @admin.display(description="waited")
     def waited(self, comment: Comment) -> str:
         end = comment.decided_at if comment.status != Comment.Status.HELD else timezone.now()
-        return format_html("{}", timesince(comment.created_at, end or timezone.now()))
+        return format_html("{}", timesince(comment.created_at, end or timezone.now(), depth=1))
+
+
+@dataclass(frozen=True)
+class DecideAnswer:
+    """How ``CommentAdmin.decide_view`` answers: JSON to the queue's script, else a message and a redirect."""
+
+    as_json: bool
+    back: str
+    comment_id: int
+
+    def done(
+        self, request: HttpRequest, modeladmin: "CommentAdmin", decision: ModerationDecision, text: str
+    ) -> HttpResponse:
+        return self.answer(request, modeladmin, 200, decision.to_status, {"action": decision.action, "message": text})
+
+    def refused(self, request: HttpRequest, modeladmin: "CommentAdmin", code: int, text: str) -> HttpResponse:
+        status = Comment.objects.values_list("status", flat=True).get(pk=self.comment_id)
+        return self.answer(request, modeladmin, code, status, {"action": "", "error": text})
+
+    def answer(
+        self, request: HttpRequest, modeladmin: "CommentAdmin", code: int, status: str, fields: dict[str, str]
+    ) -> HttpResponse:
+        if not self.as_json:
+            text = fields.get("message") or fields["error"]
+            modeladmin.message_user(request, text, messages.SUCCESS if code == 200 else messages.ERROR)
+            return HttpResponseRedirect(self.back)
+        label = Comment.Status(status).label
+        return JsonResponse(
+            {"comment": self.comment_id, "status": status, "status_label": label, **fields}, status=code
+        )
+
+
+CONTEXT_REPLIES = 20  # direct replies shown under a comment; a flood of replies gets "and more"
+
+# The decide buttons, in the order a moderator reaches for them; A, R and S are the keys of the first three.
+DECIDE_BUTTONS = [
+    (ModerationAction.APPROVE, "Approve"),
+    (ModerationAction.REJECT, "Reject"),
+    (ModerationAction.SPAM, "Spam"),
+    (ModerationAction.NOT_SPAM, "Not spam"),
+    (ModerationAction.TOXIC, "Toxic"),
+    (ModerationAction.NOT_TOXIC, "Not toxic"),
+]
 
 
 def comment_spans(comment: Comment) -> list[dict[str, Any]]:
-    """The explained spans stored with the comment's score reasons, without overlaps, in text order."""
-    spans = sorted(
-        (span for reason in comment.reasons for span in reason.get("spans", [])),
-        key=lambda span: (span["begin"], -span["end"]),
+    """The explained spans stored with the comment's score reasons that carry meaning (no function words,
+    no punctuation: ``highlights``), each with its attribute, without overlaps, in text order."""
+    explained = (
+        {**span, "attribute": reason.get("attribute", "")}
+        for reason in comment.reasons
+        for span in highlights.spans_worth_highlighting(reason.get("spans", []), language=comment.language)
     )
+    spans = sorted(explained, key=lambda span: (span["begin"], -span["end"], -span["weight"]))
     kept: list[dict[str, Any]] = []
     for span in spans:
         if not kept or span["begin"] >= kept[-1]["end"]:
             kept.append(span)
     return kept
+
+
+def reason_text(reason: dict[str, Any]) -> str:
+    """A stored reason as a moderator reads it: "Held: TOXICITY 0.97, hold threshold 0.50"."""
+    outcome = {
+        policy.ReasonCode.HOLD_THRESHOLD: ("Held", "hold"),
+        policy.ReasonCode.REJECT_THRESHOLD: ("Rejected", "reject"),
+    }
+    code = reason.get("code", "")
+    if code in outcome and {"attribute", "score", "threshold"} <= reason.keys():
+        verb, kind = outcome[code]
+        # As many decimals as the threshold has (0.965, 0.134), so a score never reads below its threshold.
+        digits = 2 if round(reason["threshold"], 2) == reason["threshold"] else 3
+        score, threshold = f"{reason['score']:.{digits}f}", f"{reason['threshold']:.{digits}f}"
+        return f"{verb}: {reason['attribute']} {score}, {kind} threshold {threshold}"
+    return str(reason.get("detail") or code)
 
 
 def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None) -> str:
@@ -351,7 +545,8 @@ def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None
         if begin < position or stop > end:
             continue
         parts.append(conditional_escape(text[position:begin]))
-        parts.append(format_html('<mark title="{}">{}</mark>', f"{span['weight']:+.2f}", text[begin:stop]))
+        weight = " ".join(part for part in (span.get("attribute", ""), f"{span['weight']:+.2f}") if part)
+        parts.append(format_html('<mark title="{}">{}</mark>', weight, text[begin:stop]))
         position = stop
     parts.append(conditional_escape(text[position:end]))
     if end < len(text):
@@ -391,6 +586,10 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
               "created_at", "promoted_at", "promoted_by")  # fmt: skip
     readonly_fields = fields
     actions = ["promote", "roll_back"]
+    change_list_template = "moderation/admin/modelversion_change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "shipped": shipped_in_use()})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -463,6 +662,28 @@ class ModelVersionAdmin(admin.ModelAdmin[ModelVersion]):
                 )
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+
+def shipped_in_use() -> list[dict[str, Any]]:
+    """The shipped models scoring now that have no row of their own: read-only rows above the list, so the
+    page never says "0 model versions" while models are deciding comments."""
+    scorer = get_scorer()
+    rows = set(ModelVersion.objects.filter(version__in=scorer.versions.values()).values_list("version", flat=True))
+    return [
+        {
+            "name": name,
+            "version": version,
+            "attributes": ", ".join(scorer.attributes.get(name, ())),
+            "created_at": scorer.models[name].meta.get("created_at", ""),
+            "thresholds": ", ".join(
+                f"{attribute} {threshold.get('publish')}"
+                + (f"/{threshold['reject']}" if threshold.get("reject") is not None else "")
+                for attribute, threshold in sorted(scorer.models[name].meta.get("default_thresholds", {}).items())
+            ),
+        }
+        for name, version in sorted(scorer.versions.items())
+        if version not in rows
+    ]
 
 
 class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from comments.models import Comment, Site
@@ -76,6 +77,20 @@ def training_rows(*, name: str, site: Site | None = None, api_labels: bool = Tru
         cap = settings.MODERATO_LABELS_PER_API_KEY
         rows += [row for key_rows in per_key.values() for row in key_rows[-cap:]]
     return sorted(rows, key=lambda row: row.at)
+
+
+def moderator_label_counts(*, decisions: QuerySet[ModerationDecision]) -> dict[str, Counter[int]]:
+    """Attribute -> how many comments moderators labelled 1 and 0, counted as ``training_rows`` counts
+    them (the latest label per comment wins), from the moment the decision is written."""
+    latest: dict[tuple[str, int], int] = {}
+    rows = decisions.exclude(labels={}).order_by("created_at", "pk").values_list("comment_id", "labels")
+    for comment_id, labels in rows.iterator():
+        for attribute, label in labels.items():
+            latest[attribute, comment_id] = int(label)
+    counts: dict[str, Counter[int]] = {}
+    for (attribute, _), label in latest.items():
+        counts.setdefault(attribute, Counter())[label] += 1
+    return dict(sorted(counts.items()))
 
 
 def window_split(rows: list[LabelledRow], fraction: float = 0.2) -> tuple[list[LabelledRow], list[LabelledRow]]:

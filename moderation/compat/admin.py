@@ -5,16 +5,17 @@ A new key is shown once, in the message after saving; only its hash and prefix a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from moderation import sites
+from moderation import learning, sites
 from moderation.compat import services
 from moderation.compat.models import ApiKey, TrainingLabel
+from moderation.models import ModerationDecision
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups  # django-stubs' type of ModelAdmin.fields
@@ -70,7 +71,18 @@ class ApiKeyAdmin(SiteScoped[ApiKey]):
 
 @admin.register(TrainingLabel)
 class TrainingLabelAdmin(SiteScoped[TrainingLabel]):
-    """Labels sent by clients: readable and deletable, never edited."""
+    """Labels sent by clients: readable and deletable, never edited. Above them, the moderators' labels
+    (kept on their decisions, ``ModerationDecision.labels``), counted the moment they are made."""
+
+    change_list_template = "moderation/admin/traininglabel_change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        decisions = sites.site_scoped(
+            ModerationDecision.objects.all(), user=request.user, site_field="comment__thread__site_id"
+        )
+        counts = learning.moderator_label_counts(decisions=decisions)
+        moderators = [(attribute, c[1], c[0], c[1] + c[0]) for attribute, c in counts.items()]
+        return super().changelist_view(request, {**(extra_context or {}), "moderator_labels": moderators})
 
     list_display = ["created_at", "site", "source", "labels", "short_text", "community_id", "client_token"]
     list_filter = ["source", "site", "created_at"]

@@ -226,14 +226,41 @@ def test_it_filters_by_reason_score_band_and_model_version(client, alice, thread
     assert rows(model="toxicity-2030.01.01") == [toxic.pk]
 
 
-def test_the_detail_page_shows_the_parent_and_siblings(client, alice, thread):
+def test_the_detail_page_shows_the_parent_and_the_direct_replies_not_the_siblings(client, alice, thread):
     parent = make(thread, "The parent says hello", status="published")
-    sibling = make(thread, "A sibling answers", status="published", parent=parent, root=parent)
-    reply = make(thread, "The held reply", parent=parent, root=parent)
+    make(thread, "A sibling answers", status="published", parent=parent, root=parent)
+    held = make(thread, "The held reply", parent=parent, root=parent)
+    answer = make(thread, "An answer to the held reply", status="published", parent=held, root=parent)
+    make(thread, "An answer to the answer", status="published", parent=answer, root=parent)
     client.force_login(alice)
-    page = client.get(f"{QUEUE}{reply.pk}/change/").content.decode()
-    assert "The parent says hello" in page and "A sibling answers" in page
-    assert f"#{sibling.pk}" in page
+    page = client.get(f"{QUEUE}{held.pk}/change/").content.decode()
+    assert "The parent says hello" in page and f'href="{QUEUE}{parent.pk}/change/">#{parent.pk}</a>' in page
+    assert "An answer to the held reply" in page
+    assert "A sibling answers" not in page and "An answer to the answer" not in page
+    top = client.get(f"{QUEUE}{make(thread, 'alone').pk}/change/").content.decode()
+    assert "A top-level comment with no replies." in top
+
+
+def test_the_detail_page_shows_the_commenter_s_history_on_this_site(client, alice, thread):
+    from comments.models import Site
+    from moderation.models import CommenterFlag
+
+    token = "t" * 22
+    make(thread, "old one", status="published", commenter=token, minutes_ago=60 * 24 * 3)
+    make(thread, "another", status="published", commenter=token)
+    make(thread, "rude", status="rejected", commenter=token)
+    make(thread, "same address and name", status="published", ip_hash="h1", author_name="Erin")
+    make(thread, "someone else", status="published", commenter="u" * 22)
+    elsewhere = Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x")
+    make(elsewhere, "on another site", status="published", commenter=token)
+    comment = make(thread, "now held", commenter=token, ip_hash="h1", author_name="Erin")
+    CommenterFlag.objects.create(site=thread.site, identity=f"commenter:{token}", kind="trusted")
+    client.force_login(alice)
+    page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
+    assert "3 published, 1 held, 1 rejected (this one included)" in page
+    assert "trusted as commenter" in page
+    first_seen = Comment.objects.filter(body="old one").get().created_at
+    assert f"First seen {first_seen:%Y-%m-%d %H:%M}" in page
 
 
 def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, alice, thread):
@@ -419,3 +446,207 @@ def test_a_moderator_removed_from_their_only_site_moderates_nothing(client, alic
     thread.site.policy.moderators.remove(alice)  # on no site's list now, and no grant of every site
     client.force_login(alice)
     assert list(client.get(QUEUE).context["cl"].result_list) == []
+
+
+def decide(client, comment, action, **fields):
+    """Press one decide button of a comment, as its row's form posts it."""
+    headers = fields.pop("headers", {})
+    return client.post(f"{QUEUE}{comment.pk}/decide/", {"action": action, **fields}, **headers)
+
+
+def test_every_row_of_the_queue_and_the_comment_page_have_the_decide_buttons(client, alice, thread):
+    first, second = make(thread, "one"), make(thread, "two")
+    client.force_login(alice)
+    queue = client.get(QUEUE + "?status__exact=held").content.decode()
+    changelist_form_end = queue.index("</form>", queue.index('id="changelist-form"'))
+    for comment in (first, second):
+        assert f'<form id="decide-form-{comment.pk}" method="post" action="{QUEUE}{comment.pk}/decide/">' in queue
+        assert queue.index(f'id="decide-form-{comment.pk}"') > changelist_form_end  # forms cannot nest
+        assert f'form="decide-form-{comment.pk}" name="action" value="approve"' in queue
+    assert 'name="next" value="/admin/comments/comment/?status__exact=held"' in queue
+    assert 'src="/static/moderation/desk.js"' in queue and 'id="moderato-help"' in queue
+    page = client.get(f"{QUEUE}{first.pk}/change/").content.decode()
+    assert f'<form id="decide-form-{first.pk}"' in page
+    assert page.index(f'id="decide-form-{first.pk}"') < page.index('id="comment_form"')
+    for action in ("approve", "reject", "spam", "not_spam", "toxic", "not_toxic"):
+        assert f'name="action" value="{action}"' in page
+    assert 'name="note"' in page
+
+
+def test_a_decision_without_a_script_returns_to_the_same_page_of_the_queue(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    back = "/admin/comments/comment/?status__exact=held&p=2"
+    response = decide(client, comment, "spam", note="advert for pills", status="held", next=back)
+    assert response.status_code == 302
+    assert response["Location"] == f"{back}#decide-{comment.pk}"
+    decision = ModerationDecision.objects.get()
+    assert (decision.actor, decision.action, decision.to_status, decision.note) == (alice, "spam", "rejected",
+                                                                                  "advert for pills")  # fmt: skip
+    assert "Mark as spam: comment" in client.get(response["Location"]).content.decode()
+
+
+def test_a_decision_from_the_script_answers_json_and_goes_through_the_service(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    response = decide(client, comment, "approve", note="fine", headers={"HTTP_ACCEPT": "application/json"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "comment": comment.pk,
+        "status": "published",
+        "status_label": "Published",
+        "action": "approve",
+        "message": f"Approve (publish): comment #{comment.pk} (note: fine).",
+    }
+    assert ModerationDecision.objects.get().note == "fine"
+
+
+def test_a_decision_on_a_comment_someone_else_decided_meanwhile_changes_nothing(client, alice, thread):
+    comment = make(thread, "text", status="published")
+    client.force_login(alice)
+    response = decide(client, comment, "reject", status="held", headers={"HTTP_ACCEPT": "application/json"})
+    assert response.status_code == 409
+    assert response.json()["status"] == "published" and "no longer held" in response.json()["error"]
+    assert not ModerationDecision.objects.exists()
+
+
+def test_a_decision_goes_back_to_the_queue_never_to_another_site(client, alice, thread):
+    comment = make(thread, "text")
+    client.force_login(alice)
+    response = decide(client, comment, "approve", next="https://evil.example/admin/")
+    assert response["Location"] == f"{QUEUE}#decide-{comment.pk}"
+
+
+def test_the_decide_view_checks_method_action_permission_site_and_csrf(client, alice, bob, thread):
+    from django.test import Client
+
+    from comments.models import Site
+
+    comment = make(thread, "text")
+    elsewhere = make(Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x"), "x")
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()  # moderates this thread's site only
+    client.force_login(alice)
+    assert client.get(f"{QUEUE}{comment.pk}/decide/").status_code == 405
+    assert decide(client, comment, "publish_everything", headers={"HTTP_ACCEPT": "application/json"}).status_code == 400
+    assert decide(client, elsewhere, "approve").status_code == 404
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(f"{QUEUE}{comment.pk}/decide/", {"action": "approve"}).status_code == 403
+    client.force_login(bob)
+    assert decide(client, comment, "approve").status_code == 403
+    assert not ModerationDecision.objects.exists()
+    assert set(Comment.objects.values_list("status", flat=True)) == {"held"}
+
+
+def test_the_queue_and_the_page_say_held_or_rejected_with_the_score_and_its_threshold(client, alice, thread):
+    hold = {
+        "code": "hold_threshold",
+        "detail": "old wording",
+        "attribute": "TOXICITY",
+        "score": 0.9712,
+        "threshold": 0.5,
+    }
+    reject = {
+        "code": "reject_threshold",
+        "detail": "old wording",
+        "attribute": "SPAM",
+        "score": 0.99,
+        "threshold": 0.965,
+    }
+    held = make(thread, "held", reasons=[hold])
+    make(thread, "rejected", status="rejected", reasons=[reject])
+    make(thread, "first", reasons=[{"code": "first_comment", "detail": "The site holds a commenter's first comment."}])
+    client.force_login(alice)
+    queue = client.get(QUEUE).content.decode()
+    assert "Held: TOXICITY 0.97, hold threshold 0.50" in queue
+    assert "Rejected: SPAM 0.990, reject threshold 0.965" in queue
+    assert "The site holds a commenter&#x27;s first comment." in queue and "old wording" not in queue
+    assert "Held: TOXICITY 0.97, hold threshold 0.50" in client.get(f"{QUEUE}{held.pk}/change/").content.decode()
+
+
+def test_the_queue_highlights_no_function_word_or_punctuation_and_shows_each_weight(client, alice, thread):
+    body = "Shut up, you worthless idiot."
+    spans = [
+        {"begin": 5, "end": 7, "text": "up", "weight": 0.4},
+        {"begin": 7, "end": 8, "text": ",", "weight": 0.3},
+        {"begin": 9, "end": 12, "text": "you", "weight": 0.35},
+        {"begin": 13, "end": 22, "text": "worthless", "weight": 0.8},
+        {"begin": 23, "end": 28, "text": "idiot", "weight": 1.25},
+    ]
+    reason = {"code": "hold_threshold", "detail": "", "attribute": "TOXICITY", "score": 0.97, "threshold": 0.5}
+    comment = make(thread, body, reasons=[{**reason, "spans": spans}])
+    client.force_login(alice)
+    for page in (client.get(QUEUE).content.decode(), client.get(f"{QUEUE}{comment.pk}/change/").content.decode()):
+        assert page.count("<mark") == 2
+        assert '<mark title="TOXICITY +1.25">idiot</mark>' in page
+        assert '<mark title="TOXICITY +0.80">worthless</mark>' in page
+        assert ">up</mark>" not in page and ">,</mark>" not in page and ">you</mark>" not in page
+
+
+def test_the_admin_says_moderato_and_how_many_comments_wait(client, alice, bob, thread):
+    from django.core.cache import cache
+
+    cache.clear()
+    make(thread, "one"), make(thread, "two"), make(thread, "done", status="published")
+    client.force_login(alice)
+    page = client.get("/admin/").content.decode()
+    assert "<title>Moderation | Moderato</title>" in page and ">Moderato</a>" in page
+    assert "Django administration" not in page
+    assert f'href="{QUEUE}?status__exact=held">2 held</a>' in page
+    client.force_login(bob)  # staff, no moderator: no count
+    assert " held</a>" not in client.get("/admin/password_change/").content.decode()
+
+
+def test_the_held_count_is_of_the_moderator_s_sites_and_kept_briefly(client, alice, thread):
+    from django.core.cache import cache
+
+    from comments.models import Site
+    from moderation.templatetags.moderato_admin import held_count
+
+    cache.clear()
+    make(Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x"), "elsewhere")
+    make(thread, "mine")
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()
+    alice = User.objects.get(pk=alice.pk)  # without the cached permissions
+    assert held_count(user=alice) == 1
+    make(thread, "another")
+    assert held_count(user=alice) == 1  # kept a few seconds: one COUNT per page view at most
+    cache.clear()
+    assert held_count(user=alice) == 2
+
+
+def test_model_versions_lists_the_shipped_models_in_use_until_a_version_row_exists(client, alice):
+    from moderation.models import ModelVersion
+    from moderation.scoring import get_scorer
+
+    alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    versions = get_scorer().versions
+    page = client.get("/admin/moderation/modelversion/").content.decode()
+    assert 'id="shipped-versions"' in page
+    for name, version in versions.items():
+        assert f"<td>{version}</td><td>{name}</td><td>active (shipped)</td>" in page
+    assert "IDENTITY_ATTACK" in page and "SPAM 0.815/0.965" in page
+    ModelVersion.objects.create(name="spam", version=versions["spam"], status=ModelVersion.Status.ACTIVE)
+    page = client.get("/admin/moderation/modelversion/").content.decode()
+    assert f"<td>{versions['spam']}</td><td>spam</td><td>active (shipped)</td>" not in page
+    assert f"<td>{versions['toxicity']}</td><td>toxicity</td><td>active (shipped)</td>" in page
+
+
+def test_training_labels_count_a_moderator_s_label_as_soon_as_it_is_made(client, thread):
+    comment, other = make(thread, "you fool"), make(thread, "buy pills")
+    client.force_login(User.objects.create_superuser("root", password="pw"))  # the page is an administrator's
+    url = "/admin/moderation/traininglabel/"
+    assert "No moderator has labelled a comment yet." in client.get(url).content.decode()
+    act(client, "toxic", comment)
+    act(client, "approve", other)  # teaches nothing
+    page = client.get(url).content.decode()
+    assert "<tr><td>TOXICITY</td><td>1</td><td>0</td><td>1</td></tr>" in page
+    act(client, "not_toxic", comment)  # the latest label of a comment counts, once
+    act(client, "spam", other)
+    page = client.get(url).content.decode()
+    assert "<tr><td>TOXICITY</td><td>0</td><td>1</td><td>1</td></tr>" in page
+    assert "<tr><td>SPAM</td><td>1</td><td>0</td><td>1</td></tr>" in page

@@ -1,0 +1,68 @@
+"""Query counts of the moderators' pages: they must not grow with the rows on the page."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from comments.models import Thread
+from moderation.models import CommenterFlag, ModerationAction
+from tests.moderation.test_admin import QUEUE, alice, make  # noqa: F401  (alice is a fixture)
+
+REASON = {"code": "hold_threshold", "detail": "", "attribute": "TOXICITY", "score": 0.97, "threshold": 0.5,
+          "spans": [{"begin": 0, "end": 4, "text": "Shut", "weight": 0.5}]}  # fmt: skip
+
+
+@pytest.fixture
+def thread(site):
+    return Thread.objects.create(site=site, key="/news/bridge")
+
+
+def queries(client, url: str) -> int:
+    cache.clear()  # the held count's COUNT is part of every page
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def fill(thread, n: int, **fields) -> list:
+    return [
+        make(thread, f"Shut up number {i}", reasons=[REASON], scores={"TOXICITY": 0.97}, **fields) for i in range(n)
+    ]
+
+
+def test_the_queue_costs_the_same_queries_for_5_rows_as_for_50(client, alice, thread):  # noqa: F811
+    client.force_login(alice)
+    fill(thread, 5)
+    queries(client, QUEUE)  # the first request of a process reads which model versions are active
+    few = queries(client, QUEUE)
+    fill(thread, 45, ip_hash="h", author_email="x@example.org")
+    assert queries(client, QUEUE) == few
+    assert few <= 13
+
+
+def test_the_queue_stays_within_its_query_budget(client, alice, thread, django_assert_max_num_queries):  # noqa: F811
+    fill(thread, 50)
+    client.force_login(alice)
+    cache.clear()
+    with django_assert_max_num_queries(13):
+        client.get(QUEUE + "?status__exact=held")
+
+
+def test_a_comment_page_stays_within_its_query_budget(client, alice, thread, django_assert_max_num_queries):  # noqa: F811
+    from moderation import services
+
+    parent = make(thread, "parent", status="published")
+    comment = make(thread, "Shut up", parent=parent, root=parent, commenter="t" * 22, reasons=[REASON])
+    for i in range(30):
+        make(thread, f"reply {i}", status="published", parent=comment, root=parent)
+    for i in range(10):
+        make(thread, f"history {i}", status="published", commenter="t" * 22)
+    CommenterFlag.objects.create(site=thread.site, identity="commenter:" + "t" * 22, kind="trusted")
+    for action in [ModerationAction.TOXIC, ModerationAction.NOT_TOXIC, ModerationAction.REJECT] * 5:
+        services.comment_moderate(comment_id=comment.pk, actor=alice, action=action, note="n")
+    client.force_login(alice)
+    cache.clear()
+    with django_assert_max_num_queries(13):  # 15 decisions, 30 replies, 11 comments of the commenter
+        page = client.get(f"{QUEUE}{comment.pk}/change/")
+    assert page.status_code == 200
