@@ -44,8 +44,18 @@ class Site(models.Model):
         return f"{self.name} ({self.public_key})"
 
 
+def thread_key_canonical(key: str) -> str:
+    """One spelling per thread: a page path starts with "/" (``news/bridge`` is ``/news/bridge``, as
+    the path form of the API, ``/api/v1/threads/news/bridge/comments``, loses the slash); an
+    ``http(s)://`` URL is kept as given."""
+    key = key.strip()
+    if not key or key.startswith("/") or key.lower().startswith(("http://", "https://")):
+        return key
+    return "/" + key
+
+
 class Thread(models.Model):
-    """The comments of one article page."""
+    """The comments of one article page. ``key``: see ``thread_key_canonical``."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="threads")
     key = models.CharField(max_length=500, help_text="The page path or URL.")

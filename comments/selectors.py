@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from comments.models import Comment, Site, Thread
+from comments.models import Comment, Site, Thread, thread_key_canonical
 
 logger = logging.getLogger(__name__)
 Published = Comment.Status.PUBLISHED
@@ -83,7 +83,8 @@ def thread_counts(*, site: Site, thread_keys: list[str]) -> dict[str, int]:
     counts of a page of articles reads the threads (one query) and the cache, and counts only the
     threads whose version changed.
     """
-    threads = {thread.pk: thread for thread in Thread.objects.filter(site=site, key__in=thread_keys)}
+    canonical = {key: thread_key_canonical(key) for key in thread_keys}
+    threads = {thread.pk: thread for thread in Thread.objects.filter(site=site, key__in=set(canonical.values()))}
     cached: dict[int, int] = {}
     count_keys: dict[int, str] = {}
     try:
@@ -101,7 +102,7 @@ def thread_counts(*, site: Site, thread_keys: list[str]) -> dict[str, int]:
         with contextlib.suppress(Exception):
             cache.set_many({count_keys[t]: n for t, n in counted.items() if t in count_keys}, timeout=COUNT_SECONDS)
     by_key = {thread.key: cached.get(thread_id, counted.get(thread_id, 0)) for thread_id, thread in threads.items()}
-    return {key: by_key.get(key, 0) for key in thread_keys}
+    return {key: by_key.get(canonical[key], 0) for key in thread_keys}
 
 
 COUNT_SECONDS = 300
@@ -167,7 +168,7 @@ def _chain_published(chain: Mapping[int, tuple[int | None, str]], pk: int | None
 
 
 def thread_get(*, site: Site, thread_key: str) -> Thread | None:
-    return Thread.objects.filter(site=site, key=thread_key).first()
+    return Thread.objects.filter(site=site, key=thread_key_canonical(thread_key)).first()
 
 
 # A thread's listing version: a random token in the shared cache, replaced whenever a comment of the

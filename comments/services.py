@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from comments import tokens
-from comments.models import Comment, IdempotencyKey, Report, Site, Thread
+from comments.models import Comment, IdempotencyKey, Report, Site, Thread, thread_key_canonical
 from comments.signals import comment_was_posted, comment_was_reported
 
 
@@ -110,6 +110,9 @@ def site_get(*, public_key: str) -> Site:
 
 
 def thread_get_or_create(*, site: Site, key: str) -> Thread:
+    key = thread_key_canonical(key)
+    if len(key) > Thread._meta.get_field("key").max_length:  # type: ignore[operator]  # (an int here)
+        raise ValidationError({"thread": ["Ensure this field has no more than 499 characters."]})
     thread = Thread.objects.filter(site=site, key=key).first()
     if thread is None:
         if not site.auto_create_threads:

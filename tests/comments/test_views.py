@@ -204,7 +204,7 @@ def test_it_answers_404_for_an_unknown_comment(api, db):
 
 
 def test_it_lists_only_published_comments_with_replies_nested(api, site):
-    thread = Thread.objects.create(site=site, key="news/2026/bridge")
+    thread = Thread.objects.create(site=site, key="/news/2026/bridge")
     first = published(thread, "First")
     answer = published(thread, "Answer", parent=first)
     published(thread, "Answer to the answer", parent=answer)
@@ -681,3 +681,22 @@ def test_thread_counts_are_cached_under_each_threads_version(api, site):
     assert api.get("/api/v1/counts", query).json()["counts"] == {"/news/bridge": 1, "/news/dam": 0, "/none": 0}
     selectors.thread_listing_changed(thread=dam)  # what a decision on the dam's thread does after commit
     assert api.get("/api/v1/counts", query).json()["counts"] == {"/news/bridge": 1, "/news/dam": 1, "/none": 0}
+
+
+def test_a_thread_key_has_one_spelling_whichever_form_the_request_uses(api, site):
+    assert post(api, reply(site, thread="news/bridge")).status_code == 202
+    assert post(api, reply(site, thread="/news/bridge", comment="Second.")).status_code == 202
+    assert list(Thread.objects.values_list("key", flat=True)) == ["/news/bridge"]
+    Comment.objects.update(status="published", decided_at=timezone.now())
+    path_form = api.get("/api/v1/threads/news/bridge/comments", {"site": site.public_key}).json()
+    query_form = api.get(URL, {"site": site.public_key, "thread": "/news/bridge"}).json()
+    assert path_form["total"] == query_form["total"] == 2
+    counts = api.get("/api/v1/counts", {"site": site.public_key, "thread": ["news/bridge", "/news/bridge"]}).json()
+    assert counts == {"counts": {"news/bridge": 2, "/news/bridge": 2}}
+    # A URL is kept as given.
+    assert post(api, reply(site, thread="https://planet.example/a?x=1")).status_code == 202
+    assert Thread.objects.filter(key="https://planet.example/a?x=1").exists()
+    # 500 characters with the slash added is one too many: a 400, not a database error.
+    assert post(api, reply(site, thread="x" * 500)).json() == {
+        "thread": ["Ensure this field has no more than 499 characters."]
+    }

@@ -93,3 +93,29 @@ def test_trust_given_by_e_mail_address_moves_to_the_addresses_it_published_from(
         }
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thread_keys_without_their_slash_join_or_become_the_canonical_thread():
+    old = migrate([("comments", "0009_comment_commenter_form_seconds")])
+    Site, Thread = old.get_model("comments", "Site"), old.get_model("comments", "Thread")
+    Comment = old.get_model("comments", "Comment")
+    site = Site.objects.create(name="Gazette", public_key="gazette-0010")
+    both = Thread.objects.create(site=site, key="news/bridge")
+    canonical = Thread.objects.create(site=site, key="/news/bridge")
+    alone = Thread.objects.create(site=site, key="news/dam")
+    url = Thread.objects.create(site=site, key="https://gazette.example/x")
+    for thread in (both, canonical, alone, url):
+        Comment.objects.create(thread=thread, author_name="A", body="x")
+    try:
+        new = migrate([("comments", "0010_thread_keys_canonical")])
+        threads = new.get_model("comments", "Thread").objects.filter(site_id=site.pk)
+        assert sorted(threads.values_list("key", flat=True)) == [
+            "/news/bridge",
+            "/news/dam",
+            "https://gazette.example/x",
+        ]
+        comments = new.get_model("comments", "Comment").objects.filter(thread__site_id=site.pk)
+        assert comments.filter(thread_id=canonical.pk).count() == 2 and comments.count() == 4
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
