@@ -8,6 +8,7 @@ A variable with a value that cannot be parsed stops start-up with a message nami
 import os
 import re
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -154,6 +155,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Broker: Redis when REDIS_URL is set, else kombu's file-system transport (no server needed).
 REDIS_URL = env_str("REDIS_URL")
+# A Redis database is often shared (another instance, a developer's own data, a second test run):
+# every key this instance writes there, cache and broker queues alike, starts with
+# MODERATO_REDIS_PREFIX. A test run takes one of its own (its worker processes inherit it), and
+# its tests delete only keys under it, never the whole database.
+if "pytest" in sys.modules and not os.environ.get("MODERATO_REDIS_PREFIX"):
+    os.environ["MODERATO_REDIS_PREFIX"] = f"moderato-test-{os.getpid()}"
+REDIS_PREFIX = env_str("MODERATO_REDIS_PREFIX")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT = "config.broker:AtomicFilesystemTransport"
@@ -171,6 +179,8 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # An unacknowledged task (worker killed) comes back after this long; the sweep is faster still.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    if REDIS_PREFIX:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_PREFIX}:"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # A request must not hang on a dead broker: fail fast, the sweep queues the comment later.
@@ -274,6 +284,7 @@ CACHES = {
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_PREFIX,
             # Rate limits read the cache on every request: a Redis that does not answer must cost
             # a fraction of a second, not a request's life (the limits then fail open).
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},

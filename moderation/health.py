@@ -76,6 +76,11 @@ def redis_client() -> Any:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
 
 
+def redis_queue_key(queue: str) -> str:
+    """A queue's list in Redis, under the instance's key prefix (MODERATO_REDIS_PREFIX)."""
+    return str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")) + queue
+
+
 def broker_ping() -> None:
     """Raise unless the broker answers: Redis ``PING``, or the file broker's folders are writable."""
     if broker_is_redis():
@@ -105,7 +110,7 @@ def oldest_queued_comment(queue: str = "celery", look_at: int = 200) -> int | No
     """
     raw_messages: list[bytes] = []
     if broker_is_redis():  # kombu pushes on the left and workers pop on the right: the oldest last
-        raw_messages = list(reversed(redis_client().lrange(queue, -look_at, -1)))
+        raw_messages = list(reversed(redis_client().lrange(redis_queue_key(queue), -look_at, -1)))
     elif settings.CELERY_BROKER_URL == "filesystem://":  # names start with the time they were queued
         folder = broker_folders()[0]
         names = sorted(name for name in os.listdir(folder) if name.endswith(f".{queue}.msg"))[:look_at]
@@ -127,7 +132,7 @@ def oldest_queued_comment(queue: str = "celery", look_at: int = 200) -> int | No
 def broker_queue_length(queue: str = "celery") -> int:
     """Messages waiting in the broker's queue (not yet taken by a worker)."""
     if broker_is_redis():
-        return int(redis_client().llen(queue))
+        return int(redis_client().llen(redis_queue_key(queue)))
     if settings.CELERY_BROKER_URL == "filesystem://":
         folder = broker_folders()[0]
         with os.scandir(folder) as entries:

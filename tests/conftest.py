@@ -39,6 +39,19 @@ def fresh_file_cache() -> None:
         shutil.rmtree(settings.CACHES["default"]["LOCATION"], ignore_errors=True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_redis_keys_removed_at_the_end() -> Iterator[None]:
+    """At the end of the run, delete every Redis key under the run's prefix (cache, queues, the
+    sub-prefixes of the tests' own brokers); nothing else in the database is touched."""
+    yield
+    if settings.REDIS_URL and settings.REDIS_PREFIX:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for key in client.scan_iter(match=f"{settings.REDIS_PREFIX}*", count=1000):
+            client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def fresh_site_cache() -> Iterator[None]:
     """Sites rolled back with a test's transaction fire no signal: forget them between tests."""
@@ -82,6 +95,21 @@ def database_url() -> str:
 def service_env(**extra: str) -> dict[str, str]:
     """Environment for a process of ours (worker, gunicorn) that shares the tests' database and broker."""
     return os.environ | {"DATABASE_URL": database_url(), "MODERATO_DATA_DIR": str(settings.DATA_DIR)} | extra
+
+
+def cache_clear() -> None:
+    """Empty this run's cache: on Redis only the keys under the run's prefix (Django's ``cache.clear()``
+    is a FLUSHDB, which would empty a database other runs, or a developer's instance, use too)."""
+    from django.core.cache import cache
+
+    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        cache.clear()
+        return
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    assert prefix, "a test run writes to Redis under a prefix of its own (config.settings)"
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
 
 
 def purge_broker() -> None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -134,15 +133,12 @@ def labels_give(site) -> None:
 def own_broker(tmp_path: Path, data_dirs: list[Path]) -> dict[str, str]:
     """A broker for these processes alone, as compose's own redis service: no other worker takes their tasks.
 
-    With Redis, another database number, emptied first; with the embedded file-system broker, one
-    folder that every process's ``var/broker`` points to.
+    With Redis, a key prefix of their own in the same database; with the embedded file-system broker,
+    one folder that every process's ``var/broker`` points to.
     """
     if settings.CELERY_BROKER_URL.startswith("redis"):
-        import redis
-
-        url = urlsplit(settings.CELERY_BROKER_URL)._replace(path="/14").geturl()
-        redis.Redis.from_url(url).flushdb()
-        return {"REDIS_URL": url}
+        # The same Redis database under a prefix of its own: no other worker takes these tasks.
+        return {"REDIS_URL": settings.REDIS_URL, "MODERATO_REDIS_PREFIX": f"{settings.REDIS_PREFIX}-{tmp_path.name}"}
     shared = tmp_path / "broker"
     shared.mkdir()
     for data_dir in data_dirs:

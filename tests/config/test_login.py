@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from config import login
+from tests.conftest import cache_clear
 
 LOGIN = "/admin/login/"
 
@@ -15,11 +16,9 @@ def alice(db):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    from django.core.cache import cache
-
-    cache.clear()
+    cache_clear()
     yield
-    cache.clear()
+    cache_clear()
 
 
 def attempt(client, username, password, address="192.0.2.10"):

@@ -193,19 +193,18 @@ def test_the_sweep_leaves_comments_whose_tasks_are_still_queued(site, settings, 
     not in the queue (a comment older than the queue's front), never the backlog itself."""
     import time
     from datetime import timedelta
-    from urllib.parse import urlsplit
 
     from django.utils import timezone
 
     from comments.models import Thread
     from moderation import health, services
-    from tests.integration.test_reliability import OWN_REDIS_DB, own_broker, publish_scoring
+    from tests.integration.test_reliability import own_broker, publish_scoring
 
-    env, publisher = own_broker(tmp_path)
-    if "REDIS_URL" in env:
-        settings.CELERY_BROKER_URL = urlsplit(settings.CELERY_BROKER_URL)._replace(path=OWN_REDIS_DB).geturl()
-    else:
-        settings.CELERY_BROKER_TRANSPORT_OPTIONS = publisher.conf.broker_transport_options
+    _, publisher = own_broker(tmp_path)
+    # Read the queue where the publisher writes (a key prefix of its own, or a folder of its own).
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = (
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS | publisher.conf.broker_transport_options
+    )
     thread = Thread.objects.create(site=site, key="/queued")
     lost = Comment.objects.create(thread=thread, author_name="L", body=CLEAN)  # its task never reached the broker
     backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} {n}") for n in range(5)]

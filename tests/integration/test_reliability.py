@@ -11,7 +11,6 @@ import signal
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from celery import Celery
@@ -23,19 +22,17 @@ from tests.conftest import BIN, start_process, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-OWN_REDIS_DB = "/13"
-
 
 def own_broker(tmp_path: Path) -> tuple[dict[str, str], Celery]:
     """(environment for the workers, a Celery app that publishes to the same broker and nowhere else)."""
     data_dir = tmp_path / "var"
     env = {"MODERATO_DATA_DIR": str(data_dir)}
     if settings.CELERY_BROKER_URL.startswith("redis"):
-        import redis
-
-        url = urlsplit(settings.CELERY_BROKER_URL)._replace(path=OWN_REDIS_DB).geturl()
-        redis.Redis.from_url(url).flushdb()
-        return env | {"REDIS_URL": url}, Celery("publisher", broker=url)
+        # The same Redis database under a prefix of its own (never another run's keys, never a FLUSHDB).
+        prefix = f"{settings.REDIS_PREFIX}-reliability-{tmp_path.name}"
+        app = Celery("publisher", broker=settings.CELERY_BROKER_URL)
+        app.conf.broker_transport_options = {"global_keyprefix": f"{prefix}:"}
+        return env | {"MODERATO_REDIS_PREFIX": prefix}, app
     queue = data_dir / "broker" / "queue"
     queue.mkdir(parents=True)
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS | {

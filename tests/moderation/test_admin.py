@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from comments.models import Comment, Thread
 from moderation.models import ModerationAction, ModerationDecision
-from tests.conftest import moderate_every_site
+from tests.conftest import cache_clear, moderate_every_site
 
 QUEUE = "/admin/comments/comment/"
 
@@ -585,9 +585,7 @@ def test_the_queue_highlights_no_function_word_or_punctuation_and_shows_each_wei
 
 
 def test_the_admin_says_moderato_and_how_many_comments_wait(client, alice, bob, thread):
-    from django.core.cache import cache
-
-    cache.clear()
+    cache_clear()
     make(thread, "one"), make(thread, "two"), make(thread, "done", status="published")
     client.force_login(alice)
     page = client.get("/admin/").content.decode()
@@ -599,12 +597,10 @@ def test_the_admin_says_moderato_and_how_many_comments_wait(client, alice, bob, 
 
 
 def test_the_held_count_is_of_the_moderator_s_sites_and_kept_briefly(client, alice, thread):
-    from django.core.cache import cache
-
     from comments.models import Site
     from moderation.templatetags.moderato_admin import held_count
 
-    cache.clear()
+    cache_clear()
     make(Thread.objects.create(site=Site.objects.create(name="Other", public_key="other"), key="/x"), "elsewhere")
     make(thread, "mine")
     thread.site.policy.moderators.add(alice)
@@ -613,7 +609,7 @@ def test_the_held_count_is_of_the_moderator_s_sites_and_kept_briefly(client, ali
     assert held_count(user=alice) == 1
     make(thread, "another")
     assert held_count(user=alice) == 1  # kept a few seconds: one COUNT per page view at most
-    cache.clear()
+    cache_clear()
     assert held_count(user=alice) == 2
 
 

@@ -1,12 +1,12 @@
 """Query counts of the moderators' pages: they must not grow with the rows on the page."""
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from comments.models import Thread
 from moderation.models import CommenterFlag, ModerationAction
+from tests.conftest import cache_clear
 from tests.moderation.test_admin import QUEUE, alice, make  # noqa: F401  (alice is a fixture)
 
 REASON = {"code": "hold_threshold", "detail": "", "attribute": "TOXICITY", "score": 0.97, "threshold": 0.5,
@@ -19,7 +19,7 @@ def thread(site):
 
 
 def queries(client, url: str) -> int:
-    cache.clear()  # the held count's COUNT is part of every page
+    cache_clear()  # the held count's COUNT is part of every page
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     return len(captured)
@@ -44,7 +44,7 @@ def test_the_queue_costs_the_same_queries_for_5_rows_as_for_50(client, alice, th
 def test_the_queue_stays_within_its_query_budget(client, alice, thread, django_assert_max_num_queries):  # noqa: F811
     fill(thread, 50)
     client.force_login(alice)
-    cache.clear()
+    cache_clear()
     with django_assert_max_num_queries(13):
         client.get(QUEUE + "?status__exact=held")
 
@@ -62,7 +62,7 @@ def test_a_comment_page_stays_within_its_query_budget(client, alice, thread, dja
     for action in [ModerationAction.TOXIC, ModerationAction.NOT_TOXIC, ModerationAction.REJECT] * 5:
         services.comment_moderate(comment_id=comment.pk, actor=alice, action=action, note="n")
     client.force_login(alice)
-    cache.clear()
+    cache_clear()
     with django_assert_max_num_queries(13):  # 15 decisions, 30 replies, 11 comments of the commenter
         page = client.get(f"{QUEUE}{comment.pk}/change/")
     assert page.status_code == 200

@@ -1,9 +1,9 @@
 """Fixtures of the compatibility API tests: a site's API key, and an empty cache (rate counters)."""
 
 import pytest
-from django.core.cache import cache
 
 from moderation.compat import services
+from tests.conftest import cache_clear
 
 CLEAN = "Thanks for the article, I learned a lot about the new bridge."
 TOXIC = "You are a worthless idiot and a disgusting piece of trash, shut up"
@@ -12,9 +12,9 @@ SPAM = "Earn $5000 a week from home!!! Click http://bit.ly/xyz and DM me on What
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    cache.clear()
+    cache_clear()
     yield
-    cache.clear()
+    cache_clear()
 
 
 @pytest.fixture
