@@ -123,7 +123,7 @@ def purge_broker() -> None:
         app.control.purge()
 
 
-def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log.exists() and text in log.read_text(errors="replace"):
