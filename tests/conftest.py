@@ -139,7 +139,11 @@ def start_process(args: list[str], log: Path, ready: str, **extra_env: str) -> s
         process = subprocess.Popen(
             args, env=service_env(**extra_env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    wait_for_line(log, ready, process)
+    try:
+        wait_for_line(log, ready, process)
+    except BaseException:  # never leave a process that did not get ready running past its test
+        stop_process(process)
+        raise
     return process
 
 
