@@ -194,8 +194,8 @@ MODERATO_SWEEP_EVERY_SECONDS = env_int("MODERATO_SWEEP_EVERY_SECONDS", 10, minim
 MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, minimum=1)
 # A drain scores fresh comments this many at a time, and at most about this many characters of text
 # (a batch of long comments is smaller, so that no batch takes long).
-MODERATO_SCORING_BATCH = env_int("MODERATO_SCORING_BATCH", 200, minimum=1)
-MODERATO_SCORING_BATCH_CHARS = env_int("MODERATO_SCORING_BATCH_CHARS", 200_000, minimum=1)
+MODERATO_SCORING_BATCH = env_int("MODERATO_SCORING_BATCH", 500, minimum=1)
+MODERATO_SCORING_BATCH_CHARS = env_int("MODERATO_SCORING_BATCH_CHARS", 250_000, minimum=1)
 MODERATO_IDEMPOTENCY_KEEP_HOURS = env_int("MODERATO_IDEMPOTENCY_KEEP_HOURS", 48, minimum=24)
 # How long a process keeps a site (its key, allowed origins, thread rules) before reading it again;
 # a change made in the admin applies at once in that process, in the others within this time.

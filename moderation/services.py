@@ -12,13 +12,13 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Field, Q
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -412,25 +412,71 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
     outcomes: dict[int, str] = {}
     listings: dict[int, Thread] = {}
     with transaction.atomic():  # the decisions and their notifications, together or not at all
+        written = comments_decide(decided=list(zip(comments, evaluations, strict=True)))
         for comment, evaluation in zip(comments, evaluations, strict=True):
-            written = comment_decide(
-                comment_id=comment.pk,
-                decision=evaluation.decision,
-                scores=evaluation.scores,
-                model_versions=evaluation.versions,
-                language=evaluation.language,
-                into=comment,
-                listings=listings,
-            )
-            if not written:
+            if comment.pk not in written:
                 outcomes[comment.pk] = "skipped"
                 continue
+            if evaluation.decision.outcome == policy.Outcome.PUBLISHED:
+                listings[comment.thread_id] = comment.thread
             decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
             _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
             outcomes[comment.pk] = evaluation.decision.outcome.value
         for thread in listings.values():
             listing_changed(thread=thread)
     return outcomes
+
+
+DECISION_FIELDS = ("status", "reasons", "decided_at", "language", "script", "scores", "model_versions")
+
+
+def comments_decide(*, decided: list[tuple[Comment, Evaluation]]) -> set[int]:
+    """Write the decisions of pending comments; return the ids written. Call it inside a transaction.
+
+    The compare-and-set of ``comment_decide`` for each comment, sent as one statement: ``UPDATE ...
+    WHERE id = %s AND status = 'pending'``, once per comment (executemany). Which ones it wrote is
+    read first, with the rows locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's immediate
+    transactions hold the write lock from their start), so nobody decides them between the two; the
+    update counting anything else undoes the whole batch. ``comment`` gets the written values.
+    """
+    assert transaction.get_connection().in_atomic_block, "comments_decide needs the caller's transaction"
+    ids = [comment.pk for comment, _ in decided]
+    pending = set(
+        Comment.objects.select_for_update()
+        .filter(pk__in=ids, status=Comment.Status.PENDING)
+        .values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    fields = [cast("Field[Any, Any]", Comment._meta.get_field(name)) for name in DECISION_FIELDS]
+    rows = []
+    for comment, evaluation in decided:
+        if comment.pk not in pending:
+            continue
+        values = {
+            "status": evaluation.decision.outcome.value,
+            "reasons": [reason.as_dict() for reason in evaluation.decision.reasons],
+            "decided_at": now,
+            "language": evaluation.language.code,
+            "script": evaluation.language.script,
+            "scores": evaluation.scores,
+            "model_versions": evaluation.versions,
+        }
+        for name, value in values.items():
+            setattr(comment, name, value)
+        rows.append([*(field.get_db_prep_save(values[field.name], connection) for field in fields), comment.pk])
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(Comment._meta.db_table)
+    columns = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in DECISION_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            # Only names (the model's) are formatted in; every value is a parameter.
+            f"UPDATE {table} SET {columns} WHERE id = %s AND status = %s",  # noqa: S608
+            [[*row, Comment.Status.PENDING.value] for row in rows],
+        )
+        if cursor.rowcount != len(rows):
+            raise RuntimeError(f"{len(rows)} locked pending comments, {cursor.rowcount} decided: undone")
+    return {row[-1] for row in rows}
 
 
 def _comments_score_one_by_one(*, comment_ids: list[int]) -> Batch:

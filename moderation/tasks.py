@@ -179,14 +179,19 @@ def pending_comments_drain(self: Task[[], int]) -> int:
 
 
 def _batch_record(batch: services.Batch, *, started: float) -> None:
+    """One log line and one metric per comment, as the per-comment task writes them; a failed comment
+    to the per-comment task, which makes its next attempts (the batch counted the first) and holds it
+    after the last."""
     seconds = time.monotonic() - started
-    for outcome in batch.outcomes.values():
+    for comment_id, outcome in batch.outcomes.items():
         metrics.comment_scored(outcome=outcome, seconds=seconds)
+        # The request id is that of the submission that woke the drain, not necessarily this comment's.
+        logger.info(
+            "comment %s: %s in a batch of %s", comment_id, outcome, batch.claimed, extra={"comment_id": comment_id}
+        )
     for comment_id in batch.failed:
         metrics.comment_scored(outcome="error", seconds=seconds)
-        # Its first attempt was counted: the per-comment task makes the next ones, then holds it.
         comment_score.apply_async(args=(comment_id,), countdown=2)
-    logger.info("scoring drain: %s claimed, %s failed", batch.claimed, len(batch.failed))
 
 
 @shared_task(acks_late=True)
