@@ -19,7 +19,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Field, Q
-from django.db.models.functions import Length
 from django.utils import timezone
 
 from comments.models import Comment, Thread
@@ -339,37 +338,27 @@ def pending_comments_claim_fresh(*, limit: int, max_chars: int) -> list[int]:
     """Count the first attempt of the oldest fresh pending comments and return their ids, in order.
 
     Fresh: pending and never attempted (``scoring_attempts`` 0). At most ``limit`` comments and
-    ``max_chars`` characters of text (at least one comment, however long). Two statements: the
-    candidates, then ``UPDATE ... WHERE status = 'pending' AND scoring_attempts = 0 RETURNING id``.
-    The database checks that condition again on each row it writes (PostgreSQL re-reads a row that a
+    ``max_chars`` characters of text (at least one comment, however long). One statement, ``UPDATE ...
+    WHERE id IN (the candidates) AND status = 'pending' AND scoring_attempts = 0 RETURNING id``: the
+    database checks that condition again on each row it writes (PostgreSQL re-reads a row that a
     concurrent transaction changed; SQLite has one writer at a time), so of two workers that read the
-    same candidates each gets its own, without SKIP LOCKED.
+    same candidates each gets its own, without SKIP LOCKED (which SQLite does not have).
     """
-    candidates = (
-        Comment.objects.filter(status=Comment.Status.PENDING, scoring_attempts=0)
-        .order_by("created_at")  # the (status, created_at) index: no sort, however long the backlog
-        .annotate(chars=Length("body"))
-        .values_list("pk", "chars")[:limit]
-    )
-    ids: list[int] = []
-    total = 0
-    for pk, chars in candidates:
-        if ids and total + chars > max_chars:
-            break
-        ids.append(pk)
-        total += chars
-    if not ids:
-        return []
     table = connection.ops.quote_name(Comment._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(ids))
+    pending = Comment.Status.PENDING.value
     with connection.cursor() as cursor:
         cursor.execute(
-            # Only the table name (the model's) and placeholders are formatted in; the values are parameters.
+            # Only the table's name (the model's) is formatted in; the values are parameters. The oldest
+            # first, from the (status, created_at) index: no sort of the backlog, however long.
             f"UPDATE {table} SET scoring_attempts = scoring_attempts + 1"  # noqa: S608
-            f" WHERE id IN ({placeholders}) AND status = %s AND scoring_attempts = 0 RETURNING id",
-            [*ids, Comment.Status.PENDING.value],
+            f" WHERE id IN (SELECT id FROM (SELECT id, chars, SUM(chars) OVER (ORDER BY created_at, id) AS total"
+            f" FROM (SELECT id, created_at, LENGTH(body) AS chars FROM {table}"
+            f" WHERE status = %s AND scoring_attempts = 0 ORDER BY created_at LIMIT %s) AS head) AS bounded"
+            f" WHERE total <= %s OR total = chars)"
+            f" AND status = %s AND scoring_attempts = 0 RETURNING id",
+            [pending, limit, max_chars, pending],
         )
-        return sorted(row[0] for row in cursor.fetchall())
+        return sorted(pk for (pk,) in cursor.fetchall())
 
 
 def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | None = None) -> Batch:
@@ -391,11 +380,7 @@ def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | N
     if not ids:
         return Batch(outcomes={}, failed=[])
     try:
-        comments = list(
-            Comment.objects.select_related("thread__site__policy")
-            .filter(pk__in=ids, status=Comment.Status.PENDING)
-            .order_by("pk")
-        )
+        comments = comments_read(comment_ids=ids)
         outcomes = dict.fromkeys(ids, "skipped") | _comments_score_claimed(comments=comments)
         return Batch(outcomes=outcomes, failed=[])
     except (OperationalError, InterfaceError) as exc:
@@ -405,6 +390,15 @@ def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | N
     except Exception:  # a comment the models or the rules choke on: find it, and decide the others
         logger.exception("a batch of %s comments failed: scoring them one by one", len(ids))
     return _comments_score_one_by_one(comment_ids=ids)
+
+
+def comments_read(*, comment_ids: list[int]) -> list[Comment]:
+    """The pending ones of these comments, each with its thread, site and policy (read once per thread)."""
+    comments = list(Comment.objects.filter(pk__in=comment_ids, status=Comment.Status.PENDING).order_by("pk"))
+    threads = Thread.objects.select_related("site__policy").in_bulk({comment.thread_id for comment in comments})
+    for comment in comments:
+        comment.thread = threads[comment.thread_id]
+    return comments
 
 
 def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
@@ -428,31 +422,25 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
 
 
 DECISION_FIELDS = ("status", "reasons", "decided_at", "language", "script", "scores", "model_versions")
+# PostgreSQL types the columns of a VALUES list from its literals: the non-text ones are cast back.
+POSTGRESQL_CASTS = {"reasons": "jsonb", "decided_at": "timestamptz", "scores": "jsonb", "model_versions": "jsonb"}
 
 
 def comments_decide(*, decided: list[tuple[Comment, Evaluation]]) -> set[int]:
-    """Write the decisions of pending comments; return the ids written. Call it inside a transaction.
+    """Write the decisions of pending comments in one statement; return the ids it wrote.
 
-    The compare-and-set of ``comment_decide`` for each comment, sent as one statement: ``UPDATE ...
-    WHERE id = %s AND status = 'pending'``, once per comment (executemany). Which ones it wrote is
-    read first, with the rows locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's immediate
-    transactions hold the write lock from their start), so nobody decides them between the two; the
-    update counting anything else undoes the whole batch. ``comment`` gets the written values.
+    The compare-and-set of ``comment_decide``, for every comment at once: ``WITH v(...) AS (VALUES
+    ...) UPDATE ... FROM v WHERE id = v.id AND status = 'pending' RETURNING id`` (SQLite 3.35 or later,
+    PostgreSQL). The database checks the status of each row as it writes it (PostgreSQL again after
+    waiting for a concurrent writer's lock), so a comment a moderator decided first is left as it is,
+    and is not in the ids returned. The comments written get the written values.
     """
-    assert transaction.get_connection().in_atomic_block, "comments_decide needs the caller's transaction"
-    ids = [comment.pk for comment, _ in decided]
-    pending = set(
-        Comment.objects.select_for_update()
-        .filter(pk__in=ids, status=Comment.Status.PENDING)
-        .values_list("pk", flat=True)
-    )
     now = timezone.now()
     fields = [cast("Field[Any, Any]", Comment._meta.get_field(name)) for name in DECISION_FIELDS]
-    rows = []
+    values: dict[int, dict[str, Any]] = {}
+    params: list[Any] = []
     for comment, evaluation in decided:
-        if comment.pk not in pending:
-            continue
-        values = {
+        values[comment.pk] = {
             "status": evaluation.decision.outcome.value,
             "reasons": [reason.as_dict() for reason in evaluation.decision.reasons],
             "decided_at": now,
@@ -461,22 +449,34 @@ def comments_decide(*, decided: list[tuple[Comment, Evaluation]]) -> set[int]:
             "scores": evaluation.scores,
             "model_versions": evaluation.versions,
         }
-        for name, value in values.items():
-            setattr(comment, name, value)
-        rows.append([*(field.get_db_prep_save(values[field.name], connection) for field in fields), comment.pk])
-    if not rows:
+        params += [
+            comment.pk,
+            *(field.get_db_prep_save(values[comment.pk][field.name], connection) for field in fields),
+        ]
+    if not values:
         return set()
-    table = connection.ops.quote_name(Comment._meta.db_table)
-    columns = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in DECISION_FIELDS)
+    quote = connection.ops.quote_name
+    table = quote(Comment._meta.db_table)
+    casts = POSTGRESQL_CASTS if connection.vendor == "postgresql" else {}
+    assignments = ", ".join(
+        f"{quote(name)} = CAST(v.{name} AS {casts[name]})" if name in casts else f"{quote(name)} = v.{name}"
+        for name in DECISION_FIELDS
+    )
+    row = "(" + ", ".join(["%s"] * (len(DECISION_FIELDS) + 1)) + ")"
     with connection.cursor() as cursor:
-        cursor.executemany(
-            # Only names (the model's) are formatted in; every value is a parameter.
-            f"UPDATE {table} SET {columns} WHERE id = %s AND status = %s",  # noqa: S608
-            [[*row, Comment.Status.PENDING.value] for row in rows],
+        cursor.execute(
+            # Only names (the model's) and placeholders are formatted in; every value is a parameter.
+            f"WITH v(id, {', '.join(DECISION_FIELDS)}) AS (VALUES {', '.join([row] * len(values))})"  # noqa: S608
+            f" UPDATE {table} SET {assignments} FROM v"
+            f" WHERE {table}.id = v.id AND {table}.status = %s RETURNING {table}.id",
+            [*params, Comment.Status.PENDING.value],
         )
-        if cursor.rowcount != len(rows):
-            raise RuntimeError(f"{len(rows)} locked pending comments, {cursor.rowcount} decided: undone")
-    return {row[-1] for row in rows}
+        written = {pk for (pk,) in cursor.fetchall()}
+    for comment, _ in decided:
+        if comment.pk in written:
+            for name, value in values[comment.pk].items():
+                setattr(comment, name, value)
+    return written
 
 
 def _comments_score_one_by_one(*, comment_ids: list[int]) -> Batch:
