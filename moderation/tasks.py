@@ -82,8 +82,9 @@ def comment_score(self: Task[[int], str], comment_id: int) -> str:
 #
 # Why no comment committed is left without a drain. The wake-up key says "a drain is queued or
 # running"; it is set by a submission that queues a drain (SET NX: only when no key was there) and by
-# a running drain after each batch, and deleted only by a drain, right before a claim; a drain ends
-# only after a claim that found nothing, made after it deleted the key. Take comment C, committed,
+# a running drain after each full batch, and deleted only by a drain, before a claim (after a batch
+# that was not full, or a claim that found nothing); a drain ends only after a claim that found
+# nothing, made after it deleted the key. Take comment C, committed,
 # whose submission then found the key set, so queued nothing. Whoever set the key last before that
 # look (a submission that went on to queue a drain, or a drain that was running) leaves a drain that
 # will delete it: not before the look (the key was there), so after it; and that drain claims after
@@ -160,11 +161,15 @@ def pending_comments_drain(self: Task[[], int]) -> int:
                 _wakeup_key_delete()
                 key_deleted = True
                 continue
-            _wakeup_key_set()  # awake: submissions queue nothing, the sweep leaves fresh comments alone
-            key_deleted = False
+            if batch.claimed >= settings.MODERATO_SCORING_BATCH:  # a backlog: awake, so that submissions
+                _wakeup_key_set()  # queue nothing and the sweep leaves the fresh comments to this drain
+                key_deleted = False
+            elif not key_deleted:  # the queue is short: end soon rather than poll it, and free the process
+                _wakeup_key_delete()
+                key_deleted = True
             _batch_record(batch, started=started)
             if time.monotonic() - started > DRAIN_SLICE_SECONDS:
-                pending_comments_drain.delay()  # the key stays set: the next drain inherits it
+                pending_comments_drain.delay()  # goes on (with the key, if this one holds it)
                 break
     except services.BatchInterrupted as exc:
         if not db.connection.in_atomic_block:  # a fresh connection, as comment_score does

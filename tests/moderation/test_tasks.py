@@ -103,10 +103,16 @@ def test_the_drain_decides_every_fresh_comment_in_batches_and_goes_to_sleep(comm
     assert queued == [] and others
 
 
-def test_a_comment_committed_as_the_drain_goes_to_sleep_is_decided(comment, drain_asleep, queued, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 500], ids=["after-an-empty-claim", "after-a-batch-not-full"])
+def test_a_comment_committed_as_the_drain_goes_to_sleep_is_decided(
+    comment, drain_asleep, queued, monkeypatch, settings, batch
+):
     """Its submission found the key still set, so queued no drain: the drain's claim after deleting
-    the key is what decides it."""
+    the key is what decides it (the drain deletes it after a claim that found nothing, or after a batch
+    that was not full)."""
     from moderation import tasks
+
+    settings.MODERATO_SCORING_BATCH = batch
 
     late: list[Comment] = []
     delete = tasks._wakeup_key_delete
