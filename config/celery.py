@@ -69,10 +69,13 @@ def refuse_to_start_without_the_shipped_models(**_: object) -> None:
 
 @worker_process_init.connect
 def load_models_in_worker(**_: object) -> None:
-    """Load the models once per worker process, before the first task needs them."""
+    """Load the models and the language identifier once per worker process, before the first task needs
+    them (the identifier takes about a second: the first batch after a restart would wait for it)."""
+    from ml.language import detect_language
     from moderation.scoring import get_scorer
 
     get_scorer()
+    detect_language("Load the language identifier.")
 
 
 @setup_logging.connect

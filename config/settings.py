@@ -204,6 +204,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 MODERATO_SWEEP_AFTER_SECONDS = env_int("MODERATO_SWEEP_AFTER_SECONDS", 30, minimum=1)
 MODERATO_SWEEP_EVERY_SECONDS = env_int("MODERATO_SWEEP_EVERY_SECONDS", 10, minimum=1)
 MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, minimum=1)
+# A drain scores fresh comments this many at a time, and at most about this many characters of text
+# (a batch of long comments is smaller, so that no batch takes long).
+MODERATO_SCORING_BATCH = env_int("MODERATO_SCORING_BATCH", 500, minimum=1)
+MODERATO_SCORING_BATCH_CHARS = env_int("MODERATO_SCORING_BATCH_CHARS", 250_000, minimum=1)
 MODERATO_IDEMPOTENCY_KEEP_HOURS = env_int("MODERATO_IDEMPOTENCY_KEEP_HOURS", 48, minimum=24)
 # How long a process keeps a site (its key, allowed origins, thread rules) before reading it again;
 # a change made in the admin applies at once in that process, in the others within this time.
@@ -212,16 +216,19 @@ MODERATO_SITE_CACHE_SECONDS = env_int("MODERATO_SITE_CACHE_SECONDS", 10)
 MODERATO_COMMENTER_TOKEN_DAYS = env_int("MODERATO_COMMENTER_TOKEN_DAYS", 365, minimum=1)
 # Attempts at a webhook or e-mail before the outbox gives up (back-off 30 s doubling to 6 h: about 14 h).
 MODERATO_NOTIFICATION_MAX_ATTEMPTS = env_int("MODERATO_NOTIFICATION_MAX_ATTEMPTS", 12, minimum=1)
-# Four queues, all consumed by every worker (a worker consumes every queue of task_queues unless
-# given -Q): scoring and deliveries on "celery"; the sweeps on "housekeeping", so they run every
-# period however long the scoring backlog; held comments' explanations on "explanations", off the
-# decision path; the weekly retraining on "training" (a large site may give it a worker of its own:
-# celery -A config worker -Q training).
+# Five queues, all consumed by every worker (a worker consumes every queue of task_queues unless
+# given -Q), which takes from each in turn: the batch scoring drain on "scoring", so that it never
+# waits behind a queue of webhook deliveries; per-comment scoring (retries, the sweep's) and
+# deliveries on "celery"; the sweeps on "housekeeping", so they run every period however long the
+# scoring backlog; held comments' explanations on "explanations", off the decision path; the weekly
+# retraining on "training" (a large site may give it a worker of its own: celery -A config worker -Q training).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "housekeeping", "explanations", "training")
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("celery", "scoring", "housekeeping", "explanations", "training")
 ]
 CELERY_TASK_ROUTES = {
+    "moderation.tasks.pending_comments_drain": {"queue": "scoring"},
     "moderation.tasks.pending_comments_sweep": {"queue": "housekeeping"},
     "moderation.tasks.notifications_sweep": {"queue": "housekeeping"},
     "comments.tasks.idempotency_keys_purge": {"queue": "housekeeping"},

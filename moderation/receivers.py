@@ -22,10 +22,9 @@ def site_policy_create(sender: type[Site], instance: Site, created: bool, raw: b
 
 @receiver(comment_was_posted, dispatch_uid="moderation-comment-posted")
 def comment_posted(sender: type[Comment], comment_id: int, **kwargs: Any) -> None:
-    """Queue the new comment for scoring once it is committed (a broker failure is logged; the sweep
-    finds the comment later)."""
-    # The app's task class is a DjangoTask (config.celery.OnCommitTask); celery-types types shared tasks as Task.
-    tasks.comment_score.delay_on_commit(comment_id)  # type: ignore[attr-defined]
+    """Once the new comment is committed, wake the scoring drain unless it is awake (a broker failure is
+    logged; the sweep finds the comment later)."""
+    tasks.pending_comments_drain_wake()
 
 
 @receiver(comment_was_reported, dispatch_uid="moderation-comment-reported")

@@ -12,22 +12,24 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from comments.models import Comment, Thread
 from comments.selectors import thread_listing_changed
 from ml.language import Language, detect_language
+from ml.scoring import Scorer
 from ml.vocabulary import Attribute
 from moderation import policy, rules
 from moderation.commenters import commenter_has_published, commenter_identities
 from moderation.explaining import comment_explain_later, reasons_need_spans
-from moderation.models import TRUSTABLE_PREFIXES, CommenterFlag, ModerationAction, ModerationDecision
+from moderation.models import TRUSTABLE_PREFIXES, CommenterFlag, ModerationAction, ModerationDecision, SitePolicy
 from moderation.notifications import decision_notify
 from moderation.scoring import get_scorer
 from moderation.sites import moderator_check, site_policy, site_thresholds
@@ -53,6 +55,14 @@ def comment_attempt_give_back(*, comment_id: int) -> None:
     )
 
 
+def comments_attempts_give_back(*, comment_ids: list[int]) -> None:
+    """Uncount the attempts of a batch that a database failure interrupted (BatchInterrupted)."""
+    if comment_ids:
+        Comment.objects.filter(pk__in=comment_ids, status=Comment.Status.PENDING, scoring_attempts__gt=0).update(
+            scoring_attempts=F("scoring_attempts") - 1
+        )
+
+
 def comment_attempts_get(*, comment_id: int) -> int:
     return Comment.objects.filter(pk=comment_id).values_list("scoring_attempts", flat=True).first() or 0
 
@@ -67,10 +77,13 @@ def comment_decide(
     reasons: list[dict[str, object]] | None = None,
     language: Language | None = None,
     into: Comment | None = None,
+    listings: dict[int, Thread] | None = None,
 ) -> bool:
     """Write a decision if the comment is still in ``from_status``; return whether it was written.
 
     ``into``: the comment as read, given the written values (what the notifications then send).
+    ``listings``: collects the threads whose listing changed instead of invalidating each one (a batch
+    invalidates each thread once).
     """
     fields: dict[str, object] = {
         "status": decision.outcome.value,
@@ -85,7 +98,11 @@ def comment_decide(
         fields["model_versions"] = model_versions
     written = bool(Comment.objects.filter(pk=comment_id, status=from_status).update(**fields))
     if written and Comment.Status.PUBLISHED in (from_status, decision.outcome):
-        listing_changed(thread=into.thread if into is not None else Thread.objects.get(comments=comment_id))
+        thread = into.thread if into is not None else Thread.objects.get(comments=comment_id)
+        if listings is None:
+            listing_changed(thread=thread)
+        else:
+            listings[thread.pk] = thread
     if written and into is not None:
         for name, value in fields.items():
             setattr(into, name, value)
@@ -168,14 +185,33 @@ class Evaluation:
 def comment_evaluate(*, comment: Comment) -> Evaluation:
     """Score a comment with the active models, detect its language and apply its site's policy; write nothing."""
     scorer = get_scorer()
-    scores = scorer.score(comment.body)
-    versions = {
+    return _evaluation(
+        comment=comment,
+        scores=scorer.score(comment.body),
+        versions=_attribute_versions(scorer),
+        thresholds=site_thresholds(site=comment.thread.site),
+        facts=comment_facts(comment=comment),
+    )
+
+
+def _attribute_versions(scorer: Scorer) -> dict[str, str]:
+    return {
         attribute: scorer.versions[model] for model, attributes in scorer.attributes.items() for attribute in attributes
     }
+
+
+def _evaluation(
+    *,
+    comment: Comment,
+    scores: dict[str, float],
+    versions: dict[str, str],
+    thresholds: dict[str, policy.Threshold],
+    facts: policy.Facts,
+) -> Evaluation:
     language = detect_language(comment.body)
-    thresholds = site_thresholds(site=comment.thread.site)
-    facts = dataclasses.replace(comment_facts(comment=comment), language=language.code)
-    decision = policy.decide(scores=scores, thresholds=thresholds, facts=facts)
+    decision = policy.decide(
+        scores=scores, thresholds=thresholds, facts=dataclasses.replace(facts, language=language.code)
+    )
     return Evaluation(scores=scores, versions=versions, language=language, decision=decision)
 
 
@@ -221,12 +257,25 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
 def comment_facts(*, comment: Comment) -> policy.Facts:
     """Gather what the site's rules need to know about a comment."""
     site = comment.thread.site
-    rules_of_site = site_policy(site=site)
     flags = dict(
         CommenterFlag.objects.filter(site=site, identity__in=commenter_identities(comment=comment)).values_list(
             "identity", "kind"
         )
     )
+    # The same text from the same client (address hash, or signed commenter token) earlier in the thread.
+    same_client = Q(pk__in=[])
+    if comment.ip_hash:
+        same_client |= Q(ip_hash=comment.ip_hash)
+    if comment.commenter:
+        same_client |= Q(commenter=comment.commenter)
+    duplicate = (bool(comment.ip_hash) or bool(comment.commenter)) and (
+        Comment.objects.filter(same_client, thread_id=comment.thread_id, body=comment.body, pk__lt=comment.pk).exists()
+    )
+    return _facts(comment=comment, rules_of_site=site_policy(site=site), flags=flags, duplicate=duplicate)
+
+
+def _facts(*, comment: Comment, rules_of_site: SitePolicy, flags: dict[str, str], duplicate: bool) -> policy.Facts:
+    """The facts from what was read about the comment (``flags``: identity -> kind, of its site)."""
     blocked = next((identity for identity, kind in flags.items() if kind == CommenterFlag.Kind.BLOCKED), "")
     domain = rules.email_domain(comment.author_email) if comment.author_email else ""
     if (
@@ -239,15 +288,6 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
         kind == CommenterFlag.Kind.TRUSTED and identity.startswith(TRUSTABLE_PREFIXES)
         for identity, kind in flags.items()
     )
-    # The same text from the same client (address hash, or signed commenter token) earlier in the thread.
-    same_client = Q(pk__in=[])
-    if comment.ip_hash:
-        same_client |= Q(ip_hash=comment.ip_hash)
-    if comment.commenter:
-        same_client |= Q(commenter=comment.commenter)
-    duplicate = (bool(comment.ip_hash) or bool(comment.commenter)) and (
-        Comment.objects.filter(same_client, thread_id=comment.thread_id, body=comment.body, pk__lt=comment.pk).exists()
-    )
     return policy.Facts(
         trap_filled=comment.trap_filled,
         form_seconds=comment.form_seconds,
@@ -255,6 +295,7 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
         require_form_token=rules_of_site.hold_without_form_token,
         duplicate=duplicate,
         hold_all=rules_of_site.hold_all,
+        # One query, only on the sites that hold first comments.
         first_comment=rules_of_site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),
         links=rules.links_count(comment.body),
         hold_links_at=rules_of_site.hold_links_at,
@@ -266,6 +307,268 @@ def comment_facts(*, comment: Comment) -> policy.Facts:
             allowed=rules.word_list_parse(rules_of_site.allowed_words),
         ),
     )
+
+
+# Batches: the common path. A drain (moderation.tasks.pending_comments_drain) claims the fresh pending
+# comments a batch at a time; the per-comment path above stays for the sweep and for retries.
+
+
+class BatchInterrupted(Exception):
+    """The database connection failed during a batch: not the comments' fault.
+
+    ``claimed``: the comments whose attempt the batch had counted and not used, to give back.
+    """
+
+    def __init__(self, claimed: list[int]) -> None:
+        super().__init__(f"the database connection failed while scoring a batch ({len(claimed)} claimed)")
+        self.claimed = claimed
+
+
+@dataclass(frozen=True)
+class Batch:
+    outcomes: dict[int, str]  # comment id -> outcome; "skipped": decided by someone else meanwhile
+    failed: list[int]  # claimed, but their scoring raised: pending with the attempt counted
+
+    @property
+    def claimed(self) -> int:
+        return len(self.outcomes) + len(self.failed)
+
+
+def pending_comments_claim_fresh(*, limit: int, max_chars: int) -> list[int]:
+    """Count the first attempt of the oldest fresh pending comments and return their ids, in order.
+
+    Fresh: pending and never attempted (``scoring_attempts`` 0). At most ``limit`` comments and
+    ``max_chars`` characters of text (at least one comment, however long). One statement, ``UPDATE ...
+    WHERE id IN (the candidates) AND status = 'pending' AND scoring_attempts = 0 RETURNING id``: the
+    database checks that condition again on each row it writes (PostgreSQL re-reads a row that a
+    concurrent transaction changed; SQLite has one writer at a time), so of two workers that read the
+    same candidates each gets its own, without SKIP LOCKED (which SQLite does not have).
+    """
+    table = connection.ops.quote_name(Comment._meta.db_table)
+    pending = Comment.Status.PENDING.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only the table's name (the model's) is formatted in; the values are parameters. The oldest
+            # first, from the (status, created_at) index: no sort of the backlog, however long.
+            f"UPDATE {table} SET scoring_attempts = scoring_attempts + 1"  # noqa: S608
+            f" WHERE id IN (SELECT id FROM (SELECT id, chars, SUM(chars) OVER (ORDER BY created_at, id) AS total"
+            f" FROM (SELECT id, created_at, LENGTH(body) AS chars FROM {table}"
+            f" WHERE status = %s AND scoring_attempts = 0 ORDER BY created_at LIMIT %s) AS head) AS bounded"
+            f" WHERE total <= %s OR total = chars)"
+            f" AND status = %s AND scoring_attempts = 0 RETURNING id",
+            [pending, limit, max_chars, pending],
+        )
+        return sorted(pk for (pk,) in cursor.fetchall())
+
+
+def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | None = None) -> Batch:
+    """Claim a batch of fresh pending comments, score them together and decide each one.
+
+    Each decision is written as the single path writes it (compare-and-set on ``status = 'pending'``,
+    with its outbox rows), all in one transaction; a comment a moderator decided meanwhile is skipped.
+    If anything in the batch raises, its comments are scored one by one instead, so that a bad comment
+    fails alone: it stays pending with its attempt counted, in ``failed``, for the per-comment task
+    (which retries it and holds it after MODERATO_MAX_SCORING_ATTEMPTS). A dropped database connection
+    raises ``BatchInterrupted`` naming the comments whose attempt is to be given back.
+    """
+    limit = settings.MODERATO_SCORING_BATCH if limit is None else limit
+    max_chars = settings.MODERATO_SCORING_BATCH_CHARS if max_chars is None else max_chars
+    try:
+        ids = pending_comments_claim_fresh(limit=limit, max_chars=max_chars)
+    except (OperationalError, InterfaceError) as exc:
+        raise BatchInterrupted([]) from exc
+    if not ids:
+        return Batch(outcomes={}, failed=[])
+    try:
+        comments = comments_read(comment_ids=ids)
+        outcomes = dict.fromkeys(ids, "skipped") | _comments_score_claimed(comments=comments)
+        return Batch(outcomes=outcomes, failed=[])
+    except (OperationalError, InterfaceError) as exc:
+        raise BatchInterrupted(ids) from exc
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:  # a comment the models or the rules choke on: find it, and decide the others
+        logger.exception("a batch of %s comments failed: scoring them one by one", len(ids))
+    return _comments_score_one_by_one(comment_ids=ids)
+
+
+def comments_read(*, comment_ids: list[int]) -> list[Comment]:
+    """The pending ones of these comments, each with its thread, site and policy (read once per thread)."""
+    comments = list(Comment.objects.filter(pk__in=comment_ids, status=Comment.Status.PENDING).order_by("pk"))
+    threads = Thread.objects.select_related("site__policy").in_bulk({comment.thread_id for comment in comments})
+    for comment in comments:
+        comment.thread = threads[comment.thread_id]
+    return comments
+
+
+def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
+    evaluations = comments_evaluate(comments=comments)
+    outcomes: dict[int, str] = {}
+    listings: dict[int, Thread] = {}
+    with transaction.atomic():  # the decisions and their notifications, together or not at all
+        written = comments_decide(decided=list(zip(comments, evaluations, strict=True)))
+        for comment, evaluation in zip(comments, evaluations, strict=True):
+            if comment.pk not in written:
+                outcomes[comment.pk] = "skipped"
+                continue
+            if evaluation.decision.outcome == policy.Outcome.PUBLISHED:
+                listings[comment.thread_id] = comment.thread
+            decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
+            _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
+            outcomes[comment.pk] = evaluation.decision.outcome.value
+        for thread in listings.values():
+            listing_changed(thread=thread)
+    return outcomes
+
+
+DECISION_FIELDS = ("status", "reasons", "decided_at", "language", "script", "scores", "model_versions")
+# PostgreSQL types the columns of a VALUES list from its literals: the non-text ones are cast back.
+POSTGRESQL_CASTS = {"reasons": "jsonb", "decided_at": "timestamptz", "scores": "jsonb", "model_versions": "jsonb"}
+
+
+def comments_decide(*, decided: list[tuple[Comment, Evaluation]]) -> set[int]:
+    """Write the decisions of pending comments in one statement; return the ids it wrote.
+
+    The compare-and-set of ``comment_decide``, for every comment at once: ``WITH v(...) AS (VALUES
+    ...) UPDATE ... FROM v WHERE id = v.id AND status = 'pending' RETURNING id`` (SQLite 3.35 or later,
+    PostgreSQL). The database checks the status of each row as it writes it (PostgreSQL again after
+    waiting for a concurrent writer's lock), so a comment a moderator decided first is left as it is,
+    and is not in the ids returned. The comments written get the written values.
+    """
+    now = timezone.now()
+    fields = [cast("Field[Any, Any]", Comment._meta.get_field(name)) for name in DECISION_FIELDS]
+    values: dict[int, dict[str, Any]] = {}
+    params: list[Any] = []
+    for comment, evaluation in decided:
+        values[comment.pk] = {
+            "status": evaluation.decision.outcome.value,
+            "reasons": [reason.as_dict() for reason in evaluation.decision.reasons],
+            "decided_at": now,
+            "language": evaluation.language.code,
+            "script": evaluation.language.script,
+            "scores": evaluation.scores,
+            "model_versions": evaluation.versions,
+        }
+        params += [
+            comment.pk,
+            *(field.get_db_prep_save(values[comment.pk][field.name], connection) for field in fields),
+        ]
+    if not values:
+        return set()
+    quote = connection.ops.quote_name
+    table = quote(Comment._meta.db_table)
+    casts = POSTGRESQL_CASTS if connection.vendor == "postgresql" else {}
+    assignments = ", ".join(
+        f"{quote(name)} = CAST(v.{name} AS {casts[name]})" if name in casts else f"{quote(name)} = v.{name}"
+        for name in DECISION_FIELDS
+    )
+    row = "(" + ", ".join(["%s"] * (len(DECISION_FIELDS) + 1)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only names (the model's) and placeholders are formatted in; every value is a parameter.
+            f"WITH v(id, {', '.join(DECISION_FIELDS)}) AS (VALUES {', '.join([row] * len(values))})"  # noqa: S608
+            f" UPDATE {table} SET {assignments} FROM v"
+            f" WHERE {table}.id = v.id AND {table}.status = %s RETURNING {table}.id",
+            [*params, Comment.Status.PENDING.value],
+        )
+        written = {pk for (pk,) in cursor.fetchall()}
+    for comment, _ in decided:
+        if comment.pk in written:
+            for name, value in values[comment.pk].items():
+                setattr(comment, name, value)
+    return written
+
+
+def _comments_score_one_by_one(*, comment_ids: list[int]) -> Batch:
+    """The claimed comments of a failed batch, each on the single path (its attempt already counted)."""
+    outcomes: dict[int, str] = {}
+    failed: list[int] = []
+    for position, comment_id in enumerate(comment_ids):
+        try:
+            comment = (
+                Comment.objects.select_related("thread__site__policy")
+                .filter(pk=comment_id, status=Comment.Status.PENDING)
+                .first()
+            )
+            outcomes[comment_id] = "skipped" if comment is None else _comment_score_claimed(comment=comment)
+        except (OperationalError, InterfaceError) as exc:
+            raise BatchInterrupted(comment_ids[position:]) from exc
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            logger.exception("comment %s: scoring failed in a batch; the per-comment task retries it", comment_id)
+            failed.append(comment_id)
+    return Batch(outcomes=outcomes, failed=failed)
+
+
+def comments_evaluate(*, comments: list[Comment]) -> list[Evaluation]:
+    """``comment_evaluate`` of many comments: one pass of the models, a few queries for the facts."""
+    scorer = get_scorer()
+    scores = scorer.score_many([comment.body for comment in comments])
+    versions = _attribute_versions(scorer)
+    thresholds: dict[int, dict[str, policy.Threshold]] = {}
+    for comment in comments:
+        site = comment.thread.site
+        if site.pk not in thresholds:
+            thresholds[site.pk] = site_thresholds(site=site)
+    return [
+        _evaluation(
+            comment=comment,
+            scores=comment_scores,
+            versions=dict(versions),
+            thresholds=thresholds[comment.thread.site_id],
+            facts=facts,
+        )
+        for comment, comment_scores, facts in zip(comments, scores, comments_facts(comments=comments), strict=True)
+    ]
+
+
+def comments_facts(*, comments: list[Comment]) -> list[policy.Facts]:
+    """``comment_facts`` of many comments: the flags of all their commenters in one query, the earlier
+    copies of their texts in another; the first-comment rule asks one query per comment, on the sites
+    that hold first comments only."""
+    identities = {comment.pk: commenter_identities(comment=comment) for comment in comments}
+    wanted = {identity for found in identities.values() for identity in found}
+    flags: dict[tuple[int, str], str] = {}
+    if wanted:
+        site_ids = {comment.thread.site_id for comment in comments}
+        for site_id, identity, kind in CommenterFlag.objects.filter(
+            site_id__in=site_ids, identity__in=wanted
+        ).values_list("site_id", "identity", "kind"):
+            flags[(site_id, identity)] = kind
+    # The same text from the same client earlier in the thread (comment_facts); a copy may be in the batch.
+    with_client = [comment for comment in comments if comment.ip_hash or comment.commenter]
+    copies: dict[tuple[int, str], list[tuple[int, str, str]]] = {}
+    if with_client:
+        for pk, thread_id, body, ip_hash, commenter in Comment.objects.filter(
+            thread_id__in={comment.thread_id for comment in with_client},
+            body__in={comment.body for comment in with_client},
+            pk__lt=max(comment.pk for comment in with_client),
+        ).values_list("pk", "thread_id", "body", "ip_hash", "commenter"):
+            copies.setdefault((thread_id, body), []).append((pk, ip_hash, commenter))
+    facts = []
+    for comment in comments:
+        site_id = comment.thread.site_id
+        duplicate = any(
+            pk < comment.pk
+            and (
+                (comment.ip_hash and ip_hash == comment.ip_hash)
+                or (comment.commenter and commenter == comment.commenter)
+            )
+            for pk, ip_hash, commenter in copies.get((comment.thread_id, comment.body), ())
+        )
+        own_flags = {
+            identity: flags[(site_id, identity)] for identity in identities[comment.pk] if (site_id, identity) in flags
+        }
+        facts.append(
+            _facts(
+                comment=comment,
+                rules_of_site=site_policy(site=comment.thread.site),
+                flags=own_flags,
+                duplicate=bool(duplicate),
+            )
+        )
+    return facts
 
 
 def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
@@ -283,7 +586,7 @@ REQUEUE_BACKOFF_MAX = 6  # at most 64 times older_than between two re-queues of 
 
 
 def pending_comments_claim_stale(
-    *, older_than: timedelta, limit: int = 1000, still_queued_from: int | None = None
+    *, older_than: timedelta, limit: int = 1000, still_queued_from: int | None = None, fresh: bool = True
 ) -> list[int]:
     """Return pending comments waiting longer than their back-off and mark them re-queued now.
 
@@ -292,7 +595,8 @@ def pending_comments_claim_stale(
     task was lost (broker down at submission, worker killed) or is stuck behind a long queue. The
     back-off keeps a backlog that takes minutes to drain from being queued again and again.
     ``still_queued_from``: the comment whose task is at the front of the broker's queue; comments
-    submitted after it are still queued behind it, and left alone.
+    submitted after it are still queued behind it, and left alone. ``fresh``: also the comments that
+    no attempt has started on (False while a drain is awake: it claims those itself).
     """
     now = timezone.now()
     cutoff = now - older_than
@@ -304,6 +608,8 @@ def pending_comments_claim_stale(
     )
     if still_queued_from is not None:
         candidates = candidates.filter(pk__lt=still_queued_from)
+    if not fresh:
+        candidates = candidates.filter(scoring_attempts__gt=0)
     ids = []
     for pk, requeued_at, requeues in candidates.iterator():
         if requeued_at is None or requeued_at < now - older_than * 2 ** min(requeues, REQUEUE_BACKOFF_MAX):

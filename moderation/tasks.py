@@ -10,6 +10,8 @@ from datetime import timedelta
 from celery import Task, shared_task
 from django import db
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
 from moderation import health, metrics, services
 from moderation.notifications import (
@@ -26,6 +28,7 @@ __all__ = [
     "models_retrain",
     "notification_deliver_task",
     "notifications_sweep",
+    "pending_comments_drain",
     "pending_comments_sweep",
 ]
 
@@ -74,6 +77,128 @@ def comment_score(self: Task[[int], str], comment_id: int) -> str:
     return outcome
 
 
+# The drain: the common path. A submission wakes it (after its commit) unless it is already awake;
+# it claims the fresh pending comments a batch at a time and scores each batch together.
+#
+# Why no comment committed is left without a drain. The wake-up key says "a drain is queued or
+# running"; it is set by a submission that queues a drain (SET NX: only when no key was there) and by
+# a running drain after each full batch, and deleted only by a drain, before a claim (after a batch
+# that was not full, or a claim that found nothing); a drain ends only after a claim that found
+# nothing, made after it deleted the key. Take comment C, committed,
+# whose submission then found the key set, so queued nothing. Whoever set the key last before that
+# look (a submission that went on to queue a drain, or a drain that was running) leaves a drain that
+# will delete it: not before the look (the key was there), so after it; and that drain claims after
+# its delete, when C is committed and visible. That claim takes C, or another drain took C first.
+# On PostgreSQL a claim can come back empty because a concurrent drain took its candidates: that
+# drain claims again after it, so it still sees C. A drain that is killed, or whose message is lost,
+# leaves the key to expire (DRAIN_WAKEUP_SECONDS) and the comments to the sweep, as before.
+DRAIN_WAKEUP_KEY = "moderato:scoring-drain-awake"
+DRAIN_WAKEUP_SECONDS = 10
+# A drain hands over to a new one after this long, well within the task time limits, so that a long
+# backlog is a chain of short tasks the worker interleaves with the others.
+DRAIN_SLICE_SECONDS = 5.0
+
+
+def pending_comments_drain_wake() -> None:
+    """Once the caller's transaction commits, queue a drain unless one is queued or running."""
+
+    def wake() -> None:
+        try:
+            asleep = cache.add(DRAIN_WAKEUP_KEY, 1, timeout=DRAIN_WAKEUP_SECONDS)
+        except Exception:  # the cache is down: a drain too many is harmless, a missing one is not
+            logger.warning("scoring drain: the wake-up key cannot be read; queueing a drain", exc_info=True)
+            asleep = True
+        if not asleep:
+            return
+        try:
+            pending_comments_drain.delay()
+        except Exception:
+            _wakeup_key_delete()  # none is queued: the next submission queues one
+            raise  # logged by the robust on_commit; the sweep finds the comment
+
+    wake.__qualname__ = "moderation.tasks.pending_comments_drain.delay"  # how on_commit logs a failure
+    transaction.on_commit(wake, robust=True)
+
+
+def pending_comments_drain_awake() -> bool:
+    """Whether a drain was queued or ran within DRAIN_WAKEUP_SECONDS."""
+    try:
+        return cache.get(DRAIN_WAKEUP_KEY) is not None
+    except Exception:
+        return False
+
+
+def _wakeup_key_set() -> None:
+    with contextlib.suppress(Exception):
+        cache.set(DRAIN_WAKEUP_KEY, 1, timeout=DRAIN_WAKEUP_SECONDS)
+
+
+def _wakeup_key_delete() -> None:
+    try:
+        cache.delete(DRAIN_WAKEUP_KEY)
+    except Exception:  # left to expire: submissions until then queue nothing, and wait for the sweep
+        logger.warning("scoring drain: the wake-up key cannot be deleted", exc_info=True)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def pending_comments_drain(self: Task[[], int]) -> int:
+    """Score the fresh pending comments in batches until a claim finds none; return how many it claimed.
+
+    After DRAIN_SLICE_SECONDS it queues another drain to go on and ends. A comment whose scoring fails
+    in a batch goes to the per-comment task (retries, then held); a killed drain leaves its claimed
+    comments pending with one attempt counted, for the sweep.
+    """
+    started = time.monotonic()
+    claimed = 0
+    key_deleted = False
+    try:
+        while True:
+            batch = services.pending_comments_score_batch()
+            claimed += batch.claimed
+            if not batch.claimed:
+                if key_deleted:
+                    break  # the key was deleted before this claim: a later submission queues a drain
+                _wakeup_key_delete()
+                key_deleted = True
+                continue
+            if batch.claimed >= settings.MODERATO_SCORING_BATCH:  # a backlog: awake, so that submissions
+                _wakeup_key_set()  # queue nothing and the sweep leaves the fresh comments to this drain
+                key_deleted = False
+            elif not key_deleted:  # the queue is short: end soon rather than poll it, and free the process
+                _wakeup_key_delete()
+                key_deleted = True
+            _batch_record(batch, started=started)
+            if time.monotonic() - started > DRAIN_SLICE_SECONDS:
+                pending_comments_drain.delay()  # goes on (with the key, if this one holds it)
+                break
+    except services.BatchInterrupted as exc:
+        if not db.connection.in_atomic_block:  # a fresh connection, as comment_score does
+            db.connection.close()
+        with contextlib.suppress(db.DatabaseError):
+            services.comments_attempts_give_back(comment_ids=exc.claimed)
+        logger.warning("scoring drain: %s; retrying with a new connection", exc)
+        if self.request.retries >= DATABASE_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=1) from exc
+    return claimed
+
+
+def _batch_record(batch: services.Batch, *, started: float) -> None:
+    """One log line and one metric per comment, as the per-comment task writes them; a failed comment
+    to the per-comment task, which makes its next attempts (the batch counted the first) and holds it
+    after the last."""
+    seconds = time.monotonic() - started
+    for comment_id, outcome in batch.outcomes.items():
+        metrics.comment_scored(outcome=outcome, seconds=seconds)
+        # The request id is that of the submission that woke the drain, not necessarily this comment's.
+        logger.info(
+            "comment %s: %s in a batch of %s", comment_id, outcome, batch.claimed, extra={"comment_id": comment_id}
+        )
+    for comment_id in batch.failed:
+        metrics.comment_scored(outcome="error", seconds=seconds)
+        comment_score.apply_async(args=(comment_id,), countdown=2)
+
+
 @shared_task(acks_late=True)
 def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     """Re-queue comments left pending too long; return how many were queued.
@@ -88,7 +213,14 @@ def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     except Exception:  # a broker that cannot be read: sweep as if the queue were empty
         logger.warning("sweep: the broker's queue cannot be read", exc_info=True)
         front = None
-    ids = services.pending_comments_claim_stale(older_than=timedelta(seconds=seconds), still_queued_from=front)
+    # While a drain is awake it claims the fresh comments itself; when none is, one is woken for them
+    # and they are queued singly as well (back-off as ever): the sweep does not rely on the drain.
+    awake = pending_comments_drain_awake()
+    ids = services.pending_comments_claim_stale(
+        older_than=timedelta(seconds=seconds), still_queued_from=front, fresh=not awake
+    )
+    if ids and not awake:
+        pending_comments_drain_wake()
     for comment_id in ids:
         # On the housekeeping queue: a comment whose task was lost does not wait behind the backlog.
         comment_score.apply_async(args=(comment_id,), queue="housekeeping")

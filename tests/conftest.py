@@ -113,8 +113,13 @@ def cache_clear() -> None:
 
 
 def purge_broker() -> None:
-    from config.celery import app
+    """Empty the queues; the scoring drain's wake-up key goes too (the drain it announced is purged)."""
+    from django.core.cache import cache
 
+    from config.celery import app
+    from moderation.tasks import DRAIN_WAKEUP_KEY
+
+    cache.delete(DRAIN_WAKEUP_KEY)
     if settings.CELERY_BROKER_URL == "filesystem://":
         queue = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         shutil.rmtree(queue, ignore_errors=True)

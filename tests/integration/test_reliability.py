@@ -86,3 +86,50 @@ def test_it_decides_every_comment_after_the_worker_is_killed(site, tmp_path):
     assert all(
         attempts <= 3 for attempts in Comment.objects.filter(pk__in=ids).values_list("scoring_attempts", flat=True)
     )
+
+
+def test_it_decides_every_comment_after_a_draining_worker_is_killed(site, tmp_path):
+    """The drain claims a batch at a time: killed mid-backlog, it leaves the comments of the batch in
+    hand pending with one attempt counted, and the rest unclaimed. The sweep queues the claimed ones
+    singly and wakes a new drain for the rest; every comment ends decided, none attempted more than
+    the limit."""
+    env, publisher = own_broker(tmp_path)
+    env |= {"MODERATO_SCORING_BATCH": "20"}  # many small batches: the kill lands inside one
+    thread = Thread.objects.create(site=site, key="/drain")
+    ids = [
+        Comment.objects.create(thread=thread, author_name=f"Reader {n}", body=f"A calm remark about item {n}.").pk
+        for n in range(600)
+    ]
+    publisher.send_task("moderation.tasks.pending_comments_drain", queue="scoring")
+    args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--loglevel=INFO", "-n", "victim@%h"]
+    victim = start_process(args, tmp_path / "victim.log", "ready.", **env)
+    pending = Comment.objects.filter(pk__in=ids, status="pending")
+    in_hand = pending.filter(scoring_attempts=1)
+    decided = Comment.objects.filter(pk__in=ids).exclude(status="pending")
+    deadline = time.monotonic() + 60
+    while not (decided.exists() and in_hand.exists()) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.killpg(victim.pid, signal.SIGKILL)  # mid-batch: the comments in hand are gone with it
+    victim.wait()
+    decided_by_victim = decided.count()
+    claimed_at_kill = set(in_hand.values_list("pk", flat=True))
+    assert decided_by_victim > 0, "the victim never worked"
+    assert claimed_at_kill, "the victim held no claimed comment at the kill: the test tested nothing"
+    assert pending.filter(scoring_attempts=0).exists(), "nothing was left unclaimed: the test tested nothing"
+
+    survivor = start_process([*args[:-1], "survivor@%h"], tmp_path / "survivor.log", "ready.", **env)
+    try:
+        deadline = time.monotonic() + 90
+        while pending.exists() and time.monotonic() < deadline:
+            # The sweep, publishing to this broker only: the claimed comments singly, and a drain for
+            # the fresh ones (what pending_comments_sweep does once the killed drain's key has expired).
+            publish_scoring(publisher, services.pending_comments_claim_stale(older_than=timedelta(0), fresh=False))
+            publisher.send_task("moderation.tasks.pending_comments_drain", queue="scoring")
+            time.sleep(1)
+    finally:
+        stop_process(survivor)
+    assert not pending.exists(), f"{len(ids) - decided_by_victim} were pending after the kill"
+    attempts = dict(Comment.objects.filter(pk__in=ids).values_list("pk", "scoring_attempts"))
+    assert len(attempts) == 600 and all(1 <= n <= 3 for n in attempts.values())
+    assert all(attempts[pk] >= 2 for pk in claimed_at_kill)  # the killed batch's attempt stays counted
+    assert set(Comment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"published"}

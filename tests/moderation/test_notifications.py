@@ -125,10 +125,10 @@ def test_a_site_without_webhook_or_email_gets_nothing(site, django_capture_on_co
     assert queued(callbacks) == []
 
 
-def test_a_submission_is_queued_for_scoring_through_the_signal(site, django_capture_on_commit_callbacks):
+def test_a_submission_wakes_the_scoring_drain_through_the_signal(site, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         public.comment_submit(site_key="planet", thread_key="/news", name="Al", body=CLEAN)
-    assert [callback.__qualname__ for callback in callbacks] == ["moderation.tasks.comment_score.delay"]
+    assert [callback.__qualname__ for callback in callbacks] == ["moderation.tasks.pending_comments_drain.delay"]
 
 
 def test_a_decision_whose_notification_cannot_be_written_is_not_written_either(thread, monkeypatch):

@@ -377,3 +377,178 @@ def test_a_comment_the_pipeline_publishes_appears_on_the_cached_thread_page(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.comment_score(comment_id=comment.pk) == "published"
     assert [c["id"] for c in api.get("/api/v1/comments", query).json()["results"]] == [comment.pk]
+
+
+# Batches ------------------------------------------------------------------------------------------
+
+
+def batch_scenario(site, key):
+    """Comments that exercise every fact the batch gathers in bulk: scores, links, words, duplicates,
+    flags; returned in submission order."""
+    from moderation.models import CommenterFlag
+
+    site.policy.hold_links_at = 2
+    site.policy.blocked_words = "bridge troll"
+    site.policy.save()
+    CommenterFlag.objects.create(site=site, identity="ip:bad", kind="blocked")
+    CommenterFlag.objects.create(site=site, identity="commenter:vip", kind="trusted")
+    thread = Thread.objects.create(site=site, key=key)
+    other = Thread.objects.create(site=site, key=key + "/other")
+    specs = [
+        (thread, CLEAN, {"ip_hash": "h1"}),
+        (thread, TOXIC, {}),
+        (thread, SPAM, {}),
+        (thread, "Useful: https://a.example/1 and https://b.example/2", {}),
+        (thread, "Only a Bridge Troll would say that.", {}),
+        (thread, CLEAN, {"ip_hash": "h1"}),  # the same text again from the same address: a duplicate
+        (thread, CLEAN, {"ip_hash": "h2"}),  # from another address: not one
+        (other, CLEAN, {"ip_hash": "h1"}),  # in another thread: not one
+        (thread, CLEAN + " Signed.", {"commenter": "tok"}),
+        (thread, CLEAN + " Signed.", {"commenter": "tok", "ip_hash": "h9"}),  # the same token: a duplicate
+        (thread, CLEAN, {"ip_hash": "bad", "author_name": "Mallory"}),  # blocked
+        (thread, "Honestly, you are a worthless 1d10t.", {"commenter": "vip"}),
+        (thread, "Хвала на чланку, веома информативно и добро написано.", {}),
+    ]
+    return [pending(t, body, **fields) for t, body, fields in specs]
+
+
+def decided_as(comment_ids):
+    rows = Comment.objects.filter(pk__in=comment_ids).order_by("pk")
+    return [
+        (c.status, [r["code"] for r in c.reasons], c.language, c.scoring_attempts, c.model_versions) for c in rows
+    ], [c.scores for c in rows]
+
+
+def test_a_batch_decides_each_comment_as_the_single_path_would(site):
+    from comments.models import Site
+
+    batched = [c.pk for c in batch_scenario(site, "/batched")]
+    batch = services.pending_comments_score_batch()
+    assert sorted(batch.outcomes) == batched and batch.failed == []
+    single = [c.pk for c in batch_scenario(Site.objects.create(name="Twin", public_key="twin"), "/single")]
+    for comment_id in single:
+        services.comment_score(comment_id=comment_id)
+    (batch_rows, batch_scores), (single_rows, single_scores) = decided_as(batched), decided_as(single)
+    assert batch_rows == single_rows
+    assert [row[0] for row in batch_rows] == [batch.outcomes[pk] for pk in batched]
+    assert {"duplicate"} <= set(batch_rows[5][1]) and {"duplicate"} <= set(batch_rows[9][1])
+    assert "duplicate" not in batch_rows[6][1] + batch_rows[7][1] + batch_rows[0][1]
+    assert batch_rows[10][0] == "rejected" and batch_rows[4][0] == "held"
+    for ours, theirs in zip(batch_scores, single_scores, strict=True):
+        assert ours.keys() == theirs.keys()
+        assert all(abs(ours[name] - theirs[name]) < 1e-5 for name in ours)
+    assert services.pending_comments_score_batch().claimed == 0  # nothing fresh is left
+
+
+def test_a_batch_holds_first_comments_as_the_single_path_does(thread):
+    thread.site.policy.hold_first_comment = True
+    thread.site.policy.save()
+    regular = pending(thread, ip_hash="h0", commenter="carol", status="published", decided_at=timezone.now())
+    newcomer = pending(thread, CLEAN + " Hello.", ip_hash="h5", author_name="Dan")
+    again = pending(thread, CLEAN + " Again.", commenter="carol")
+    batch = services.pending_comments_score_batch()
+    assert batch.outcomes == {newcomer.pk: "held", again.pk: "published"}
+    assert Comment.objects.get(pk=newcomer.pk).reasons[0]["code"] == "first_comment"
+    assert regular.pk not in batch.outcomes
+
+
+def test_the_claim_takes_only_fresh_pending_comments_within_its_bounds(thread, settings):
+    now = timezone.now()
+    fresh = [pending(thread, "x" * 100) for _ in range(5)]
+    tried = pending(thread, scoring_attempts=1)  # the per-comment path (or a killed drain) has it
+    decided = pending(thread, status="published", decided_at=now)
+    assert services.pending_comments_claim_fresh(limit=2, max_chars=10_000) == [fresh[0].pk, fresh[1].pk]
+    assert services.pending_comments_claim_fresh(limit=10, max_chars=250) == [fresh[2].pk, fresh[3].pk]
+    # At least one comment, however long: a batch never stalls on a long text.
+    assert services.pending_comments_claim_fresh(limit=10, max_chars=1) == [fresh[4].pk]
+    assert services.pending_comments_claim_fresh(limit=10, max_chars=10_000) == []
+    attempts = dict(Comment.objects.values_list("pk", "scoring_attempts"))
+    assert [attempts[c.pk] for c in fresh] == [1] * 5
+    assert (attempts[tried.pk], attempts[decided.pk]) == (1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_at_once_never_get_the_same_comment(site):
+    """On PostgreSQL both read the same candidates; the UPDATE's condition, checked again on each row
+    it writes, gives each comment to one of them (SQLite: one writer at a time)."""
+    import threading
+
+    from django.db import connection
+
+    thread = Thread.objects.create(site=site, key="/race")
+    ids = [pending(thread, f"{CLEAN} {n}").pk for n in range(400)]
+    claims: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claimer(mine: list[int]) -> None:
+        try:
+            start.wait()
+            while claimed := services.pending_comments_claim_fresh(limit=25, max_chars=1_000_000):
+                mine.extend(claimed)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=claimer, args=(mine,)) for mine in claims]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not set(claims[0]) & set(claims[1])
+    assert sorted(claims[0] + claims[1]) == ids
+    assert set(Comment.objects.filter(pk__in=ids).values_list("scoring_attempts", flat=True)) == {1}
+
+
+def test_a_moderator_who_decides_during_a_batch_wins(thread, monkeypatch):
+    """The batch has claimed and scored its comments when a moderator decides one of them: the batch's
+    write for that one is conditional on it still being pending, so it writes nothing for it (and
+    notifies nothing), and decides the others."""
+    from django.contrib.auth.models import Group, User
+
+    from moderation.models import ModerationAction, Notification
+
+    alice = User.objects.create_user("alice")
+    alice.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(alice)
+    thread.site.policy.webhook_url = "https://hooks.example/x"
+    thread.site.policy.save()
+    before, contested, after = pending(thread, CLEAN), pending(thread, TOXIC), pending(thread, SPAM)
+    evaluate = services.comments_evaluate
+
+    def evaluate_then_the_moderator_acts(**kwargs):
+        evaluations = evaluate(**kwargs)  # the batch has its scores: the contested one "held" ...
+        services.comment_moderate(comment_id=contested.pk, actor=alice, action=ModerationAction.NOT_TOXIC)
+        return evaluations
+
+    monkeypatch.setattr(services, "comments_evaluate", evaluate_then_the_moderator_acts)
+    batch = services.pending_comments_score_batch()
+    assert batch.outcomes == {before.pk: "published", contested.pk: "skipped", after.pk: "rejected"}
+    contested.refresh_from_db()
+    assert contested.status == "published" and contested.scores == {} and contested.reasons == []
+    events = Notification.objects.filter(comment=contested).values_list("event", flat=True)
+    assert list(events) == ["comment.published"]
+    assert Notification.objects.count() == 3
+
+
+def test_a_comment_that_breaks_the_batch_fails_alone(thread, monkeypatch):
+    """The models choke on one text: the batch is scored one by one instead, the others are decided,
+    and that one stays pending with its attempt counted, for the per-comment task."""
+    poison = "POISON " + CLEAN
+    scorer = services.get_scorer()
+
+    class Choking:
+        versions, attributes = scorer.versions, scorer.attributes
+
+        def score_many(self, texts):
+            if poison in texts:
+                raise ValueError("the models choke on this text")
+            return scorer.score_many(texts)
+
+        def score(self, text):
+            return self.score_many([text])[0]
+
+    monkeypatch.setattr(services, "get_scorer", Choking)
+    first, bad, last = pending(thread, CLEAN), pending(thread, poison), pending(thread, TOXIC)
+    batch = services.pending_comments_score_batch()
+    assert batch.outcomes == {first.pk: "published", last.pk: "held"} and batch.failed == [bad.pk]
+    bad.refresh_from_db()
+    assert (bad.status, bad.scoring_attempts) == ("pending", 1)

@@ -58,3 +58,166 @@ def test_a_dropped_database_connection_costs_no_attempt(comment, monkeypatch, wh
     assert comment_score.apply(args=[comment.pk]).get() == "published"
     comment.refresh_from_db()
     assert comment.status == "published" and comment.scoring_attempts == 1 and len(calls) == 2
+
+
+# The drain ------------------------------------------------------------------------------------------
+
+CLEAN = "A fine article, thank you."
+
+
+@pytest.fixture
+def drain_asleep():
+    from django.core.cache import cache
+
+    from moderation import tasks
+
+    cache.delete(tasks.DRAIN_WAKEUP_KEY)
+    yield
+    cache.delete(tasks.DRAIN_WAKEUP_KEY)
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The messages the drain and the sweep send, recorded instead of sent."""
+    from moderation import tasks
+
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(tasks.pending_comments_drain, "delay", lambda: sent.append(("drain", ())))
+    monkeypatch.setattr(
+        tasks.comment_score, "apply_async", lambda args, **options: sent.append(("comment_score", tuple(args)))
+    )
+    return sent
+
+
+def test_the_drain_decides_every_fresh_comment_in_batches_and_goes_to_sleep(comment, settings, drain_asleep, queued):
+    from django.core.cache import cache
+
+    from moderation import tasks
+
+    settings.MODERATO_SCORING_BATCH = 4
+    others = [Comment.objects.create(thread=comment.thread, author_name="B", body=f"{CLEAN} {n}") for n in range(9)]
+    assert tasks.pending_comments_drain.apply().get() == 10
+    assert not Comment.objects.filter(status="pending").exists()
+    assert set(Comment.objects.values_list("scoring_attempts", flat=True)) == {1}
+    assert cache.get(tasks.DRAIN_WAKEUP_KEY) is None  # asleep: the next submission wakes a new drain
+    assert queued == [] and others
+
+
+@pytest.mark.parametrize("batch", [1, 500], ids=["after-an-empty-claim", "after-a-batch-not-full"])
+def test_a_comment_committed_as_the_drain_goes_to_sleep_is_decided(
+    comment, drain_asleep, queued, monkeypatch, settings, batch
+):
+    """Its submission found the key still set, so queued no drain: the drain's claim after deleting
+    the key is what decides it (the drain deletes it after a claim that found nothing, or after a batch
+    that was not full)."""
+    from moderation import tasks
+
+    settings.MODERATO_SCORING_BATCH = batch
+
+    late: list[Comment] = []
+    delete = tasks._wakeup_key_delete
+
+    def delete_then_a_submission_commits() -> None:
+        delete()
+        if not late:
+            late.append(Comment.objects.create(thread=comment.thread, author_name="Late", body=CLEAN))
+
+    monkeypatch.setattr(tasks, "_wakeup_key_delete", delete_then_a_submission_commits)
+    assert tasks.pending_comments_drain.apply().get() == 2
+    assert Comment.objects.get(pk=late[0].pk).status == "published"
+
+
+def test_a_submission_wakes_a_drain_only_when_none_is_awake(
+    site, drain_asleep, queued, django_capture_on_commit_callbacks
+):
+    from comments import services as public
+    from moderation import tasks
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            public.comment_submit(site_key="planet", thread_key="/t", name="Al", body=f"{CLEAN} {n}")
+    assert queued == [("drain", ())]
+    assert tasks.pending_comments_drain_awake()
+
+
+def test_a_drain_hands_over_to_a_new_one_after_its_slice(comment, drain_asleep, queued, monkeypatch, settings):
+    from moderation import tasks
+
+    settings.MODERATO_SCORING_BATCH = 1
+    Comment.objects.create(thread=comment.thread, author_name="B", body=CLEAN + " Again.")
+    monkeypatch.setattr(tasks, "DRAIN_SLICE_SECONDS", 0)
+    assert tasks.pending_comments_drain.apply().get() == 1
+    assert queued == [("drain", ())]
+    assert tasks.pending_comments_drain_awake()  # the next drain inherits the key
+    assert Comment.objects.filter(status="pending").count() == 1
+
+
+def test_a_comment_that_fails_in_a_batch_goes_to_the_per_comment_task_and_is_held_at_the_limit(
+    comment, drain_asleep, queued, monkeypatch, settings
+):
+    from moderation import services, tasks
+
+    poison = Comment.objects.create(thread=comment.thread, author_name="P", body="POISON")
+    scorer = services.get_scorer()
+
+    class Choking:
+        versions, attributes = scorer.versions, scorer.attributes
+
+        def score_many(self, texts):
+            if "POISON" in texts:
+                raise ValueError("the models choke on this text")
+            return scorer.score_many(texts)
+
+        def score(self, text):
+            return self.score_many([text])[0]
+
+    monkeypatch.setattr(services, "get_scorer", Choking)
+    assert tasks.pending_comments_drain.apply().get() == 2
+    assert queued == [("comment_score", (poison.pk,))]
+    assert Comment.objects.get(pk=comment.pk).status == "published"
+    assert comment_score.apply(args=[poison.pk]).get() == "held"  # its retries, then a person
+    poison.refresh_from_db()
+    assert poison.scoring_attempts == settings.MODERATO_MAX_SCORING_ATTEMPTS == 3
+    assert poison.reasons[0]["detail"] == "Scoring failed 3 times; held for a moderator."
+
+
+def test_a_dropped_database_connection_costs_a_batch_no_attempt(comment, drain_asleep, queued, monkeypatch):
+    from django.db import OperationalError
+
+    from moderation import services, tasks
+
+    real = services.comments_evaluate
+    calls = []
+
+    def drops_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "comments_evaluate", drops_once)
+    tasks.pending_comments_drain.apply()
+    comment.refresh_from_db()
+    assert comment.status == "published" and comment.scoring_attempts == 1 and len(calls) == 2
+
+
+def test_the_sweep_leaves_fresh_comments_to_an_awake_drain_and_wakes_one_otherwise(
+    comment, drain_asleep, queued, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from moderation import tasks
+
+    tried = Comment.objects.create(thread=comment.thread, author_name="K", body=CLEAN, scoring_attempts=1)
+    Comment.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    cache.set(tasks.DRAIN_WAKEUP_KEY, 1, timeout=60)
+    assert pending_comments_sweep(older_than_seconds=30) == 1  # a killed drain's claimed comment only
+    assert queued == [("comment_score", (tried.pk,))]
+    cache.delete(tasks.DRAIN_WAKEUP_KEY)
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pending_comments_sweep(older_than_seconds=30) == 1  # the fresh one; no drain was awake
+    assert queued == [("comment_score", (comment.pk,)), ("drain", ())]
