@@ -1,8 +1,8 @@
 """Moderato against Isso over HTTP on this machine: throughput, latency, CPU, queries and decisions.
 
-    .venv/bin/python bench/http.py --quick               # smoke run: one short round of every server
-    .venv/bin/python bench/http.py                       # 3 interleaved rounds of 15 s, wrk -t2 -c16
-    .venv/bin/python bench/http.py --backlog 2000        # one worker process drains 2,000 pending comments
+    .venv/bin/python bench/http_bench.py --quick               # smoke run: one short round of every server
+    .venv/bin/python bench/http_bench.py                       # 3 interleaved rounds of 15 s, wrk -t2 -c16
+    .venv/bin/python bench/http_bench.py --backlog 2000        # one worker process drains 2,000 pending comments
 
 Everything runs in a temporary directory on free ports: Isso (installed once into a virtualenv of its
 own, ``var/bench/isso-venv``, with the gunicorn version of this project's virtualenv), started as its
@@ -38,10 +38,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, where this module would shadow the
-# standard library's http (which http.client, httpx and Django import): take the folder out first.
 HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
@@ -538,7 +535,7 @@ def migrate(env: dict[str, str]) -> None:
 
 
 def django_helper(env: dict[str, str]) -> dict[str, Any]:
-    """Run ``bench/http.py _django`` with a server's environment; return what it prints."""
+    """Run ``bench/http_bench.py _django`` with a server's environment; return what it prints."""
     done = subprocess.run(
         [sys.executable, __file__, "_django"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
@@ -1012,7 +1009,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.monotonic() - began:5.0f} s] {line}", file=sys.stderr, flush=True)
 
     header = [
-        f"Command: `{shlex.join(['.venv/bin/python', 'bench/http.py', *(sys.argv[1:] if argv is None else argv)])}`",
+        "Command: `{}`".format(
+            shlex.join([".venv/bin/python", "bench/http_bench.py", *(sys.argv[1:] if argv is None else argv)])
+        ),
         f"Machine: {machine_line()} at the start",
     ]
     root = Path(tempfile.mkdtemp(prefix="moderato-http-"))
