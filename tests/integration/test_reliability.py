@@ -30,7 +30,7 @@ def own_broker(tmp_path: Path) -> tuple[dict[str, str], Celery]:
     if settings.CELERY_BROKER_URL.startswith("redis"):
         # The same Redis database under a prefix of its own (never another run's keys, never a FLUSHDB).
         prefix = f"{settings.REDIS_PREFIX}-reliability-{tmp_path.name}"
-        app = Celery("publisher", broker=settings.CELERY_BROKER_URL)
+        app = Celery("publisher", broker=settings.CELERY_BROKER_URL, set_as_current=False)
         app.conf.broker_transport_options = {"global_keyprefix": f"{prefix}:"}
         return env | {"MODERATO_REDIS_PREFIX": prefix}, app
     queue = data_dir / "broker" / "queue"
@@ -40,7 +40,7 @@ def own_broker(tmp_path: Path) -> tuple[dict[str, str], Celery]:
         "data_folder_out": str(queue),
         "control_folder": str(data_dir / "broker" / "control"),
     }
-    app = Celery("publisher", broker="filesystem://")
+    app = Celery("publisher", broker="filesystem://", set_as_current=False)
     app.conf.broker_transport = settings.CELERY_BROKER_TRANSPORT
     app.conf.broker_transport_options = options
     return env, app
