@@ -134,15 +134,18 @@ def own_broker(tmp_path: Path, data_dirs: list[Path]) -> dict[str, str]:
     """A broker for these processes alone, as compose's own redis service: no other worker takes their tasks.
 
     With Redis, a key prefix of their own in the same database; with the embedded file-system broker,
-    one folder that every process's ``var/broker`` points to.
+    one folder that every process's ``var/broker`` points to, and one for ``var/cache``.
     """
     if settings.CELERY_BROKER_URL.startswith("redis"):
         # The same Redis database under a prefix of its own: no other worker takes these tasks.
         return {"REDIS_URL": settings.REDIS_URL, "MODERATO_REDIS_PREFIX": f"{settings.REDIS_PREFIX}-{tmp_path.name}"}
-    shared = tmp_path / "broker"
-    shared.mkdir()
-    for data_dir in data_dirs:
-        (data_dir / "broker").symlink_to(shared)
+    # And one cache, as compose's Redis is both: the scoring drain's wake-up key is set by the web and
+    # deleted by the worker.
+    for name in ("broker", "cache"):
+        shared = tmp_path / name
+        shared.mkdir()
+        for data_dir in data_dirs:
+            (data_dir / name).symlink_to(shared)
     return {}
 
 
