@@ -93,14 +93,20 @@ def test_it_reads_the_file_brokers_queue_length(db, settings, tmp_path):
 
 
 def test_it_reads_the_redis_queue_length(db, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
+    from moderation import health
+
+    # The run's own key prefix (config.settings), in whichever Redis the run uses (or the local one).
+    settings.CELERY_BROKER_URL = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{settings.REDIS_PREFIX}-metrics:"}
+    key = health.redis_queue_key("celery")
+    assert key == f"{settings.REDIS_PREFIX}-metrics:celery"
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete("celery")
-    client.rpush("celery", "a", "b")
+    client.delete(key)
+    client.rpush(key, "a", "b")
     try:
         assert value(scrape(), "moderato_broker_queue_messages", queue="celery") == 2
     finally:
-        client.delete("celery")
+        client.delete(key)
 
 
 def test_it_leaves_out_the_queue_length_of_an_unreachable_broker(db, settings):
