@@ -6,7 +6,10 @@
  * data-site       the site's public key (required)
  * data-thread     the thread key (default: location.pathname)
  * data-api        the API origin (default: the origin this script was loaded from)
- * data-lang       en, de, fr or es (default: the page's <html lang>, then en)
+ * data-lang       a BCP 47 tag (default: the page's <html lang>, then en): bg, bs, de, el, en, es, fr, hr, it,
+ *                 mk, pl, ro, ru, sq, sr-Cyrl (and sr), sr-Latn, tr, uk; a region is ignored (sr-Latn-RS
+ *                 is sr-Latn). English is built in; another language's texts are one small file, i18n/LANG.json
+ *                 next to this script, fetched only for a page in that language.
  * data-texts      JSON overriding any text below, e.g. '{"post": "Send"}'
  * data-page-size  top-level comments per page (default 20, at most 100)
  * data-theme      "light" or "dark" (default: follow prefers-color-scheme)
@@ -30,144 +33,55 @@
   const script = document.currentScript || document.querySelector('script[src*="moderato/widget.js"][data-site]');
   if (!script) return;
 
-  const TEXTS = {
-    en: {
-      heading: "Leave a reply",
-      comment: "Comment",
-      name: "Name",
-      email: "Email",
-      optional: "(optional, never shown)",
-      post: "Post Comment",
-      posting: "Posting…",
-      commentRequired: "Please enter your comment!",
-      nameRequired: "Please enter your name here",
-      emailInvalid: "Please enter a valid email address",
-      checking: "Thanks! Your comment is being checked…",
-      published: "Thanks! Your comment has been published.",
-      held: "Your comment is awaiting moderation.",
-      slow: "Your comment was received and is still being checked. It will appear once it has been reviewed.",
-      failed: "Your comment could not be sent. Your text is still here; please try again.",
-      rateLimited: "You are posting too quickly. Your text is still here; please try again in a moment.",
-      reply: "Reply",
-      replyingTo: "Replying to {name}",
-      cancelReply: "Cancel reply",
-      report: "Report",
-      reportReason: "Why should a moderator look at this comment?",
-      sendReport: "Send report",
-      cancel: "Cancel",
-      reportThanks: "Thanks, a moderator will look at it.",
-      reportFailed: "Could not send the report.",
-      loading: "Loading comments…",
-      loadFailed: "Comments could not be loaded.",
-      retry: "Try again",
-      loadMore: "Load more comments",
-      none: "No comments yet",
-      one: "1 comment",
-      many: "{n} comments",
-    },
-    de: {
-      heading: "Schreibe einen Kommentar",
-      comment: "Kommentar",
-      name: "Name",
-      email: "E-Mail",
-      optional: "(optional, wird nie angezeigt)",
-      post: "Kommentar abschicken",
-      posting: "Wird gesendet…",
-      commentRequired: "Bitte gib einen Kommentar ein!",
-      nameRequired: "Bitte gib hier deinen Namen ein",
-      emailInvalid: "Bitte gib eine gültige E-Mail-Adresse ein",
-      checking: "Danke! Dein Kommentar wird geprüft…",
-      published: "Danke! Dein Kommentar ist veröffentlicht.",
-      held: "Dein Kommentar wartet auf Freischaltung.",
-      slow: "Dein Kommentar ist angekommen und wird noch geprüft. Er erscheint, sobald er geprüft ist.",
-      failed: "Dein Kommentar konnte nicht gesendet werden. Dein Text ist noch da; bitte versuche es erneut.",
-      rateLimited: "Du schreibst gerade sehr schnell. Dein Text ist noch da; bitte versuche es gleich noch einmal.",
-      reply: "Antworten",
-      replyingTo: "Antwort an {name}",
-      cancelReply: "Antwort abbrechen",
-      report: "Melden",
-      reportReason: "Warum sollte sich ein Moderator diesen Kommentar ansehen?",
-      sendReport: "Meldung senden",
-      cancel: "Abbrechen",
-      reportThanks: "Danke, ein Moderator sieht sich das an.",
-      reportFailed: "Die Meldung konnte nicht gesendet werden.",
-      loading: "Kommentare werden geladen…",
-      loadFailed: "Die Kommentare konnten nicht geladen werden.",
-      retry: "Erneut versuchen",
-      loadMore: "Weitere Kommentare laden",
-      none: "Noch keine Kommentare",
-      one: "1 Kommentar",
-      many: "{n} Kommentare",
-    },
-    fr: {
-      heading: "Laisser un commentaire",
-      comment: "Commentaire",
-      name: "Nom",
-      email: "E-mail",
-      optional: "(facultatif, jamais affiché)",
-      post: "Publier le commentaire",
-      posting: "Envoi…",
-      commentRequired: "Veuillez saisir votre commentaire !",
-      nameRequired: "Veuillez saisir votre nom ici",
-      emailInvalid: "Veuillez saisir une adresse e-mail valide",
-      checking: "Merci ! Votre commentaire est en cours de vérification…",
-      published: "Merci ! Votre commentaire a été publié.",
-      held: "Votre commentaire est en attente de modération.",
-      slow: "Votre commentaire a bien été reçu et est encore en cours de vérification. Il apparaîtra après examen.",
-      failed: "Votre commentaire n’a pas pu être envoyé. Votre texte est conservé ; veuillez réessayer.",
-      rateLimited: "Vous publiez trop vite. Votre texte est conservé ; réessayez dans un instant.",
-      reply: "Répondre",
-      replyingTo: "Réponse à {name}",
-      cancelReply: "Annuler la réponse",
-      report: "Signaler",
-      reportReason: "Pourquoi un modérateur devrait-il examiner ce commentaire ?",
-      sendReport: "Envoyer le signalement",
-      cancel: "Annuler",
-      reportThanks: "Merci, un modérateur va l’examiner.",
-      reportFailed: "Le signalement n’a pas pu être envoyé.",
-      loading: "Chargement des commentaires…",
-      loadFailed: "Les commentaires n’ont pas pu être chargés.",
-      retry: "Réessayer",
-      loadMore: "Afficher plus de commentaires",
-      none: "Aucun commentaire pour l’instant",
-      one: "1 commentaire",
-      many: "{n} commentaires",
-    },
-    es: {
-      heading: "Deja una respuesta",
-      comment: "Comentario",
-      name: "Nombre",
-      email: "Correo electrónico",
-      optional: "(opcional, nunca se muestra)",
-      post: "Publicar el comentario",
-      posting: "Enviando…",
-      commentRequired: "¡Por favor, escribe tu comentario!",
-      nameRequired: "Por favor, escribe aquí tu nombre",
-      emailInvalid: "Por favor, escribe una dirección de correo válida",
-      checking: "¡Gracias! Tu comentario se está revisando…",
-      published: "¡Gracias! Tu comentario se ha publicado.",
-      held: "Tu comentario está pendiente de moderación.",
-      slow: "Tu comentario se ha recibido y todavía se está revisando. Aparecerá cuando se haya revisado.",
-      failed: "No se pudo enviar tu comentario. Tu texto sigue aquí; inténtalo de nuevo.",
-      rateLimited: "Estás publicando demasiado rápido. Tu texto sigue aquí; inténtalo de nuevo en un momento.",
-      reply: "Responder",
-      replyingTo: "Respuesta a {name}",
-      cancelReply: "Cancelar respuesta",
-      report: "Denunciar",
-      reportReason: "¿Por qué debería un moderador revisar este comentario?",
-      sendReport: "Enviar denuncia",
-      cancel: "Cancelar",
-      reportThanks: "Gracias, un moderador lo revisará.",
-      reportFailed: "No se pudo enviar la denuncia.",
-      loading: "Cargando comentarios…",
-      loadFailed: "No se pudieron cargar los comentarios.",
-      retry: "Reintentar",
-      loadMore: "Cargar más comentarios",
-      none: "Todavía no hay comentarios",
-      one: "1 comentario",
-      many: "{n} comentarios",
-    },
+  // English, the fallback and the list of every key: strict JSON (tests read it); every other language
+  // is one file in i18n/, fetched only for a page in that language. A count is an object of
+  // Intl.PluralRules categories.
+  const EN = {
+    "heading": "Leave a reply",
+    "comment": "Comment",
+    "name": "Name",
+    "email": "Email",
+    "optional": "(optional, never shown)",
+    "post": "Post Comment",
+    "posting": "Posting…",
+    "commentRequired": "Please enter your comment!",
+    "nameRequired": "Please enter your name here",
+    "emailInvalid": "Please enter a valid email address",
+    "threadClosed": "Comments on this article are closed.",
+    "parentGone": "The comment you are replying to is no longer available.",
+    "checking": "Thanks! Your comment is being checked…",
+    "published": "Thanks! Your comment has been published.",
+    "held": "Your comment is awaiting moderation.",
+    "slow": "Your comment was received and is still being checked. It will appear once it has been reviewed.",
+    "failed": "Your comment could not be sent. Your text is still here; please try again.",
+    "rateLimited": "You are posting too quickly. Your text is still here; please try again in a moment.",
+    "reply": "Reply",
+    "replyingTo": "Replying to {name}",
+    "cancelReply": "Cancel reply",
+    "report": "Report",
+    "reportReason": "Why should a moderator look at this comment?",
+    "sendReport": "Send report",
+    "cancel": "Cancel",
+    "reportThanks": "Thanks, a moderator will look at it.",
+    "reportFailed": "Could not send the report.",
+    "loading": "Loading comments…",
+    "loadFailed": "Comments could not be loaded.",
+    "retry": "Try again",
+    "loadMore": "Load more comments",
+    "none": "No comments yet",
+    "count": { "one": "{n} comment", "other": "{n} comments" }
   };
+  // The server's field messages (their English text, as gettext keys them) and the text shown instead;
+  // strict JSON too.
+  const SERVER = {
+    "Please enter your comment!": "commentRequired",
+    "Please enter your name here": "nameRequired",
+    "Enter a valid email address.": "emailInvalid",
+    "This thread is closed.": "threadClosed",
+    "Unknown parent comment.": "parentGone",
+    "The parent comment belongs to another thread.": "parentGone"
+  };
+  const LANGUAGES = "bg bs de el es fr hr it mk pl ro ru sq sr-Cyrl sr-Latn tr uk".split(" ");
 
   const DARK =
     "--_a:var(--moderato-accent,#7aa7ff);--_at:var(--moderato-accent-text,#0b1220);" +
@@ -258,15 +172,49 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
   const SITE = opt.site || "";
   const THREAD = opt.thread || location.pathname;
   const PAGE_SIZE = Math.min(100, Math.max(1, parseInt(opt.pageSize, 10) || 20));
-  const LOCALE = [opt.lang, document.documentElement.lang].find((tag) => tag && TEXTS[tag.slice(0, 2).toLowerCase()]) || "en";
-  const T = Object.assign({}, TEXTS.en, TEXTS[LOCALE.slice(0, 2).toLowerCase()]);
-  if (opt.texts) {
+  // A BCP 47 tag's canonical form and its texts: its language and script (sr-Latn-RS -> sr-Latn; a
+  // bare sr takes its likely script, Cyrillic), else its language; null when there are none for it.
+  const pick = (tag) => {
     try {
-      Object.assign(T, JSON.parse(opt.texts));
+      const canonical = Intl.getCanonicalLocales(tag.replace(/_/g, "-"))[0];
+      const likely = new Intl.Locale(canonical).maximize();
+      const file = [`${likely.language}-${likely.script}`, likely.language].find((name) => name === "en" || LANGUAGES.includes(name));
+      return file ? [canonical, file] : null;
     } catch (e) {
-      console.warn("Moderato: data-texts is not valid JSON", e);
+      return null; // not a language tag, or a browser without Intl.Locale: English
     }
-  }
+  };
+  const [LOCALE, FILE] = [opt.lang, document.documentElement.lang].map((tag) => tag && pick(tag)).find(Boolean) || ["en", "en"];
+  const T = Object.assign({}, EN);
+  const plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(LOCALE) : { select: (n) => (n === 1 ? "one" : "other") };
+  const counted = (n) => {
+    const forms = T.count || {};
+    return fmt(forms[plural.select(n)] || forms.other || "{n}", { n: n.toLocaleString(LOCALE) });
+  };
+  // Fetched while the page loads; English if the file cannot be had within 3 s. Resolves to the
+  // language of the texts, for the widget's lang attribute.
+  const textsLoaded = (async () => {
+    let shown = LOCALE;
+    if (FILE !== "en") {
+      try {
+        const url = new URL(`i18n/${FILE}.json`, script.src);
+        const response = await Promise.race([fetch(url, { mode: "cors", credentials: "omit" }), sleep(3000)]);
+        if (!response || !response.ok) throw new Error(response ? `HTTP ${response.status}` : "timed out");
+        Object.assign(T, await response.json());
+      } catch (e) {
+        console.warn(`Moderato: texts for ${FILE} could not be loaded, English instead`, e);
+        shown = "en";
+      }
+    }
+    if (opt.texts) {
+      try {
+        Object.assign(T, JSON.parse(opt.texts));
+      } catch (e) {
+        console.warn("Moderato: data-texts is not valid JSON", e);
+      }
+    }
+    return shown;
+  })();
 
   const call = (url, init = {}) =>
     fetch(url, {
@@ -305,7 +253,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     return sum;
   };
 
-  function start() {
+  function start(lang) {
     let mount = document.getElementById("moderato-thread");
     if (!mount) {
       mount = h("div", { id: "moderato-thread" });
@@ -354,7 +302,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     const list = h("ol", { class: "list" });
     const more = h("button", { type: "button", class: "more", hidden: true, text: T.loadMore, onclick: () => load() });
     const home = h("div", {}, form);
-    root.append(h("section", { class: "m", "aria-labelledby": "count" }, heading, status, list, more, home));
+    root.append(h("section", { class: "m", lang, "aria-labelledby": "count" }, heading, status, list, more, home));
 
     const say = (message, kind) => {
       notice.textContent = message || "";
@@ -368,7 +316,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     let total = 0;
     const showCount = () => {
       heading.hidden = false;
-      heading.textContent = total === 0 ? T.none : total === 1 ? T.one : fmt(T.many, { n: total.toLocaleString(LOCALE) });
+      heading.textContent = total === 0 ? T.none : counted(total);
     };
 
     function add(comment, into) {
@@ -528,7 +476,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       const other = [];
       let first = null;
       for (const [key, value] of Object.entries(messages)) {
-        const joined = [].concat(value).join(" ");
+        const joined = [].concat(value).map((message) => (SERVER[message] ? T[SERVER[message]] : message)).join(" ");
         if (controls[key]) {
           errors[key].textContent = joined;
           controls[key].setAttribute("aria-invalid", "true");
@@ -680,6 +628,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     load();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  const begin = () => textsLoaded.then(start);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin);
+  else begin();
 })();
