@@ -96,6 +96,35 @@ def test_it_keeps_the_serbian_scripts_apart_and_bosnian_and_croatian_distinct():
     assert texts("bs") != texts("hr") != texts("sr-Latn") != texts("bs")
 
 
+def cyrillic(latin: str) -> str:
+    """Serbian Latin letter for letter in Cyrillic (lj, nj, dž are one letter each)."""
+    pairs = {"lj": "љ", "nj": "њ", "dž": "џ", "Lj": "Љ", "Nj": "Њ", "Dž": "Џ"}
+    ones = dict(
+        zip(
+            "abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ",
+            "абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ",
+            strict=True,
+        )
+    )
+    parts = re.split(r"(\{\w+\})", latin)
+    return "".join(
+        part
+        if part.startswith("{")
+        else "".join(ones.get(c, c) for c in re.sub("lj|nj|dž|Lj|Nj|Dž", lambda m: pairs[m[0]], part))
+        for part in parts
+    )
+
+
+def test_serbian_in_cyrillic_says_what_serbian_in_latin_says_letter_for_letter():
+    latin, written = texts("sr-Latn"), texts("sr-Cyrl")
+
+    for key, text in latin.items():
+        if isinstance(text, dict):
+            assert written[key] == {form: cyrillic(value) for form, value in text.items()}, key
+        else:
+            assert written[key] == cyrillic(text), key
+
+
 @pytest.mark.django_db
 def test_it_knows_the_messages_the_api_answers_for_the_fields_it_shows(api):
     """The widget translates the server's messages by their English text: these are the ones it sends."""
