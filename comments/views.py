@@ -503,10 +503,10 @@ class CommentDetail(APIView):
                     "status_url": serializers.URLField(),
                     "thread": serializers.CharField(),
                     "comment": PublishedCommentSerializer(required=False, help_text="Only once published."),
-                    "edit_status": serializers.ChoiceField(
-                        choices=[Status.PENDING, Status.PUBLISHED, Status.HELD],
+                    "edit_status": serializers.CharField(
                         required=False,
-                        help_text="With the status token, once its author edited it: their latest edit's status.",
+                        help_text="With the status token, once its author edited it: their latest edit's status, "
+                        "pending, published or held (a rejected edit reads held).",
                     ),
                     "moderation": serializers.DictField(
                         required=False, help_text="Only for moderators: real status, scores, reasons."
