@@ -19,7 +19,9 @@
  * No cookies. Storage: an unsent draft in sessionStorage (this tab only); after a post, the signed
  * commenter token the server returned in localStorage under "moderato:<site>:commenter" (an opaque
  * random id, no name or e-mail), sent with the next post so that a moderator's trust follows the
- * commenter, never something another reader can type. Clearing site data forgets it. When the reader
+ * commenter, never something another reader can type, and with an edit or deletion of the reader's own
+ * comment; and under "moderato:<site>:own" the ids of their comments still in the site's edit window
+ * (with when it closes), which get "Edit" and "Delete". Clearing site data forgets both. When the reader
  * starts typing, a form token (a signed time) is fetched: a post sent seconds after it is
  * held as a bot's. User text is only ever set as textContent.
  */
@@ -64,6 +66,16 @@
       none: "No comments yet",
       one: "1 comment",
       many: "{n} comments",
+      notify: "E-mail me about replies (we send a confirmation link first)",
+      edit: "Edit",
+      save: "Save",
+      del: "Delete",
+      confirmDelete: "Delete your comment?",
+      deleted: "[deleted]",
+      editChecking: "Your edit is being checked…",
+      editPublished: "Your edit has been published.",
+      editHeld: "Your edit is awaiting moderation; the comment keeps its text until then.",
+      changeFailed: "That did not work; please try again.",
     },
     de: {
       heading: "Schreibe einen Kommentar",
@@ -236,6 +248,8 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 .st:empty{margin:0}
 .rf{margin:.4em 0 .6em;max-width:32em}
 .rf input{margin-bottom:.5em}
+.ck{display:flex;gap:.5em;align-items:baseline}.ck input{width:auto}.ck label{font-weight:400}
+.gone{color:var(--_mu);font-style:italic}
 `;
 
   const h = (tag, props, ...kids) => {
@@ -333,6 +347,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     const name = h("input", { id: "name", name: "name", autocomplete: "name", maxlength: 100, required: true });
     const email = h("input", { id: "email", name: "email", type: "email", autocomplete: "email", maxlength: 254 });
     const honeypot = h("input", { id: "website", name: "website", tabindex: "-1", autocomplete: "off" });
+    const notify = h("input", { id: "notify", name: "notify", type: "checkbox" });
     const controls = { comment: text, name, email };
     const button = h("button", { type: "submit", class: "btn", text: T.post });
     const notice = h("p", { class: "nt", role: "status", "aria-live": "polite" });
@@ -345,6 +360,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       replying,
       field("comment", T.comment, text),
       h("div", { class: "row" }, field("name", T.name, name), field("email", T.email, email, T.optional)),
+      h("div", { class: "f ck" }, notify, h("label", { for: "notify", text: T.notify })),
       h("div", { class: "hp", "aria-hidden": "true" }, h("label", { for: "website" }, "Website"), honeypot),
       h("div", { class: "act" }, button),
       notice
@@ -382,6 +398,18 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       const reportBox = h("div");
       reportButton.addEventListener("click", () => report(comment.id, reportBox, reportButton));
       const replies = h("ol", { class: "rp" });
+      const bodyBox = h("div", { class: "b" }, ...linkify(comment.comment));
+      const acts = h("div", { class: "acts" }, replyButton, reportButton);
+      if (comment.deleted) {
+        bodyBox.className = "b gone";
+        bodyBox.textContent = T.deleted;
+        acts.replaceChildren();
+      } else if (ownUntil(comment.id) > Date.now()) {
+        acts.append(
+          h("button", { type: "button", class: "l", text: T.edit, onclick: () => editOwn(comment.id) }),
+          h("button", { type: "button", class: "l", text: T.del, onclick: () => deleteOwn(comment.id) })
+        );
+      }
       const li = h(
         "li",
         { class: "c", "data-comment-id": comment.id },
@@ -393,14 +421,14 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
             "div",
             { class: "mn" },
             h("header", { class: "hd" }, h("strong", { class: "n", text: comment.name }), h("time", { datetime: comment.created, title: isNaN(created) ? null : created.toLocaleString(LOCALE), text: ago(created) })),
-            h("div", { class: "b" }, ...linkify(comment.comment)),
-            h("div", { class: "acts" }, replyButton, reportButton),
+            bodyBox,
+            acts,
             reportBox
           )
         ),
         replies
       );
-      nodes.set(comment.id, { li, replies, comment, replyButton });
+      nodes.set(comment.id, { li, replies, comment, replyButton, bodyBox, acts });
       into.append(li);
       for (const reply of comment.replies || []) add(reply, replies);
       return li;
@@ -565,6 +593,88 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       }
     };
 
+    // The reader's own comments, while the site lets them edit or delete them: id -> when that ends (ms).
+    const ownKey = `moderato:${SITE}:own`;
+    const ownRead = () => {
+      try {
+        return JSON.parse(kept.getItem(ownKey)) || {};
+      } catch (e) {
+        return {};
+      }
+    };
+    const ownUntil = (id) => ownRead()[id] || 0;
+    const ownKeep = (id, until) => {
+      const own = Object.fromEntries(Object.entries(ownRead()).filter(([, end]) => end > Date.now()));
+      if (id && until > Date.now()) own[id] = until;
+      try {
+        kept.setItem(ownKey, JSON.stringify(own));
+      } catch (e) {
+        // Storage blocked: no Edit or Delete after a reload.
+      }
+    };
+    const ownCall = (id, method, body) =>
+      call(`${API}/api/v1/comments/${id}`, { method, body: JSON.stringify({ ...body, commenter_token: commenterToken() }) });
+    const ownFailed = async (node, response) => {
+      const data = response ? await response.json().catch(() => ({})) : {};
+      node.bodyBox.after(h("p", { class: "nt", "data-kind": "err", role: "status", text: [].concat(data.comment || data.detail || T.changeFailed).join(" ") }));
+    };
+
+    function editOwn(id) {
+      const node = nodes.get(id);
+      if (node.li.querySelector(".rf")) return;
+      const box = h("textarea", { "aria-label": T.edit, maxlength: 5000 });
+      box.value = node.comment.comment;
+      const save = h("button", { type: "submit", class: "btn sm", text: T.save });
+      const editor = h("form", { class: "rf", novalidate: true }, box, h("div", { class: "act" }, save, h("button", { type: "button", class: "l", text: T.cancel, onclick: () => {
+        editor.remove();
+        node.bodyBox.hidden = false;
+      } })));
+      editor.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        save.disabled = true;
+        node.li.querySelectorAll(".nt").forEach((old) => old.remove());
+        const response = await ownCall(id, "PATCH", { comment: box.value }).catch(() => null);
+        save.disabled = false;
+        if (!response || response.status !== 202) return ownFailed(node, response);
+        const { status_url: url } = await response.json();
+        editor.remove();
+        node.bodyBox.hidden = false;
+        const note = h("p", { class: "nt", role: "status", "aria-live": "polite", text: T.editChecking });
+        node.bodyBox.after(note);
+        for (let wait = 500, end = Date.now() + 60000; Date.now() < end; wait = Math.min(wait * 1.5, 5000)) {
+          await sleep(wait);
+          const data = await call(url).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+          if (data.edit_status === "published" && data.comment) {
+            node.comment.comment = data.comment.comment;
+            node.bodyBox.replaceChildren(...linkify(data.comment.comment));
+            return (note.textContent = T.editPublished);
+          }
+          if (data.edit_status === "held") return (note.textContent = T.editHeld);
+        }
+      });
+      node.bodyBox.hidden = true;
+      node.bodyBox.after(editor);
+      box.focus();
+    }
+
+    async function deleteOwn(id) {
+      const node = nodes.get(id);
+      if (!window.confirm(T.confirmDelete)) return;
+      const response = await ownCall(id, "DELETE", {}).catch(() => null);
+      if (!response || response.status !== 204) return ownFailed(node, response);
+      if (node.replies.children.length) {
+        node.bodyBox.className = "b gone";
+        node.bodyBox.textContent = T.deleted;
+        node.acts.replaceChildren();
+        node.li.querySelector(".n").textContent = "";
+      } else {
+        node.li.remove();
+        nodes.delete(id);
+        total -= 1;
+        showCount();
+      }
+    }
+
     // The form token: fetched once, when the reader starts writing.
     let formToken = null;
     const fetchFormToken = () => {
@@ -598,6 +708,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 
       const body = { site: SITE, thread: THREAD, name: name.value.trim(), comment: text.value };
       if (email.value.trim()) body.email = email.value.trim();
+      if (email.value.trim() && notify.checked) body.notify_replies = true;
       if (parentId) body.parent = parentId;
       if (honeypot.value) body.website = honeypot.value;
       const json = JSON.stringify(body);
@@ -628,6 +739,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 
       if (response && response.ok && data.status_url) {
         keepCommenterToken(data.commenter_token);
+        if (data.editable_until) ownKeep(data.id, Date.parse(data.editable_until));
         keyedBody = "";
         text.value = "";
         saveDraft();
