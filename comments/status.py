@@ -12,6 +12,7 @@ class Status(enum.StrEnum):
     PUBLISHED = "published"
     HELD = "held"  # waits for a moderator
     REJECTED = "rejected"  # never shown; reads as held to the commenter
+    DELETED = "deleted"  # taken down by its author (a comment with replies stays published as "[deleted]")
 
 
 DECIDED = frozenset({Status.PUBLISHED, Status.HELD, Status.REJECTED})

@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
-from comments.models import Comment, Report, Site, Thread
+from comments.models import Comment, CommentEdit, Report, Site, Thread
 from moderation import commenters, explaining, highlights, learning, notifications, policy, services, sites
 from moderation.models import (
     CommenterFlag,
@@ -58,6 +58,13 @@ class DecisionInline(ReadOnlyInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[models.Model]:
         return super().get_queryset(request).select_related("actor")  # one query for any number of decisions
+
+
+class EditInline(ReadOnlyInline):
+    model = CommentEdit
+    fields = ("created_at", "state", "body", "reasons", "decided_at")
+    readonly_fields = fields
+    verbose_name_plural = "Its author's edits (a held one is decided under Comment edits)"
 
 
 class ReportInline(ReadOnlyInline):
@@ -244,7 +251,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         commenter_action(CommenterFlag.Kind.BLOCKED, "ip", "Block the commenter by address hash"),
         rescore_held,
     ]
-    inlines = [ReportInline, DecisionInline]
+    inlines = [EditInline, ReportInline, DecisionInline]
     fields = (
         "status", "thread", "thread_context", "author_name", "author_email", "commenter_history", "explanation",
         "score_bars", "reason_list", "model_versions", "language_script", "ip_hash", "user_agent", "created_at",
@@ -358,7 +365,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         counts = ", ".join(
             f"{history.counts[status]} {label.lower()}"
             for status, label in Comment.Status.choices
-            if history.counts[status] or status != Comment.Status.PENDING
+            if history.counts[status] or status not in {Comment.Status.PENDING, Comment.Status.DELETED}
         )
         flags = "; ".join(f"{kind} as {identity.split(':', 1)[0]}" for identity, kind in sorted(history.flags.items()))
         first = history.first_seen.strftime("%Y-%m-%d %H:%M") if history.first_seen else "-"
@@ -755,6 +762,64 @@ class NotificationAdmin(ReadOnlySiteScopedAdmin[Notification]):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         retried = notifications.notifications_retry(notification_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{retried} notification(s) queued again.", messages.SUCCESS)
+
+
+def edit_action(*, approve: bool) -> Callable[..., None]:
+    def run(modeladmin: "CommentEditAdmin", request: HttpRequest, queryset: QuerySet[CommentEdit]) -> None:
+        decided = 0
+        for edit_id in queryset.filter(state=CommentEdit.State.HELD).values_list("pk", flat=True):
+            try:
+                services.comment_edit_moderate(edit_id=edit_id, actor=request.user, approve=approve)
+                decided += 1
+            except ValidationError as exc:
+                modeladmin.message_user(request, " ".join(exc.messages), messages.WARNING)
+        verb = "approved: their text replaces the comment's" if approve else "rejected: the comments keep their text"
+        modeladmin.message_user(request, f"{decided} held edit(s) {verb}.", messages.SUCCESS)
+
+    run.__name__ = "edit_approve" if approve else "edit_reject"
+    description = "Approve the selected held edits" if approve else "Reject the selected held edits"
+    return admin.action(description=description, permissions=["moderate"])(run)
+
+
+@admin.register(CommentEdit)
+class CommentEditAdmin(ReadOnlySiteScopedAdmin[CommentEdit]):
+    """Authors' edits of published comments: a held edit waits here, the published text on the page
+    until a moderator approves or rejects it."""
+
+    site_field = "comment__thread__site_id"
+    list_display = ["id", "comment_link", "state", "published_text", "new_text", "reason_summary", "created_at"]
+    list_filter = ["state", site_filter("comment__thread__site_id"), "created_at"]
+    search_fields = ["body", "comment__body", "comment__author_name"]
+    fields = ("comment_link", "state", "published_text", "new_text", "reason_summary", "scores", "created_at",
+              "decided_at", "scoring_attempts")  # fmt: skip
+    readonly_fields = fields
+    actions = [edit_action(approve=True), edit_action(approve=False)]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CommentEdit]:
+        held_first = Case(
+            When(state=CommentEdit.State.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        return super().get_queryset(request).select_related("comment").order_by(held_first, "created_at")
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("comments.can_moderate")
+
+    @admin.display(description="comment")
+    def comment_link(self, edit: CommentEdit) -> str:
+        url = reverse("admin:comments_comment_change", args=[edit.comment_id])
+        return format_html('<a href="{}">#{} by {}</a>', url, edit.comment_id, edit.comment.author_name)
+
+    @admin.display(description="published text")
+    def published_text(self, edit: CommentEdit) -> str:
+        return edit.comment.body[:500]
+
+    @admin.display(description="new text")
+    def new_text(self, edit: CommentEdit) -> str:
+        return edit.body[:500]
+
+    @admin.display(description="why")
+    def reason_summary(self, edit: CommentEdit) -> str:
+        return "; ".join(str(reason.get("detail", reason.get("code"))) for reason in edit.reasons) or "-"
 
 
 admin.site.unregister(Thread)

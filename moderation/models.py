@@ -75,6 +75,11 @@ class SitePolicy(models.Model):
         help_text="E-mail the site's moderators (else every moderator) about each held comment, with "
         "signed one-click approve and reject links.",
     )
+    email_digest = models.BooleanField(
+        default=False,
+        help_text="With 'email moderators': one e-mail a day listing the held comments (at MODERATO_DIGEST_HOUR, "
+        "UTC) instead of one e-mail per held comment.",
+    )
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,

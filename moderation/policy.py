@@ -42,6 +42,7 @@ class ReasonCode(enum.StrEnum):
     DUPLICATE = "duplicate"
     TOO_FAST = "too_fast"
     NO_FORM_TOKEN = "no_form_token"  # noqa: S105 (a reason code, not a secret)
+    EDIT_SUPERSEDED = "edit_superseded"  # an author's edit that a newer edit of theirs replaced
 
 
 # How the moderators' queue names each reason.
@@ -60,6 +61,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.DUPLICATE: "Same text posted again",
     ReasonCode.TOO_FAST: "Sent too fast after the form opened (a bot)",
     ReasonCode.NO_FORM_TOKEN: "Not sent through the widget",
+    ReasonCode.EDIT_SUPERSEDED: "Replaced by a newer edit",
 }
 
 
@@ -278,6 +280,11 @@ def decide(
 def reader_reports(reports: int) -> Reason:
     """The reason a published comment went back to the queue."""
     return Reason(code=ReasonCode.READER_REPORTS, detail=f"{reports} reader reports put it back in the queue.")
+
+
+def edit_superseded() -> Reason:
+    """Why an undecided edit was closed: its author sent another."""
+    return Reason(code=ReasonCode.EDIT_SUPERSEDED, detail="Its author sent a newer edit.")
 
 
 def scoring_failed(attempts: int) -> Decision:

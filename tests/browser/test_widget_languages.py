@@ -4,6 +4,7 @@ lang, one language file fetched, plural forms by Intl.PluralRules, the form's an
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, Route, expect
 
 from comments.models import Comment, Site, Thread
+from tests.browser.test_widget import CLEAN
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -178,3 +180,36 @@ def test_it_says_in_the_readers_language_that_a_thread_is_closed(page, live_serv
 
     expect(page.locator("#moderato-thread .nt[data-kind=err]")).to_have_text(pl["threadClosed"])
     expect(page.get_by_label(pl["comment"], exact=True)).to_have_value("Ciekawy artykuł, dziękuję.")
+
+
+def test_an_author_edits_and_deletes_in_the_readers_language(page, live_server, other_origin, site, worker):
+    """The reply-notice box, Edit, Save, Delete, its question and the API's refusals, in Serbian (Latin)."""
+    sr = texts("sr-Latn")
+    site.policy.min_form_seconds = 0  # typed and posted within a second, as only a bot would
+    site.policy.save()
+    page.goto(article(live_server, other_origin, thread="/most", html_lang="sr-Latn-RS"))
+    expect(page.locator("#moderato-thread label[for=notify]")).to_have_text(sr["notify"])
+    page.get_by_label(sr["comment"], exact=True).fill(CLEAN)
+    page.get_by_label(sr["name"], exact=True).fill("Ana")
+    page.get_by_role("button", name=sr["post"]).click()
+    expect(page.get_by_text(sr["published"])).to_be_visible()
+    mine = page.locator("#moderato-thread li[data-comment-id]", has=page.locator(".b", has_text=CLEAN))
+
+    # The same text again: the API's 400, in Serbian.
+    mine.get_by_role("button", name=sr["edit"]).click()
+    mine.get_by_role("button", name=sr["save"]).click()
+    expect(mine.locator(".nt[data-kind=err]")).to_have_text(sr["editUnchanged"])
+
+    # Delete asks in Serbian; dismissed, nothing is sent.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    mine.get_by_role("button", name=sr["delete"]).click()
+    expect(mine).to_be_visible()
+    assert asked == [sr["confirmDelete"]]
+
+    # Once the window has closed, the API's 403 (its English text names the minutes) as Serbian.
+    Comment.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    mine.get_by_role("textbox", name=sr["edit"]).fill("Lep most, hvala na tekstu.")
+    mine.get_by_role("button", name=sr["save"]).click()
+    expect(mine.locator(".nt[data-kind=err]")).to_have_text(sr["changeClosed"])
+    assert Comment.objects.get().body == CLEAN

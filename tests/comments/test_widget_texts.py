@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,40 @@ def test_whitenoise_serves_the_language_files_to_any_origin(client, settings):
     assert response["Access-Control-Allow-Origin"] == "*"
     assert response["Content-Type"].startswith("application/json")
     assert json.loads(b"".join(response.streaming_content)) == texts("sr-Latn")
+
+
+@pytest.mark.django_db
+def test_it_knows_the_refusals_the_api_answers_an_author_s_edit_or_deletion(api):
+    """The widget says an edit's refusal in the reader's language: by its message where the API sends one
+    of a few fixed texts, by its status (403 and 404: too late or not theirs; the 403's text names the
+    site's window, so no message table can hold it) otherwise."""
+    Site.objects.create(name="Planet", public_key="planet")
+    body = {"site": "planet", "thread": "/news", "name": "Alice", "comment": "Hello"}
+    posted = api.post("/api/v1/comments", body, format="json").json()
+    url, token = f"/api/v1/comments/{posted['id']}", posted["commenter_token"]
+
+    def refusal(method: str, comment: str | None = None) -> tuple[int, str]:
+        fields = {"commenter_token": token} | ({"comment": comment} if comment is not None else {})
+        response = getattr(api, method)(url, fields, format="json")
+        data = response.json()
+        [message] = data.get("comment") or [data["detail"]]
+        return response.status_code, message
+
+    still_pending = refusal("patch", "Hello again")
+    Comment.objects.filter(pk=posted["id"]).update(status=Comment.Status.HELD, decided_at=timezone.now())
+    held = refusal("patch", "Hello again")
+    Comment.objects.filter(pk=posted["id"]).update(status=Comment.Status.PUBLISHED, decided_at=timezone.now())
+    unchanged = refusal("patch", "Hello")
+    empty = refusal("patch", " ")
+    Comment.objects.filter(pk=posted["id"]).update(created_at=timezone.now() - timedelta(hours=1))
+    too_late = refusal("patch", "Hello again")
+
+    assert [(status, SERVER.get(message)) for status, message in [still_pending, held, unchanged, empty]] == [
+        (409, "changePending"),
+        (409, "changeHeld"),
+        (400, "editUnchanged"),
+        (400, "commentRequired"),
+    ]
+    assert too_late[0] == 403 and too_late[1] not in SERVER
+    assert api.delete("/api/v1/comments/999999", {"commenter_token": token}, format="json").status_code == 404
+    assert {"changeClosed", "changeFailed", "rateLimited"} <= set(EN)

@@ -22,7 +22,9 @@
  * No cookies. Storage: an unsent draft in sessionStorage (this tab only); after a post, the signed
  * commenter token the server returned in localStorage under "moderato:<site>:commenter" (an opaque
  * random id, no name or e-mail), sent with the next post so that a moderator's trust follows the
- * commenter, never something another reader can type. Clearing site data forgets it. When the reader
+ * commenter, never something another reader can type, and with an edit or deletion of the reader's own
+ * comment; and under "moderato:<site>:own" the ids of their comments still in the site's edit window
+ * (with when it closes), which get "Edit" and "Delete". Clearing site data forgets both. When the reader
  * starts typing, a form token (a signed time) is fetched: a post sent seconds after it is
  * held as a bot's. User text is only ever set as textContent.
  */
@@ -42,6 +44,7 @@
     "name": "Name",
     "email": "Email",
     "optional": "(optional, never shown)",
+    "notify": "E-mail me about replies (we send a confirmation link first)",
     "post": "Post Comment",
     "posting": "Posting…",
     "commentRequired": "Please enter your comment!",
@@ -64,6 +67,19 @@
     "cancel": "Cancel",
     "reportThanks": "Thanks, a moderator will look at it.",
     "reportFailed": "Could not send the report.",
+    "edit": "Edit",
+    "save": "Save",
+    "delete": "Delete",
+    "confirmDelete": "Delete your comment?",
+    "deleted": "[deleted]",
+    "editChecking": "Your edit is being checked…",
+    "editPublished": "Your edit has been published.",
+    "editHeld": "Your edit is awaiting moderation; the comment keeps its text until then.",
+    "editUnchanged": "That is the comment's text already.",
+    "changePending": "This comment is still being checked; please try again in a moment.",
+    "changeHeld": "This comment is awaiting moderation and cannot be edited.",
+    "changeClosed": "This comment can no longer be edited or deleted.",
+    "changeFailed": "That did not work; please try again.",
     "loading": "Loading comments…",
     "loadFailed": "Comments could not be loaded.",
     "retry": "Try again",
@@ -71,15 +87,18 @@
     "none": "No comments yet",
     "count": { "one": "{n} comment", "other": "{n} comments" }
   };
-  // The server's field messages (their English text, as gettext keys them) and the text shown instead;
-  // strict JSON too.
+  // The server's messages the widget shows, for a field or a refused edit (their English text, as gettext
+  // keys them), and the text shown instead; strict JSON too.
   const SERVER = {
     "Please enter your comment!": "commentRequired",
     "Please enter your name here": "nameRequired",
     "Enter a valid email address.": "emailInvalid",
     "This thread is closed.": "threadClosed",
     "Unknown parent comment.": "parentGone",
-    "The parent comment belongs to another thread.": "parentGone"
+    "The parent comment belongs to another thread.": "parentGone",
+    "This is the comment's text already.": "editUnchanged",
+    "This comment is still being checked; try again in a moment.": "changePending",
+    "This comment is awaiting moderation and cannot be edited.": "changeHeld"
   };
   const LANGUAGES = "bg bs de el es fr hr it mk pl ro ru sq sr-Cyrl sr-Latn tr uk".split(" ");
 
@@ -150,6 +169,8 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 .st:empty{margin:0}
 .rf{margin:.4em 0 .6em;max-width:32em}
 .rf input{margin-bottom:.5em}
+.ck{display:flex;gap:.5em;align-items:baseline}.ck input{width:auto}.ck label{font-weight:400}
+.gone{color:var(--_mu);font-style:italic}
 `;
 
   const h = (tag, props, ...kids) => {
@@ -281,6 +302,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     const name = h("input", { id: "name", name: "name", autocomplete: "name", maxlength: 100, required: true });
     const email = h("input", { id: "email", name: "email", type: "email", autocomplete: "email", maxlength: 254 });
     const honeypot = h("input", { id: "website", name: "website", tabindex: "-1", autocomplete: "off" });
+    const notify = h("input", { id: "notify", name: "notify", type: "checkbox" });
     const controls = { comment: text, name, email };
     const button = h("button", { type: "submit", class: "btn", text: T.post });
     const notice = h("p", { class: "nt", role: "status", "aria-live": "polite" });
@@ -293,6 +315,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       replying,
       field("comment", T.comment, text),
       h("div", { class: "row" }, field("name", T.name, name), field("email", T.email, email, T.optional)),
+      h("div", { class: "f ck" }, notify, h("label", { for: "notify", text: T.notify })),
       h("div", { class: "hp", "aria-hidden": "true" }, h("label", { for: "website" }, "Website"), honeypot),
       h("div", { class: "act" }, button),
       notice
@@ -311,7 +334,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     };
 
     // The thread.
-    const nodes = new Map(); // comment id -> {li, replies, comment, replyButton}
+    const nodes = new Map(); // comment id -> {li, replies, comment, replyButton, bodyBox, acts}
     let page = 0;
     let total = 0;
     const showCount = () => {
@@ -330,6 +353,18 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       const reportBox = h("div");
       reportButton.addEventListener("click", () => report(comment.id, reportBox, reportButton));
       const replies = h("ol", { class: "rp" });
+      const bodyBox = h("div", { class: "b" }, ...linkify(comment.comment));
+      const acts = h("div", { class: "acts" }, replyButton, reportButton);
+      if (comment.deleted) {
+        bodyBox.className = "b gone";
+        bodyBox.textContent = T.deleted;
+        acts.replaceChildren();
+      } else if (ownUntil(comment.id) > Date.now()) {
+        acts.append(
+          h("button", { type: "button", class: "l", text: T.edit, onclick: () => editOwn(comment.id) }),
+          h("button", { type: "button", class: "l", text: T.delete, onclick: () => deleteOwn(comment.id) })
+        );
+      }
       const li = h(
         "li",
         { class: "c", "data-comment-id": comment.id },
@@ -341,14 +376,14 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
             "div",
             { class: "mn" },
             h("header", { class: "hd" }, h("strong", { class: "n", text: comment.name }), h("time", { datetime: comment.created, title: isNaN(created) ? null : created.toLocaleString(LOCALE), text: ago(created) })),
-            h("div", { class: "b" }, ...linkify(comment.comment)),
-            h("div", { class: "acts" }, replyButton, reportButton),
+            bodyBox,
+            acts,
             reportBox
           )
         ),
         replies
       );
-      nodes.set(comment.id, { li, replies, comment, replyButton });
+      nodes.set(comment.id, { li, replies, comment, replyButton, bodyBox, acts });
       into.append(li);
       for (const reply of comment.replies || []) add(reply, replies);
       return li;
@@ -513,6 +548,93 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       }
     };
 
+    // The reader's own comments, while the site lets them edit or delete them: id -> when that ends (ms).
+    const ownKey = `moderato:${SITE}:own`;
+    const ownRead = () => {
+      try {
+        return JSON.parse(kept.getItem(ownKey)) || {};
+      } catch (e) {
+        return {};
+      }
+    };
+    const ownUntil = (id) => ownRead()[id] || 0;
+    const ownKeep = (id, until) => {
+      const own = Object.fromEntries(Object.entries(ownRead()).filter(([, end]) => end > Date.now()));
+      if (id && until > Date.now()) own[id] = until;
+      try {
+        kept.setItem(ownKey, JSON.stringify(own));
+      } catch (e) {
+        // Storage blocked: no Edit or Delete after a reload.
+      }
+    };
+    const ownCall = (id, method, body) =>
+      call(`${API}/api/v1/comments/${id}`, { method, body: JSON.stringify({ ...body, commenter_token: commenterToken() }) });
+    // A refused edit or deletion in the reader's language: the server's message when it is a known one,
+    // else what the answer's status means to an author (403: the window has closed or the token is not
+    // theirs; 404: already gone).
+    const ownFailed = async (node, response) => {
+      const data = response ? await response.json().catch(() => ({})) : {};
+      const known = [].concat(data.comment || data.detail || []).map((message) => SERVER[message]).find(Boolean);
+      const key = known || { 403: "changeClosed", 404: "changeClosed", 429: "rateLimited" }[response && response.status];
+      node.bodyBox.after(h("p", { class: "nt", "data-kind": "err", role: "status", text: T[key || "changeFailed"] }));
+    };
+
+    function editOwn(id) {
+      const node = nodes.get(id);
+      if (node.li.querySelector(".rf")) return;
+      const box = h("textarea", { "aria-label": T.edit, maxlength: 5000 });
+      box.value = node.comment.comment;
+      const save = h("button", { type: "submit", class: "btn sm", text: T.save });
+      const editor = h("form", { class: "rf", novalidate: true }, box, h("div", { class: "act" }, save, h("button", { type: "button", class: "l", text: T.cancel, onclick: () => {
+        editor.remove();
+        node.bodyBox.hidden = false;
+      } })));
+      editor.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        save.disabled = true;
+        node.li.querySelectorAll(".nt").forEach((old) => old.remove());
+        const response = await ownCall(id, "PATCH", { comment: box.value }).catch(() => null);
+        save.disabled = false;
+        if (!response || response.status !== 202) return ownFailed(node, response);
+        const { status_url: url } = await response.json();
+        editor.remove();
+        node.bodyBox.hidden = false;
+        const note = h("p", { class: "nt", role: "status", "aria-live": "polite", text: T.editChecking });
+        node.bodyBox.after(note);
+        for (let wait = 500, end = Date.now() + 60000; Date.now() < end; wait = Math.min(wait * 1.5, 5000)) {
+          await sleep(wait);
+          const data = await call(url).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+          if (data.edit_status === "published" && data.comment) {
+            node.comment.comment = data.comment.comment;
+            node.bodyBox.replaceChildren(...linkify(data.comment.comment));
+            return (note.textContent = T.editPublished);
+          }
+          if (data.edit_status === "held") return (note.textContent = T.editHeld);
+        }
+      });
+      node.bodyBox.hidden = true;
+      node.bodyBox.after(editor);
+      box.focus();
+    }
+
+    async function deleteOwn(id) {
+      const node = nodes.get(id);
+      if (!window.confirm(T.confirmDelete)) return;
+      const response = await ownCall(id, "DELETE", {}).catch(() => null);
+      if (!response || response.status !== 204) return ownFailed(node, response);
+      if (node.replies.children.length) {
+        node.bodyBox.className = "b gone";
+        node.bodyBox.textContent = T.deleted;
+        node.acts.replaceChildren();
+        node.li.querySelector(".n").textContent = "";
+      } else {
+        node.li.remove();
+        nodes.delete(id);
+        total -= 1;
+        showCount();
+      }
+    }
+
     // The form token: fetched once, when the reader starts writing.
     let formToken = null;
     const fetchFormToken = () => {
@@ -546,6 +668,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 
       const body = { site: SITE, thread: THREAD, name: name.value.trim(), comment: text.value };
       if (email.value.trim()) body.email = email.value.trim();
+      if (email.value.trim() && notify.checked) body.notify_replies = true;
       if (parentId) body.parent = parentId;
       if (honeypot.value) body.website = honeypot.value;
       const json = JSON.stringify(body);
@@ -576,6 +699,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 
       if (response && response.ok && data.status_url) {
         keepCommenterToken(data.commenter_token);
+        if (data.editable_until) ownKeep(data.id, Date.parse(data.editable_until));
         keyedBody = "";
         text.value = "";
         saveDraft();
