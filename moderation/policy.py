@@ -42,6 +42,7 @@ class ReasonCode(enum.StrEnum):
     DUPLICATE = "duplicate"
     TOO_FAST = "too_fast"
     NO_FORM_TOKEN = "no_form_token"  # noqa: S105 (a reason code, not a secret)
+    IMPORTED = "imported"  # decided by the system it was imported from (moderation.importing)
 
 
 # How the moderators' queue names each reason.
@@ -60,6 +61,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.DUPLICATE: "Same text posted again",
     ReasonCode.TOO_FAST: "Sent too fast after the form opened (a bot)",
     ReasonCode.NO_FORM_TOKEN: "Not sent through the widget",
+    ReasonCode.IMPORTED: "Imported with this status",
 }
 
 
