@@ -571,7 +571,7 @@ def comments_import(
             raise ImportFileError(f"the comment {record.external_id} appears twice in the file")
         else:
             kept[record.external_id] = record
-    existing = _existing_comments(site=site, external_ids=kept.keys())
+    existing = _existing_comments(site=site)
     plan = _plan(kept=kept, existing=existing, skipped_parents=skipped_parents, keep_urls=keep_urls, report=report)
     threads = _threads_existing(site=site, keys=set(plan.keys.values()))
     report.threads_created = sorted(set(plan.keys.values()) - threads.keys())
@@ -604,9 +604,9 @@ def _stored_status(status: str, *, score: bool) -> str:
     return status
 
 
-def _existing_comments(*, site: Site, external_ids: Iterable[str]) -> dict[str, tuple[int, int | None, str]]:
-    """External id -> (pk, root id, thread key) of the site's imported comments."""
-    del external_ids  # every one of the site: a file's replies may answer comments of an earlier file
+def _existing_comments(*, site: Site) -> dict[str, tuple[int, int | None, str]]:
+    """External id -> (pk, root id, thread key) of every imported comment of the site (a file's replies
+    may answer the comments of an earlier file)."""
     return {
         external_id: (pk, root_id, key)
         for external_id, pk, root_id, key in Comment.objects.filter(thread__site=site)
