@@ -43,6 +43,7 @@ class ReasonCode(enum.StrEnum):
     TOO_FAST = "too_fast"
     NO_FORM_TOKEN = "no_form_token"  # noqa: S105 (a reason code, not a secret)
     EDIT_SUPERSEDED = "edit_superseded"  # an author's edit that a newer edit of theirs replaced
+    IMPORTED = "imported"  # decided by the system it was imported from (moderation.importing)
 
 
 # How the moderators' queue names each reason.
@@ -62,6 +63,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.TOO_FAST: "Sent too fast after the form opened (a bot)",
     ReasonCode.NO_FORM_TOKEN: "Not sent through the widget",
     ReasonCode.EDIT_SUPERSEDED: "Replaced by a newer edit",
+    ReasonCode.IMPORTED: "Imported with this status",
 }
 
 
