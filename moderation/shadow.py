@@ -243,41 +243,42 @@ def what_if(*, site: Site, overrides: dict[str, policy.Threshold], last: int = W
     """
     now_thresholds = site_thresholds(site=site)
     then_thresholds = site_thresholds(site=site, overrides=overrides)
-    recent = list(
+    recent = list(  # rows, not models: a tenth of the time for thousands of comments
         Comment.objects.filter(thread__site=site, decided_at__isnull=False)
         .exclude(status=Comment.Status.PENDING)
-        .select_related("shadow")
-        .only("pk", "body", "scores", "reasons", "model_versions", "shadow__reasons")
-        .order_by("-decided_at", "-pk")[:last]
+        .order_by("-decided_at", "-pk")
+        .values_list("pk", "scores", "reasons", "model_versions", "shadow__reasons")[:last]
     )
     active = set(get_scorer().versions.values())
     counts_now: Counter[str] = Counter()
     counts_then: Counter[str] = Counter()
-    changed: list[Replayed] = []
+    changes: list[tuple[int, policy.Decision, policy.Decision]] = []
     decisions: dict[int, tuple[str, str]] = {}
     unscored = other_model = 0
-    for comment in recent:
-        if not comment.scores:
+    for pk, scores, reasons, versions, shadow_reasons in recent:
+        if not scores:
             unscored += 1
             continue
-        other_model += any(version not in active for version in comment.model_versions.values())
-        shadow = getattr(comment, "shadow", None)
-        facts = policy.facts_from_reasons(shadow.reasons if shadow is not None else comment.reasons)
-        before = policy.decide(scores=comment.scores, thresholds=now_thresholds, facts=facts)
-        after = policy.decide(scores=comment.scores, thresholds=then_thresholds, facts=facts)
+        other_model += any(version not in active for version in versions.values())
+        facts = policy.facts_from_reasons(shadow_reasons if shadow_reasons is not None else reasons)
+        before = policy.decide(scores=scores, thresholds=now_thresholds, facts=facts)
+        after = policy.decide(scores=scores, thresholds=then_thresholds, facts=facts)
         counts_now[before.outcome.value] += 1
         counts_then[after.outcome.value] += 1
-        decisions[comment.pk] = (before.outcome.value, after.outcome.value)
+        decisions[pk] = (before.outcome.value, after.outcome.value)
         if before.outcome != after.outcome:
-            changed.append(
-                Replayed(
-                    comment_id=comment.pk,
-                    text=comment.body[:200],
-                    now=before.outcome.value,
-                    then=after.outcome.value,
-                    reasons=[reason.detail for reason in after.reasons],
-                )
-            )
+            changes.append((pk, before, after))
+    texts = Comment.objects.only("body").in_bulk([pk for pk, _, _ in changes])
+    changed = [
+        Replayed(
+            comment_id=pk,
+            text=texts[pk].body[:200],
+            now=before.outcome.value,
+            then=after.outcome.value,
+            reasons=[reason.detail for reason in after.reasons],
+        )
+        for pk, before, after in changes
+    ]
     return WhatIf(
         site=site,
         thresholds_now=now_thresholds,
