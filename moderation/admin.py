@@ -173,6 +173,23 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ShadowFilter(admin.SimpleListFilter):
+    """Shadow mode: the published comments Moderato would have held or rejected, for a moderator to look at."""
+
+    title = "shadow mode: Moderato would have"
+    parameter_name = "shadow"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
+        return [("kept_off", "held or rejected"), *((outcome, outcome) for outcome in shadow.OUTCOMES)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        if self.value() == "kept_off":
+            return queryset.filter(shadow__outcome__in=[policy.Outcome.HELD, policy.Outcome.REJECTED])
+        if self.value() in shadow.OUTCOMES:
+            return queryset.filter(shadow__outcome=self.value())
+        return queryset
+
+
 class ScoreBandFilter(admin.SimpleListFilter):
     title = "score band"
     parameter_name = "band"
@@ -227,6 +244,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         site_filter("thread__site_id"),
         ("thread", admin.RelatedOnlyFieldListFilter),
         ReasonFilter,
+        ShadowFilter,
         ScoreBandFilter,
         ModelVersionFilter,
         "language",
@@ -307,7 +325,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         held_first = Case(
             When(status=Comment.Status.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
-        queryset = super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
+        queryset = super().get_queryset(request).select_related("thread", "shadow").order_by(held_first, "created_at")
         return queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -431,9 +449,16 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     @admin.display(description="reasons")
     def reason_list(self, comment: Comment) -> str:
-        if not comment.reasons:
-            return "-"
-        return format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in comment.reasons))
+        reasons = format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in comment.reasons))
+        would = getattr(comment, "shadow", None)  # read with the comment (select_related)
+        if would is not None and would.outcome != comment.status:
+            reasons += format_html(
+                '<div class="moderato-shadow">Shadow mode: Moderato would have {} it{}</div>{}',
+                would.outcome,
+                ":" if would.reasons else ".",
+                format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in would.reasons)),
+            )
+        return reasons or "-"
 
     @admin.display(description="decide")
     def decide(self, comment: Comment) -> str:

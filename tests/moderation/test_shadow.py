@@ -356,3 +356,28 @@ def test_the_reports_are_only_for_the_sites_moderators(client, site):
     assert client.get(f"/admin/comments/site/{site.pk}/shadow-report/").status_code == 403
     assert client.get(f"/admin/comments/site/{site.pk}/what-if/").status_code == 403
     assert client.get("/admin/comments/site/999999/what-if/").status_code == 404
+
+
+def test_the_queue_filters_the_published_comments_moderato_would_have_kept_off(client, shadowed, thread, moderator):
+    made = known_actions(thread, moderator)
+    client.force_login(moderator)
+    listed = client.get("/admin/comments/comment/", {"shadow": "kept_off", "status__exact": "published"})
+    assert {c.pk for c in listed.context["cl"].result_list} == {
+        made["approved_toxic"].pk,
+        made["flipped_toxic"].pk,
+        made["untouched_toxic"].pk,
+    }
+    would_publish = client.get("/admin/comments/comment/", {"shadow": "published"}).context["cl"].result_list
+    assert {c.pk for c in would_publish} == {made[n].pk for n in ("missed", "kept_clean", "untouched_clean")}
+
+
+def test_the_queue_and_the_comment_page_say_what_moderato_would_have_done(client, shadowed, thread, moderator):
+    made = known_actions(thread, moderator)
+    client.force_login(moderator)
+    queue = client.get("/admin/comments/comment/").content.decode()
+    # The four toxic comments: three still published, one a moderator rejected (not as Moderato would have: held).
+    assert queue.count("Shadow mode: Moderato would have held it:") == 4
+    page = client.get(f"/admin/comments/comment/{made['untouched_toxic'].pk}/change/").content.decode()
+    assert "Shadow mode: Moderato would have held it:" in page and "Held: TOXICITY" in page
+    page = client.get(f"/admin/comments/comment/{made['untouched_clean'].pk}/change/").content.decode()
+    assert "Shadow mode" not in page  # published, as Moderato would have
