@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from comments.status import Status as CommentStatus
 
@@ -107,7 +108,8 @@ class Comment(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     ip_hash = models.CharField(max_length=64, blank=True, help_text="Keyed hash of the client address.")
     user_agent = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The moment it was posted: now for a submission, the original time for an imported comment.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
     requeued_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +139,11 @@ class Comment(models.Model):
         default=ReplyNotice.NONE,
         help_text="E-mail its author about published replies (double opt-in).",
     )
+    # moderation.importing: the comment's id in the system it was imported from, e.g. "wordpress:123";
+    # one comment per id and site (the importer checks the site, the constraint each thread).
+    external_id = models.CharField(
+        max_length=100, blank=True, help_text="Id in the system it was imported from, e.g. wordpress:123."
+    )
 
     class Meta:
         permissions = [("can_moderate", "Can moderate comments")]
@@ -155,6 +162,11 @@ class Comment(models.Model):
             models.CheckConstraint(
                 condition=Q(parent__isnull=True, root__isnull=True) | Q(parent__isnull=False, root__isnull=False),
                 name="comment_reply_has_root",
+            ),
+            models.UniqueConstraint(
+                fields=["thread", "external_id"],
+                condition=~Q(external_id=""),
+                name="comment_unique_external_id_per_thread",
             ),
         ]
 

@@ -29,7 +29,14 @@ from ml.vocabulary import Attribute
 from moderation import policy, rules
 from moderation.commenters import commenter_has_published, commenter_identities
 from moderation.explaining import comment_explain_later, reasons_need_spans
-from moderation.models import TRUSTABLE_PREFIXES, CommenterFlag, ModerationAction, ModerationDecision, SitePolicy
+from moderation.models import (
+    TRUSTABLE_PREFIXES,
+    CommenterFlag,
+    ModerationAction,
+    ModerationDecision,
+    ShadowDecision,
+    SitePolicy,
+)
 from moderation.notifications import comment_change_notify, decision_notify
 from moderation.scoring import get_scorer
 from moderation.sites import moderator_check, site_policy, site_thresholds
@@ -165,6 +172,7 @@ def _comment_score_claimed(*, comment: Comment) -> str:
             return "skipped"
         decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
         _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
+        shadow_decisions_record(decided=[(comment, evaluation)])
     return evaluation.decision.outcome.value
 
 
@@ -179,7 +187,8 @@ class Evaluation:
     scores: dict[str, float]
     versions: dict[str, str]  # attribute -> model version
     language: Language
-    decision: policy.Decision
+    decision: policy.Decision  # what is done with the comment
+    judgement: policy.Decision | None = None  # shadow mode: what Moderato would have done (``decision`` publishes)
 
 
 def comment_evaluate(*, comment: Comment) -> Evaluation:
@@ -191,6 +200,7 @@ def comment_evaluate(*, comment: Comment) -> Evaluation:
         versions=_attribute_versions(scorer),
         thresholds=site_thresholds(site=comment.thread.site),
         facts=comment_facts(comment=comment),
+        shadow=site_policy(site=comment.thread.site).shadow_mode,
     )
 
 
@@ -207,12 +217,47 @@ def _evaluation(
     versions: dict[str, str],
     thresholds: dict[str, policy.Threshold],
     facts: policy.Facts,
+    shadow: bool,
 ) -> Evaluation:
     language = detect_language(comment.body)
     decision = policy.decide(
         scores=scores, thresholds=thresholds, facts=dataclasses.replace(facts, language=language.code)
     )
+    if shadow:
+        return Evaluation(
+            scores=scores,
+            versions=versions,
+            language=language,
+            decision=policy.shadow_applied(decision),
+            judgement=decision,
+        )
     return Evaluation(scores=scores, versions=versions, language=language, decision=decision)
+
+
+def shadow_decisions_record(*, decided: list[tuple[Comment, Evaluation]]) -> None:
+    """Record what Moderato would have decided about the comments of sites in shadow mode (one statement;
+    a comment decided again, by a re-scoring, gets its record replaced). Call it inside the transaction
+    that writes the decisions, with the comments whose decision was written."""
+    now = timezone.now()
+    rows = [
+        ShadowDecision(
+            comment_id=comment.pk,
+            site_id=comment.thread.site_id,
+            outcome=evaluation.judgement.outcome.value,
+            applied=evaluation.decision.outcome.value,
+            reasons=[reason.as_dict() for reason in evaluation.judgement.reasons],
+            decided_at=now,
+        )
+        for comment, evaluation in decided
+        if evaluation.judgement is not None
+    ]
+    if rows:
+        ShadowDecision.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["comment"],
+            update_fields=["outcome", "applied", "reasons", "decided_at"],
+        )
 
 
 @dataclass(frozen=True)
@@ -251,6 +296,7 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
                 if evaluation.decision.outcome != policy.Outcome.HELD:
                     decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
                 _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
+                shadow_decisions_record(decided=[(comment, evaluation)])
     return Rescore(decided=decided, kept=kept)
 
 
@@ -406,7 +452,8 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
     outcomes: dict[int, str] = {}
     listings: dict[int, Thread] = {}
     with transaction.atomic():  # the decisions and their notifications, together or not at all
-        written = comments_decide(decided=list(zip(comments, evaluations, strict=True)))
+        decided = list(zip(comments, evaluations, strict=True))
+        written = comments_decide(decided=decided)
         for comment, evaluation in zip(comments, evaluations, strict=True):
             if comment.pk not in written:
                 outcomes[comment.pk] = "skipped"
@@ -418,6 +465,9 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
             outcomes[comment.pk] = evaluation.decision.outcome.value
         for thread in listings.values():
             listing_changed(thread=thread)
+        shadow_decisions_record(
+            decided=[(comment, evaluation) for comment, evaluation in decided if comment.pk in written]
+        )
     return outcomes
 
 
@@ -518,6 +568,7 @@ def comments_evaluate(*, comments: list[Comment]) -> list[Evaluation]:
             versions=dict(versions),
             thresholds=thresholds[comment.thread.site_id],
             facts=facts,
+            shadow=site_policy(site=comment.thread.site).shadow_mode,
         )
         for comment, comment_scores, facts in zip(comments, scores, comments_facts(comments=comments), strict=True)
     ]
