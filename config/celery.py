@@ -65,9 +65,13 @@ def refuse_to_start_without_the_shipped_models(**_: object) -> None:
     except (ArtifactError, OSError) as exc:
         logging.getLogger(__name__).critical("the shipped models cannot be loaded, not starting: %s", exc)
         raise SystemExit(1) from exc
+    # Connected here, not at import: Celery's Django fixup connects its own worker_process_init handler in
+    # its worker_init handler, which runs before this one, and that handler drops the database
+    # connections a child inherits from this process. Loading the models reads the database: before
+    # the drop, two children would talk over one inherited PostgreSQL socket and read each other's rows.
+    worker_process_init.connect(load_models_in_worker, weak=False, dispatch_uid="moderato-load-models")
 
 
-@worker_process_init.connect
 def load_models_in_worker(**_: object) -> None:
     """Load the models and the language identifier once per worker process, before the first task needs
     them (the identifier takes about a second: the first batch after a restart would wait for it)."""

@@ -30,3 +30,34 @@ def test_a_process_refuses_to_start_without_the_shipped_models(tmp_path, command
     output = finished.stdout + finished.stderr
     assert finished.returncode != 0, output[-2000:]
     assert "no 'toxicity' model in" in output
+
+
+ORDER_SCRIPT = """
+import weakref
+import django
+django.setup()
+from celery.signals import worker_init, worker_process_init
+from config.celery import app
+class Worker:
+    pass
+worker = Worker()
+worker.app = app
+worker_init.send(sender=worker)
+for _, ref in worker_process_init.receivers:
+    receiver = ref() if isinstance(ref, weakref.ReferenceType) else ref
+    print(getattr(receiver, "__qualname__", repr(receiver)))
+"""
+
+
+def test_a_worker_child_drops_the_inherited_connections_before_it_loads_the_models():
+    """Celery's Django fixup drops the database connections a forked child inherits, in a
+    worker_process_init handler it connects when the worker starts; the models' loader reads the
+    database, so it must run after that handler (before it, two children would share one PostgreSQL
+    socket and read each other's rows). A process of its own: the fixup's handlers stay connected."""
+    env = service_env(DJANGO_SETTINGS_MODULE="config.settings")
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", ORDER_SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = done.stdout.split()
+    assert names.index("load_models_in_worker") > names.index("DjangoWorkerFixup.on_worker_process_init"), names

@@ -300,7 +300,10 @@ def test_a_missing_file_or_an_unknown_site_is_refused_with_exit_status_2(site, t
 def test_manage_py_exits_2_with_one_line_and_no_traceback(tmp_path):
     bad = tmp_path / "truncated.xml"
     bad.write_text((FIXTURES / "wordpress.xml").read_text()[:3000])
-    env = os.environ | {"MODERATO_DATA_DIR": str(tmp_path / "var")}
+    # A database of its own (SQLite under its data directory), never the one DATABASE_URL names: the
+    # subprocesses are not inside the test database that pytest-django made.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env |= {"MODERATO_DATA_DIR": str(tmp_path / "var")}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
