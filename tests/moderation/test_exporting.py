@@ -94,6 +94,17 @@ def test_the_wxr_export_is_a_wordpress_export_with_absolute_links(planet, tmp_pa
     assert "\x07" not in text
 
 
+def test_a_comment_its_author_deleted_leaves_in_wxr_as_trash_and_is_not_imported_back(planet, tmp_path):
+    deleted = Comment.objects.filter(thread__site=planet, status="published", replies__isnull=True).first()
+    Comment.objects.filter(pk=deleted.pk).update(status="deleted", body="", author_name="", author_email="")
+    path = export(planet, "wxr", tmp_path / "planet.xml")
+    assert "<wp:comment_approved>trash</wp:comment_approved>" in path.read_text()
+    empty = Site.objects.create(name="New home", public_key="newhome")
+    call_command("import_wordpress", str(path), "--site", "newhome", stdout=io.StringIO())
+    kept = Comment.objects.filter(thread__site=planet).exclude(pk=deleted.pk).count()
+    assert Comment.objects.filter(thread__site=empty).count() == kept
+
+
 def test_exporting_an_unknown_site_is_refused_with_exit_status_2(db):
     with pytest.raises(CommandError, match="No site") as raised:
         call_command("export_comments", "--site", "nope", stdout=io.StringIO())
