@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from comments import selectors, tokens
 from comments.models import Comment, IdempotencyKey, Report, Site, Thread
+from config.logging import redact
 from moderation import readers
 from moderation.emails import reader_link_token
 from moderation.models import CommenterFlag, Erasure, ModerationDecision, Notification, SitePolicy
@@ -231,6 +232,8 @@ def test_a_request_mails_a_link_through_the_outbox_and_forgets_the_address_once_
     [link] = re.findall(r"https://comments\.example(/moderation/readers/export/\S+)", message.body)
     row.refresh_from_db()
     assert row.payload == {} and row.state == "delivered"
+
+    assert "/moderation/readers/export/[redacted]" in redact(message.body)  # the mail backend's log line
 
     download = api.get(link)
     assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
