@@ -349,6 +349,9 @@ def test_the_admin_asks_then_erases_and_records_the_moderator(client, moderator,
     assert b"Erased 5 comment(s) of 2 commenter(s)" in done.content
     assert list(Comment.objects.values_list("body", flat=True)) == []
     assert sorted(Erasure.objects.values_list("actor__username", "comments")) == [("carol", 1), ("carol", 4)]
+    history = client.get("/admin/moderation/erasure/")
+    assert history.status_code == 200 and b"a moderator, in the admin" in history.content
+    assert EMAIL.lower().encode() not in history.content and b"Bob" not in history.content
 
 
 def test_staff_who_do_not_moderate_cannot_erase(client, alices):
