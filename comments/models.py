@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from comments.status import Status as CommentStatus
 
@@ -37,6 +38,12 @@ class Site(models.Model):
         default=8,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text="Replies nest this deep at most (1-50); a reply to a comment at this depth is listed next to it.",
+    )
+    edit_minutes = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MaxValueValidator(1440)],
+        help_text="Authors may edit or delete their own comment for this many minutes after posting it, with the "
+        "signed commenter token their post returned (0: never).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -76,6 +83,16 @@ class Comment(models.Model):
         PUBLISHED = CommentStatus.PUBLISHED.value
         HELD = CommentStatus.HELD.value
         REJECTED = CommentStatus.REJECTED.value
+        DELETED = CommentStatus.DELETED.value
+
+    class ReplyNotice(models.TextChoices):
+        """Whether its author is e-mailed about published replies: asked for with the comment, confirmed
+        from a signed link (double opt-in), ended from the link in every reply notice."""
+
+        NONE = "", "not asked for"
+        UNCONFIRMED = "unconfirmed"
+        CONFIRMED = "confirmed"
+        UNSUBSCRIBED = "unsubscribed"
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="comments")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
@@ -91,7 +108,8 @@ class Comment(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     ip_hash = models.CharField(max_length=64, blank=True, help_text="Keyed hash of the client address.")
     user_agent = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The moment it was posted: now for a submission, the original time for an imported comment.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
     requeued_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +128,22 @@ class Comment(models.Model):
     # Set when the comment is scored (ml.language): "" until then, or when it has too few letters.
     language = models.CharField(max_length=8, blank=True, help_text="ISO 639-1 code of the detected language.")
     script = models.CharField(max_length=4, blank=True, help_text="ISO 15924 code of the script it is written in.")
+    edited_at = models.DateTimeField(null=True, blank=True, help_text="When its author's last edit was published.")
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its author deleted it (its text, name and e-mail address are gone)."
+    )
+    reply_notice = models.CharField(
+        max_length=12,
+        choices=ReplyNotice.choices,
+        blank=True,
+        default=ReplyNotice.NONE,
+        help_text="E-mail its author about published replies (double opt-in).",
+    )
+    # moderation.importing: the comment's id in the system it was imported from, e.g. "wordpress:123";
+    # one comment per id and site (the importer checks the site, the constraint each thread).
+    external_id = models.CharField(
+        max_length=100, blank=True, help_text="Id in the system it was imported from, e.g. wordpress:123."
+    )
 
     class Meta:
         permissions = [("can_moderate", "Can moderate comments")]
@@ -129,10 +163,48 @@ class Comment(models.Model):
                 condition=Q(parent__isnull=True, root__isnull=True) | Q(parent__isnull=False, root__isnull=False),
                 name="comment_reply_has_root",
             ),
+            models.UniqueConstraint(
+                fields=["thread", "external_id"],
+                condition=~Q(external_id=""),
+                name="comment_unique_external_id_per_thread",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} by {self.author_name}"
+
+
+class CommentEdit(models.Model):
+    """A new text an author sent for their published comment, within the site's edit window.
+
+    It is scored like a new comment; the published text stays on the page until the edit is decided
+    (``moderation.services``, which owns ``state`` as it owns a comment's status): published, it
+    replaces the comment's text; held, a moderator decides it; rejected, the old text stays. A newer
+    edit supersedes an undecided one.
+    """
+
+    class State(models.TextChoices):
+        PENDING = CommentStatus.PENDING.value
+        PUBLISHED = CommentStatus.PUBLISHED.value
+        HELD = CommentStatus.HELD.value
+        REJECTED = CommentStatus.REJECTED.value
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    scores = models.JSONField(default=dict, blank=True)
+    model_versions = models.JSONField(default=dict, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    scoring_attempts = models.PositiveSmallIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True, help_text="When the sweep last queued it again.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"], name="comment_edit_state_age")]
+
+    def __str__(self) -> str:
+        return f"edit #{self.pk} of comment #{self.comment_id}"
 
 
 class Report(models.Model):

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from comments import tokens
-from comments.models import Comment, IdempotencyKey, Report, Site, Thread, thread_key_canonical
-from comments.signals import comment_was_posted, comment_was_reported
+from comments.models import Comment, CommentEdit, IdempotencyKey, Report, Site, Thread, thread_key_canonical
+from comments.signals import comment_was_deleted, comment_was_edited, comment_was_posted, comment_was_reported
 
 
 class IdempotencyConflict(Exception):
@@ -33,6 +34,14 @@ class Submission:
     comment: Comment
     replayed: bool
     site_id: int
+    edit_minutes: int = 0
+
+    @property
+    def editable_until(self) -> str | None:
+        """Until when its author may edit or delete it (ISO 8601), or None if the site allows neither."""
+        if not self.edit_minutes:
+            return None
+        return (self.comment.created_at + timedelta(minutes=self.edit_minutes)).isoformat()
 
     @property
     def commenter_token(self) -> str:
@@ -153,6 +162,7 @@ def comment_submit(
     trap: str = "",
     commenter_token: str = "",
     form_token: str = "",
+    notify_replies: bool = False,
 ) -> Submission:
     """Store a new comment as pending and announce it (``comment_was_posted``: the moderation app
     queues it for scoring once the row is committed).
@@ -163,10 +173,22 @@ def comment_submit(
     ``trap`` is the widget's hidden field (``website``): filled in, the comment is stored and held.
     ``commenter_token`` (``comments.tokens``) carries the commenter id on; without a valid one the
     comment gets a new id. ``form_token`` records how long after the widget's form opened it came.
+    ``notify_replies`` (with an e-mail address): its author asks to be told of replies, once they
+    confirm from the e-mail the moderation app sends when the comment is published.
     """
+    if notify_replies and not email:
+        raise ValidationError({"notify_replies": ["Give an e-mail address to be told of replies."]})
     site = site_get(public_key=site_key)
     site_check_origin(site=site, origin=origin)
-    fields = {"thread": thread_key, "name": name, "comment": body, "email": email, "parent": parent_id}
+    fields: dict[str, object] = {
+        "thread": thread_key,
+        "name": name,
+        "comment": body,
+        "email": email,
+        "parent": parent_id,
+    }
+    if notify_replies:  # (only then: the hashes of keys stored before the field existed stay the same)
+        fields["notify_replies"] = True
     request_hash = _request_hash(fields) if idempotency_key else ""
     if idempotency_key:
         replay = _idempotent_replay(site=site, key=idempotency_key, request_hash=request_hash)
@@ -188,6 +210,7 @@ def comment_submit(
                 trap_filled=bool(trap.strip()),
                 commenter=tokens.commenter_token_read(token=commenter_token, site_id=site.pk) or tokens.commenter_new(),
                 form_seconds=tokens.form_token_seconds(token=form_token, site_id=site.pk),
+                reply_notice=Comment.ReplyNotice.UNCONFIRMED if notify_replies else Comment.ReplyNotice.NONE,
             )
             if idempotency_key:
                 IdempotencyKey.objects.create(
@@ -202,7 +225,7 @@ def comment_submit(
         if replay is None:
             raise
         return replay
-    return Submission(comment=comment, replayed=False, site_id=site.pk)
+    return Submission(comment=comment, replayed=False, site_id=site.pk, edit_minutes=site.edit_minutes)
 
 
 def _idempotent_replay(*, site: Site, key: str, request_hash: str) -> Submission | None:
@@ -215,7 +238,7 @@ def _idempotent_replay(*, site: Site, key: str, request_hash: str) -> Submission
         return None
     if record.request_hash != request_hash:
         raise IdempotencyConflict("This Idempotency-Key was used with a different request body.")
-    return Submission(comment=record.comment, replayed=True, site_id=site.pk)
+    return Submission(comment=record.comment, replayed=True, site_id=site.pk, edit_minutes=site.edit_minutes)
 
 
 def idempotency_keys_purge() -> int:
@@ -275,3 +298,64 @@ def comment_report(*, comment_id: int, site_key: str, reason: str = "", address:
         comment_was_reported.send(sender=Comment, comment_id=comment.pk, reports=reports)
     comment.refresh_from_db()
     return comment
+
+
+class AuthorActionRefused(Exception):
+    """An author's edit or deletion that the token or the site's window does not allow (a 403)."""
+
+
+class AuthorActionConflict(Exception):
+    """An edit the comment's state does not allow now (a 409): still being checked, or awaiting moderation."""
+
+
+def _author_comment(*, comment_id: int, commenter_token: str) -> Comment:
+    """The comment, row locked, if the token is its author's and the site's edit window is open; raise
+    Comment.DoesNotExist (no such comment, or deleted), AuthorActionRefused. Call inside a transaction."""
+    comment = (
+        Comment.objects.select_for_update(of=("self",))
+        .select_related("thread__site")
+        .filter(pk=comment_id, deleted_at__isnull=True)
+        .exclude(status=Comment.Status.DELETED)
+        .first()
+    )
+    if comment is None:
+        raise Comment.DoesNotExist
+    site = comment.thread.site
+    commenter = tokens.commenter_token_read(token=commenter_token, site_id=site.pk)
+    if not commenter or not comment.commenter or not secrets.compare_digest(commenter, comment.commenter):
+        raise AuthorActionRefused("Only the author can change this comment: the commenter token is not theirs.")
+    if not site.edit_minutes:
+        raise AuthorActionRefused("This site does not let authors edit or delete their comments.")
+    if timezone.now() > comment.created_at + timedelta(minutes=site.edit_minutes):
+        raise AuthorActionRefused(
+            f"A comment can be edited or deleted for {site.edit_minutes} minutes after it was posted; "
+            "that time is over."
+        )
+    return comment
+
+
+def comment_author_edit(*, comment_id: int, commenter_token: str, body: str) -> CommentEdit:
+    """Store its author's new text for a published comment as a pending edit and announce it
+    (``comment_was_edited``: the moderation app scores it after the commit). The published text stays
+    until the edit is decided."""
+    with transaction.atomic():
+        comment = _author_comment(comment_id=comment_id, commenter_token=commenter_token)
+        if comment.status == Comment.Status.PENDING:
+            raise AuthorActionConflict("This comment is still being checked; try again in a moment.")
+        if comment.status != Comment.Status.PUBLISHED:  # held or rejected: the author reads both as held
+            raise AuthorActionConflict("This comment is awaiting moderation and cannot be edited.")
+        latest = comment.edits.order_by("-pk").values_list("body", "state").first()
+        current = latest[0] if latest and latest[1] in {CommentEdit.State.PENDING, CommentEdit.State.HELD} else None
+        if body == (current if current is not None else comment.body):
+            raise ValidationError({"comment": ["This is the comment's text already."]})
+        edit = CommentEdit.objects.create(comment=comment, body=body)
+        comment_was_edited.send(sender=Comment, comment_id=comment.pk, edit_id=edit.pk)
+    return edit
+
+
+def comment_author_delete(*, comment_id: int, commenter_token: str) -> None:
+    """Its author takes the comment down (``comment_was_deleted``: the moderation app does it): "[deleted]"
+    in its place when it has replies, else gone from the page."""
+    with transaction.atomic():
+        comment = _author_comment(comment_id=comment_id, commenter_token=commenter_token)
+        comment_was_deleted.send(sender=Comment, comment_id=comment.pk)

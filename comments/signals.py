@@ -8,6 +8,11 @@ moderation app through these signals, and imports nothing from it:
 - ``comment_was_reported(sender=Comment, comment_id, reports)``: a reader reported a published
   comment; ``reports`` counts the reports since its last decision. Sent inside the transaction that
   stored the report, with the comment's row locked, so a receiver may change its status.
+- ``comment_was_edited(sender=Comment, comment_id, edit_id)``: its author sent a new text for a published
+  comment (a ``CommentEdit``, pending); sent inside the transaction that stored it, with the comment's
+  row locked. A receiver has it scored after the commit.
+- ``comment_was_deleted(sender=Comment, comment_id)``: its author deleted it; sent inside the
+  transaction, with the comment's row locked. A receiver takes it off the page.
 - ``comment_status_requested(sender=Comment, comment, user)``: someone follows a comment on the status
   API; a receiver returns a dict of extra keys for the answer (the moderator block) or ``None``.
 """
@@ -16,4 +21,6 @@ from django.dispatch import Signal
 
 comment_was_posted = Signal()
 comment_was_reported = Signal()
+comment_was_edited = Signal()
+comment_was_deleted = Signal()
 comment_status_requested = Signal()

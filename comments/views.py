@@ -21,9 +21,9 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView, exception_handler
 
 from comments import selectors, services, tokens
-from comments.models import Comment
+from comments.models import Comment, CommentEdit
 from comments.signals import comment_status_requested
-from comments.status import Status
+from comments.status import DELETED_TEXT, Status
 from comments.throttles import ReportRateThrottle, SubmitRateThrottle, request_client_address
 
 COMMENT_MESSAGE = "Please enter your comment!"
@@ -80,13 +80,25 @@ def status_url(request: Request, comment_id: int) -> str:
 
 
 def comment_as_json(comment: Comment) -> dict[str, Any]:
-    return {
+    if comment.deleted_at is not None:  # deleted by its author or erased, kept for its replies
+        return {
+            "id": comment.pk,
+            "parent": comment.parent_id,
+            "name": "",
+            "comment": DELETED_TEXT,
+            "created": comment.created_at.isoformat(),
+            "deleted": True,
+        }
+    rendered = {
         "id": comment.pk,
         "parent": comment.parent_id,
         "name": comment.author_name,
         "comment": comment.body,
         "created": comment.created_at.isoformat(),
     }
+    if comment.edited_at is not None:
+        rendered["edited"] = comment.edited_at.isoformat()
+    return rendered
 
 
 def node_as_json(root: selectors.CommentNode) -> dict[str, Any]:
@@ -112,6 +124,10 @@ class PublishedCommentSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField()
     comment = serializers.CharField()
     created = serializers.DateTimeField()
+    edited = serializers.DateTimeField(required=False, help_text="Only when its author's edit was published.")
+    deleted = serializers.BooleanField(
+        required=False, help_text='Only when its author deleted it: kept as "[deleted]" for its replies.'
+    )
     replies = serializers.ListField(child=serializers.DictField(), help_text="Published replies, same shape.")
 
 
@@ -253,12 +269,22 @@ class CommentCollection(APIView):
             default="",
             help_text="The widget's form token (GET /api/v1/form-token) from when the reader started writing.",
         )
+        notify_replies = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="E-mail the author about published replies (needs email; they confirm from an e-mail first).",
+        )
 
     class SubmitOutputSerializer(serializers.Serializer[dict[str, Any]]):
         id = serializers.IntegerField()
         status = serializers.CharField()
         status_url = serializers.URLField(help_text="Carries the status token: keep it to follow the comment.")
-        commenter_token = serializers.CharField(help_text="Send it with the commenter's next submission.")
+        commenter_token = serializers.CharField(
+            help_text="Send it with the commenter's next submission, and to edit or delete this comment."
+        )
+        editable_until = serializers.DateTimeField(
+            allow_null=True, help_text="Until when the author may edit or delete it (null: the site allows neither)."
+        )
 
     @extend_schema(
         operation_id="comment_submit",
@@ -299,6 +325,7 @@ class CommentCollection(APIView):
             "trap": data["website"],
             "commenter_token": data["commenter_token"],
             "form_token": data["form_token"],
+            "notify_replies": data["notify_replies"],
         }
         try:
             submission = submit_with_one_reconnect(fields)
@@ -316,6 +343,7 @@ class CommentCollection(APIView):
             "status": Comment.Status.PENDING.value,
             "status_url": status_url(request, comment.pk),
             "commenter_token": submission.commenter_token,
+            "editable_until": submission.editable_until,
         }
         headers = {"Idempotent-Replayed": "true"} if submission.replayed else {}
         return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
@@ -340,7 +368,127 @@ class CommentCollection(APIView):
         return thread_page_response(request, thread_key)
 
 
+COMMENTER_TOKEN_HEADER = "X-Commenter-Token"  # noqa: S105  (a header name)
+COMMENTER_TOKEN_PARAMETER = OpenApiParameter(
+    COMMENTER_TOKEN_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The commenter_token the comment's submission returned (or commenter_token in the body).",
+)
+
+
+def edit_status(comment: Comment) -> str | None:
+    """Its author's latest edit, as the author may see it: pending, published, or held (a rejected edit
+    reads as held, as a rejected comment does); None without one."""
+    state = comment.edits.order_by("-pk").values_list("state", flat=True).first()
+    if state is None:
+        return None
+    return CommentEdit.State.HELD if state == CommentEdit.State.REJECTED else state
+
+
 class CommentDetail(APIView):
+    class AuthorInputSerializer(serializers.Serializer[dict[str, Any]]):
+        commenter_token = Text(
+            max_length=400,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=f"The comment's commenter_token (or the {COMMENTER_TOKEN_HEADER} header).",
+        )
+
+    class EditInputSerializer(AuthorInputSerializer):
+        comment = Text(
+            max_length=COMMENT_MAX_LENGTH,
+            error_messages={"required": COMMENT_MESSAGE, "blank": COMMENT_MESSAGE, "null": COMMENT_MESSAGE},
+            validators=[visible(COMMENT_MESSAGE)],
+        )
+
+    def get_authenticators(self) -> list[Any]:
+        # An author proves who they are with the commenter token: no session, hence no CSRF check.
+        if getattr(self, "request", None) is not None and self.request.method in {"PATCH", "DELETE"}:
+            return []
+        return super().get_authenticators()
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [SubmitRateThrottle()] if self.request.method == "PATCH" else []
+
+    @staticmethod
+    def _author_call(request: Request, token_in_body: str, call: Callable[[str], object]) -> Response | None:
+        """Run an author's action with their token (the header's, else the body's); a refusal as its
+        answer, None when it went through."""
+        token = request.headers.get(COMMENTER_TOKEN_HEADER, "").strip() or token_in_body
+        try:
+            call(token)
+        except Comment.DoesNotExist:
+            return Response({"detail": "No such comment."}, status=status.HTTP_404_NOT_FOUND)
+        except services.AuthorActionRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        except services.AuthorActionConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return None
+
+    @extend_schema(
+        operation_id="comment_edit",
+        request=EditInputSerializer,
+        parameters=[COMMENTER_TOKEN_PARAMETER],
+        responses={
+            202: inline_serializer(
+                "CommentEditAccepted",
+                {
+                    "id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "edit_status": serializers.CharField(help_text="pending: the new text is being checked."),
+                    "status_url": serializers.URLField(help_text="Follow the edit there (edit_status)."),
+                },
+            ),
+            400: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
+            404: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+        },
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        """Edit one's own published comment within the site's edit window (edit_minutes, 15 by default).
+
+        The new text is checked like a new comment; the published text stays until it is decided.
+        403 with a message for a token that is not the author's or once the window is over.
+        """
+        serializer = self.EditInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        body = serializer.validated_data["comment"]
+        refused = self._author_call(
+            request,
+            serializer.validated_data["commenter_token"],
+            lambda token: services.comment_author_edit(comment_id=pk, commenter_token=token, body=body),
+        )
+        if refused is not None:
+            return refused
+        answer = {
+            "id": pk,
+            "status": Comment.Status.PUBLISHED.value,
+            "edit_status": CommentEdit.State.PENDING.value,
+            "status_url": status_url(request, pk),
+        }
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="comment_delete",
+        request=AuthorInputSerializer,
+        parameters=[COMMENTER_TOKEN_PARAMETER],
+        responses={204: None, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        """Delete one's own comment within the site's edit window: "[deleted]" in its place if it has
+        replies, else it leaves the page."""
+        serializer = self.AuthorInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refused = self._author_call(
+            request,
+            serializer.validated_data["commenter_token"],
+            lambda token: services.comment_author_delete(comment_id=pk, commenter_token=token),
+        )
+        return refused or Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(
         operation_id="comment_status",
         responses={
@@ -352,6 +500,11 @@ class CommentDetail(APIView):
                     "status_url": serializers.URLField(),
                     "thread": serializers.CharField(),
                     "comment": PublishedCommentSerializer(required=False, help_text="Only once published."),
+                    "edit_status": serializers.CharField(
+                        required=False,
+                        help_text="With the status token, once its author edited it: their latest edit's status, "
+                        "pending, published or held (a rejected edit reads held).",
+                    ),
                     "moderation": serializers.DictField(
                         required=False, help_text="Only for moderators: real status, scores, reasons."
                     ),
@@ -378,11 +531,8 @@ class CommentDetail(APIView):
                 # Receivers return a dict or None (comments.signals); the stubs type a response as str.
                 extras.update(cast("dict[str, Any]", extra))
         token = request.query_params.get("token", "")
-        if not (
-            extras
-            or tokens.status_token_valid(comment_id=comment.pk, token=token)
-            or selectors.comment_listed(comment=comment)
-        ):
+        author = tokens.status_token_valid(comment_id=comment.pk, token=token)
+        if not (extras or ((author or selectors.comment_listed(comment=comment)) and comment.status != Status.DELETED)):
             return not_found
         body: dict[str, Any] = {
             "id": comment.pk,
@@ -392,6 +542,8 @@ class CommentDetail(APIView):
         }
         if comment.status == Comment.Status.PUBLISHED:
             body["comment"] = comment_as_json(comment)
+        if author and comment.deleted_at is None and (edit := edit_status(comment)) is not None:
+            body["edit_status"] = edit
         return Response(body | extras)
 
 

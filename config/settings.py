@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
@@ -203,6 +204,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Moderation pipeline.
 MODERATO_SWEEP_AFTER_SECONDS = env_int("MODERATO_SWEEP_AFTER_SECONDS", 30, minimum=1)
 MODERATO_SWEEP_EVERY_SECONDS = env_int("MODERATO_SWEEP_EVERY_SECONDS", 10, minimum=1)
+# The hour (UTC) at which moderators who chose a daily digest of held comments get it.
+MODERATO_DIGEST_HOUR = env_int("MODERATO_DIGEST_HOUR", 7)
+if MODERATO_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"MODERATO_DIGEST_HOUR={MODERATO_DIGEST_HOUR} is not an hour from 0 to 23")
 MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, minimum=1)
 # A drain scores fresh comments this many at a time, and at most about this many characters of text
 # (a batch of long comments is smaller, so that no batch takes long).
@@ -231,6 +236,7 @@ CELERY_TASK_ROUTES = {
     "moderation.tasks.pending_comments_drain": {"queue": "scoring"},
     "moderation.tasks.pending_comments_sweep": {"queue": "housekeeping"},
     "moderation.tasks.notifications_sweep": {"queue": "housekeeping"},
+    "moderation.tasks.held_digests_send": {"queue": "housekeeping"},
     "comments.tasks.idempotency_keys_purge": {"queue": "housekeeping"},
     "comments.tasks.retention_purge": {"queue": "housekeeping"},
     "moderation.tasks.models_retrain": {"queue": "training"},
@@ -245,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notifications": {
         "task": "moderation.tasks.notifications_sweep",
         "schedule": float(MODERATO_SWEEP_EVERY_SECONDS),
+    },
+    "send-held-digests": {
+        "task": "moderation.tasks.held_digests_send",
+        "schedule": crontab(minute=0, hour=MODERATO_DIGEST_HOUR),
     },
     "purge-idempotency-keys": {"task": "comments.tasks.idempotency_keys_purge", "schedule": 3600.0},
     "purge-old-address-hashes": {"task": "comments.tasks.retention_purge", "schedule": 3600.0},

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -24,8 +25,19 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
-from comments.models import Comment, Report, Site, Thread
-from moderation import commenters, explaining, highlights, learning, notifications, policy, readers, services, sites
+from comments.models import Comment, CommentEdit, Report, Site, Thread
+from moderation import (
+    commenters,
+    explaining,
+    highlights,
+    learning,
+    notifications,
+    policy,
+    readers,
+    services,
+    shadow,
+    sites,
+)
 from moderation.models import (
     CommenterFlag,
     Erasure,
@@ -60,6 +72,13 @@ class DecisionInline(ReadOnlyInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[models.Model]:
         return super().get_queryset(request).select_related("actor")  # one query for any number of decisions
+
+
+class EditInline(ReadOnlyInline):
+    model = CommentEdit
+    fields = ("created_at", "state", "body", "reasons", "decided_at")
+    readonly_fields = fields
+    verbose_name_plural = "Its author's edits (a held one is decided under Comment edits)"
 
 
 class ReportInline(ReadOnlyInline):
@@ -235,6 +254,23 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ShadowFilter(admin.SimpleListFilter):
+    """Shadow mode: the published comments Moderato would have held or rejected, for a moderator to look at."""
+
+    title = "shadow mode: Moderato would have"
+    parameter_name = "shadow"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
+        return [("kept_off", "held or rejected"), *((outcome, outcome) for outcome in shadow.OUTCOMES)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        if self.value() == "kept_off":
+            return queryset.filter(shadow__outcome__in=[policy.Outcome.HELD, policy.Outcome.REJECTED])
+        if self.value() in shadow.OUTCOMES:
+            return queryset.filter(shadow__outcome=self.value())
+        return queryset
+
+
 class ScoreBandFilter(admin.SimpleListFilter):
     title = "score band"
     parameter_name = "band"
@@ -289,6 +325,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         site_filter("thread__site_id"),
         ("thread", admin.RelatedOnlyFieldListFilter),
         ReasonFilter,
+        ShadowFilter,
         ScoreBandFilter,
         ModelVersionFilter,
         "language",
@@ -310,7 +347,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         export_commenters,
         erase_commenters,
     ]
-    inlines = [ReportInline, DecisionInline]
+    inlines = [EditInline, ReportInline, DecisionInline]
     fields = (
         "status", "thread", "thread_context", "author_name", "author_email", "commenter_history", "explanation",
         "score_bars", "reason_list", "model_versions", "language_script", "ip_hash", "user_agent", "created_at",
@@ -371,7 +408,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         held_first = Case(
             When(status=Comment.Status.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
-        queryset = super().get_queryset(request).select_related("thread").order_by(held_first, "created_at")
+        queryset = super().get_queryset(request).select_related("thread", "shadow").order_by(held_first, "created_at")
         return queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -424,7 +461,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         counts = ", ".join(
             f"{history.counts[status]} {label.lower()}"
             for status, label in Comment.Status.choices
-            if history.counts[status] or status != Comment.Status.PENDING
+            if history.counts[status] or status not in {Comment.Status.PENDING, Comment.Status.DELETED}
         )
         flags = "; ".join(f"{kind} as {identity.split(':', 1)[0]}" for identity, kind in sorted(history.flags.items()))
         first = history.first_seen.strftime("%Y-%m-%d %H:%M") if history.first_seen else "-"
@@ -495,9 +532,16 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     @admin.display(description="reasons")
     def reason_list(self, comment: Comment) -> str:
-        if not comment.reasons:
-            return "-"
-        return format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in comment.reasons))
+        reasons = format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in comment.reasons))
+        would = getattr(comment, "shadow", None)  # read with the comment (select_related)
+        if would is not None and would.outcome != comment.status:
+            reasons += format_html(
+                '<div class="moderato-shadow">Shadow mode: Moderato would have {} it{}</div>{}',
+                would.outcome,
+                ":" if would.reasons else ".",
+                format_html_join("", "<div>{}</div>", ((reason_text(reason),) for reason in would.reasons)),
+            )
+        return reasons or "-"
 
     @admin.display(description="decide")
     def decide(self, comment: Comment) -> str:
@@ -768,9 +812,10 @@ class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
     min_num = max_num = 1
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     filter_horizontal = ["moderators"]
-    readonly_fields = ["effective_thresholds", "webhook_signing_secret"]
+    readonly_fields = ["effective_thresholds", "webhook_signing_secret", "trial_pages"]
     fieldsets = [
         ("Decisions", {"fields": ["thresholds", "effective_thresholds", "report_threshold"]}),
+        ("Try before trusting", {"fields": ["shadow_mode", "trial_pages"]}),
         ("Pre-moderation", {"fields": ["hold_all", "hold_first_comment", "hold_links_at"]}),
         ("Bots", {"fields": ["min_form_seconds", "hold_without_form_token"]}),
         ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
@@ -785,6 +830,17 @@ class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
     def webhook_signing_secret(self, row: SitePolicy) -> str:
         """The same secret as Standard Webhooks libraries take it (``whsec_`` + base64)."""
         return signing_secret(row.webhook_secret) if row.webhook_secret else "-"
+
+    @admin.display(description="reports")
+    def trial_pages(self, row: SitePolicy) -> str:
+        if row.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Shadow report</a> (shadow decisions against the moderators\' actions) · '
+            '<a href="{}">What if</a> (the last decided comments at other thresholds)',
+            reverse("admin:comments_site_shadow_report", args=[row.pk]),
+            reverse("admin:comments_site_what_if", args=[row.pk]),
+        )
 
     @admin.display(description="thresholds in force")
     def effective_thresholds(self, row: SitePolicy) -> str:
@@ -832,6 +888,64 @@ class NotificationAdmin(ReadOnlySiteScopedAdmin[Notification]):
         self.message_user(request, f"{retried} notification(s) queued again.", messages.SUCCESS)
 
 
+def edit_action(*, approve: bool) -> Callable[..., None]:
+    def run(modeladmin: "CommentEditAdmin", request: HttpRequest, queryset: QuerySet[CommentEdit]) -> None:
+        decided = 0
+        for edit_id in queryset.filter(state=CommentEdit.State.HELD).values_list("pk", flat=True):
+            try:
+                services.comment_edit_moderate(edit_id=edit_id, actor=request.user, approve=approve)
+                decided += 1
+            except ValidationError as exc:
+                modeladmin.message_user(request, " ".join(exc.messages), messages.WARNING)
+        verb = "approved: their text replaces the comment's" if approve else "rejected: the comments keep their text"
+        modeladmin.message_user(request, f"{decided} held edit(s) {verb}.", messages.SUCCESS)
+
+    run.__name__ = "edit_approve" if approve else "edit_reject"
+    description = "Approve the selected held edits" if approve else "Reject the selected held edits"
+    return admin.action(description=description, permissions=["moderate"])(run)
+
+
+@admin.register(CommentEdit)
+class CommentEditAdmin(ReadOnlySiteScopedAdmin[CommentEdit]):
+    """Authors' edits of published comments: a held edit waits here, the published text on the page
+    until a moderator approves or rejects it."""
+
+    site_field = "comment__thread__site_id"
+    list_display = ["id", "comment_link", "state", "published_text", "new_text", "reason_summary", "created_at"]
+    list_filter = ["state", site_filter("comment__thread__site_id"), "created_at"]
+    search_fields = ["body", "comment__body", "comment__author_name"]
+    fields = ("comment_link", "state", "published_text", "new_text", "reason_summary", "scores", "created_at",
+              "decided_at", "scoring_attempts")  # fmt: skip
+    readonly_fields = fields
+    actions = [edit_action(approve=True), edit_action(approve=False)]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CommentEdit]:
+        held_first = Case(
+            When(state=CommentEdit.State.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        return super().get_queryset(request).select_related("comment").order_by(held_first, "created_at")
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("comments.can_moderate")
+
+    @admin.display(description="comment")
+    def comment_link(self, edit: CommentEdit) -> str:
+        url = reverse("admin:comments_comment_change", args=[edit.comment_id])
+        return format_html('<a href="{}">#{} by {}</a>', url, edit.comment_id, edit.comment.author_name)
+
+    @admin.display(description="published text")
+    def published_text(self, edit: CommentEdit) -> str:
+        return edit.comment.body[:500]
+
+    @admin.display(description="new text")
+    def new_text(self, edit: CommentEdit) -> str:
+        return edit.body[:500]
+
+    @admin.display(description="why")
+    def reason_summary(self, edit: CommentEdit) -> str:
+        return "; ".join(str(reason.get("detail", reason.get("code"))) for reason in edit.reasons) or "-"
+
+
 admin.site.unregister(Thread)
 
 
@@ -855,6 +969,100 @@ class ModeratedSiteAdmin(SiteAdmin):
     @admin.display(boolean=True, description="holds every comment")
     def hold_all(self, site: Site) -> bool:
         return sites.site_policy(site=site).hold_all
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:site_id>/shadow-report/",
+                self.admin_site.admin_view(self.shadow_report_view),
+                name="comments_site_shadow_report",
+            ),
+            path("<int:site_id>/what-if/", self.admin_site.admin_view(self.what_if_view), name="comments_site_what_if"),
+            *super().get_urls(),
+        ]
+
+    def moderated_site(self, request: HttpRequest, site_id: int) -> Site:
+        """The site, if this user moderates it (its reports show its comments)."""
+        site = Site.objects.filter(pk=site_id).first()
+        if site is None:
+            raise Http404
+        if not sites.moderator_sees(user=request.user, site_id=site.pk):
+            raise PermissionDenied
+        return site
+
+    def shadow_report_view(self, request: HttpRequest, site_id: int) -> HttpResponse:
+        """How the site's shadow decisions compare with its moderators' later actions (``?days=N``)."""
+        site = self.moderated_site(request, site_id)
+        form = ShadowReportForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            return self.trial_page(request, site, "shadow_report.html", {"form": form}, status=400)
+        days = form.cleaned_data["days"] if form.is_bound else shadow.REPORT_DAYS
+        report = shadow.shadow_report(site=site, days=days)
+        rows = [
+            (would, [report.table.get((would, verdict), 0) for verdict in shadow.VERDICTS]) for would in shadow.OUTCOMES
+        ]
+        context = {"form": form, "report": report, "rows": rows, "verdicts": shadow.VERDICTS}
+        return self.trial_page(request, site, "shadow_report.html", context)
+
+    def what_if_view(self, request: HttpRequest, site_id: int) -> HttpResponse:
+        """The site's last decided comments decided again at the thresholds in the form (GET: nothing changes)."""
+        site = self.moderated_site(request, site_id)
+        form = WhatIfForm(request.GET or None, site=site)
+        if not form.is_bound:
+            return self.trial_page(request, site, "what_if.html", {"form": form})
+        if not form.is_valid():
+            return self.trial_page(request, site, "what_if.html", {"form": form}, status=400)
+        replay = shadow.what_if(site=site, overrides=form.cleaned_data["overrides"], last=form.cleaned_data["last"])
+        return self.trial_page(request, site, "what_if.html", {"form": form, "replay": replay})
+
+    def trial_page(
+        self, request: HttpRequest, site: Site, template: str, context: dict[str, Any], status: int = 200
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "site_row": site,
+            "opts": self.opts,
+            "title": f"{'Shadow report' if 'shadow' in template else 'What if'}: {site.name}",
+            **context,
+        }
+        return TemplateResponse(request, f"moderation/admin/{template}", context, status=status)
+
+
+class ShadowReportForm(forms.Form):
+    days = forms.IntegerField(min_value=1, max_value=shadow.REPORT_DAYS_MAX, initial=shadow.REPORT_DAYS)
+
+
+class WhatIfForm(forms.Form):
+    """How many comments, and a hold and a reject threshold per attribute, filled in with the ones in force."""
+
+    last = forms.IntegerField(min_value=1, max_value=shadow.WHAT_IF_LAST_MAX, initial=shadow.WHAT_IF_LAST)
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+        self.in_force = sites.site_thresholds(site=site)
+        for name, threshold in sorted(self.in_force.items()):
+            self.fields[f"{name}_hold"] = forms.FloatField(label=f"{name} hold at", initial=threshold.publish)
+            self.fields[f"{name}_reject"] = forms.FloatField(
+                label=f"{name} reject at", required=False, initial=threshold.reject, help_text="empty: never"
+            )
+
+    def attribute_fields(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+        return [(name, self[f"{name}_hold"], self[f"{name}_reject"]) for name in sorted(self.in_force)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        raw: dict[str, tuple[float, float | None]] = {}
+        for name, threshold in self.in_force.items():
+            hold, reject = cleaned.get(f"{name}_hold"), cleaned.get(f"{name}_reject")
+            if hold is not None and (hold, reject) != (threshold.publish, threshold.reject):
+                raw[name] = (hold, reject)
+        try:
+            cleaned["overrides"] = shadow.threshold_overrides_check(site=self.site, raw=raw)
+        except shadow.ThresholdError as exc:
+            for name, message in exc.errors.items():
+                self.add_error(f"{name}_hold", message)
+        return cleaned
 
 
 from moderation.compat import admin as compat_admin  # noqa: E402, F401  (registers its admin classes)

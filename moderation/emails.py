@@ -1,21 +1,24 @@
-"""E-mail with signed links: to moderators about held comments (one-click approve and reject), and
-to a commenter who asked for their data or its erasure.
+"""E-mail with signed links: to moderators about held comments (one-click approve and reject), to
+readers about replies to their comments, and to a commenter who asked for their data or its erasure.
 
 A moderator's link carries a signed token (comment, action, moderator) that expires; opening it shows
 a confirmation page, and only its POST decides, so a mail scanner that follows links decides nothing.
-A reader's link carries the site and the address under a salt of its own per purpose (an export
-link never erases) and expires after ``MODERATO_READER_LINK_HOURS``; the erase link asks for a
-confirmation click too.
+Readers' reply-notice links work the same way: the double opt-in confirmation and the unsubscribe link
+(also in the ``List-Unsubscribe`` header, for the mail client's one-click POST, RFC 8058) are signed and
+expire, and only a POST changes anything. A reader's export or erase link carries the site and the
+address under a salt of its own per purpose (an export link never erases) and expires after
+``MODERATO_READER_LINK_HOURS``; the erase link asks for a confirmation click too.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, send_mail
 from django.urls import reverse
 
 from comments.models import Comment, Site
@@ -45,10 +48,12 @@ def decided_stamp(comment: Comment) -> str:
     return comment.decided_at.isoformat() if comment.decided_at else ""
 
 
-def site_moderators_with_email(*, comment: Comment) -> list[Any]:
+def site_moderators_with_email(*, comment: Comment | None = None, site_id: int | None = None) -> list[Any]:
     """The site's own moderators, else the moderators given every site; those with an address."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    own = users.filter(moderated_site_policies__site_id=comment.thread.site_id)
+    site = comment.thread.site_id if comment is not None else site_id
+    assert site is not None, "a comment or a site"
+    own = users.filter(moderated_site_policies__site_id=site)
     if own.exists():
         return list(own)
     every_site = users.filter(groups__name=MODERATORS_GROUP).distinct()
@@ -131,3 +136,126 @@ def reader_link_email_send(*, site_id: int, email: str, purpose: str) -> int:
         "it, ignore this message: nothing happens.\n"
     )
     return send_mail(subject=" ".join(subject.split()), message=body, from_email=None, recipient_list=[email])
+
+
+REPLY_SALT = "moderato.reply-notice"
+REPLY_CONFIRM, REPLY_STOP = "confirm", "stop"
+UNSUBSCRIBE_LINK_DAYS = 365  # a reply may come months after the notice that carried the link
+DIGEST_COMMENTS = 50
+
+
+def _address_tag(address: str) -> str:
+    """A short hash of an address: a link stops working once the comment's address is gone or changed."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
+
+
+def reply_link_token(*, comment_id: int, address: str, purpose: str) -> str:
+    return signing.dumps({"c": comment_id, "e": _address_tag(address), "p": purpose}, salt=REPLY_SALT)
+
+
+def reply_link_read(*, token: str) -> tuple[int, str, str]:
+    """Return (comment id, purpose, address tag); raise signing.BadSignature (SignatureExpired is one)
+    for a forged or expired link. A confirmation link lasts MODERATO_EMAIL_LINK_DAYS, an unsubscribe
+    link UNSUBSCRIBE_LINK_DAYS."""
+    data = signing.loads(token, salt=REPLY_SALT, max_age=UNSUBSCRIBE_LINK_DAYS * 86400)
+    if not isinstance(data, dict) or data.get("p") not in {REPLY_CONFIRM, REPLY_STOP}:
+        raise signing.BadSignature("not a reply-notice link")
+    if data["p"] == REPLY_CONFIRM:
+        signing.loads(token, salt=REPLY_SALT, max_age=settings.MODERATO_EMAIL_LINK_DAYS * 86400)
+    return int(data["c"]), str(data["p"]), str(data.get("e", ""))
+
+
+def reply_link_matches(*, comment: Comment, tag: str) -> bool:
+    return bool(comment.author_email) and tag == _address_tag(comment.author_email)
+
+
+def reply_link_url(*, comment: Comment, purpose: str) -> str:
+    token = reply_link_token(comment_id=comment.pk, address=comment.author_email, purpose=purpose)
+    return settings.MODERATO_PUBLIC_URL + reverse("moderation-reply-notice", args=[token])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # names are readers': a line break in a header would raise BadHeaderError
+
+
+def reply_confirm_email_send(*, comment_id: int) -> int:
+    """Ask the author of a published comment to confirm that they want to hear of replies (double opt-in)."""
+    comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
+    if comment.reply_notice != Comment.ReplyNotice.UNCONFIRMED or not comment.author_email:
+        return 0
+    site = comment.thread.site
+    body = (
+        f"You asked to be told by e-mail of replies to your comment on {site.name} ({comment.thread.key}).\n\n"
+        f"Confirm here (one click on the page it opens):\n{reply_link_url(comment=comment, purpose=REPLY_CONFIRM)}\n\n"
+        f"The link works for {settings.MODERATO_EMAIL_LINK_DAYS} days. If you did not ask for this, ignore this "
+        "e-mail: nothing will be sent to you.\n"
+    )
+    return send_mail(
+        subject=_one_line(f"[{site.name}] Confirm reply notifications"),
+        message=body,
+        from_email=None,
+        recipient_list=[comment.author_email],
+    )
+
+
+def reply_notice_email_send(*, reply_id: int) -> int:
+    """Tell the author of the comment a published reply answers, if they confirmed and still want it,
+    with a one-click unsubscribe link and the List-Unsubscribe headers."""
+    reply = Comment.objects.select_related("thread__site", "parent").get(pk=reply_id)
+    parent = reply.parent
+    if (
+        parent is None
+        or reply.status != Comment.Status.PUBLISHED
+        or parent.reply_notice != Comment.ReplyNotice.CONFIRMED
+        or not parent.author_email
+        or parent.deleted_at is not None
+    ):
+        return 0
+    site = reply.thread.site
+    stop = reply_link_url(comment=parent, purpose=REPLY_STOP)
+    body = (
+        f"{reply.author_name} replied to your comment on {site.name} ({reply.thread.key}):\n\n{reply.body}\n\n"
+        f"Stop these e-mails for this comment: {stop}\n"
+    )
+    message = EmailMessage(
+        subject=_one_line(f"[{site.name}] {reply.author_name} replied to your comment"),
+        body=body,
+        to=[parent.author_email],
+        headers={"List-Unsubscribe": f"<{stop}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+    return message.send()
+
+
+def held_digest_send(*, site_id: int) -> int:
+    """One e-mail to each of the site's moderators listing its held comments, oldest first (the first
+    DIGEST_COMMENTS of them), with a link to each in the admin; none when nothing is held."""
+    site = Site.objects.get(pk=site_id)
+    held = Comment.objects.filter(thread__site_id=site_id, status=Comment.Status.HELD).select_related("thread")
+    total = held.count()
+    if not total:
+        return 0
+    lines = []
+    for comment in held.order_by("created_at", "pk")[:DIGEST_COMMENTS]:
+        reasons = "; ".join(str(r.get("detail", r.get("code"))) for r in comment.reasons) or "-"
+        excerpt = _one_line(comment.body)[:200]
+        admin_url = settings.MODERATO_PUBLIC_URL + reverse("admin:comments_comment_change", args=[comment.pk])
+        lines.append(
+            f"#{comment.pk} by {comment.author_name} on {comment.thread.key} ({comment.created_at:%Y-%m-%d %H:%M} UTC)"
+            f"\n  {excerpt}\n  Why: {reasons}\n  {admin_url}"
+        )
+    more = f"\n...and {total - DIGEST_COMMENTS} more." if total > DIGEST_COMMENTS else ""
+    queue = settings.MODERATO_PUBLIC_URL + reverse("admin:comments_comment_changelist") + "?status__exact=held"
+    body = (
+        f"{total} comment(s) on {site.name} wait for a moderator, oldest first:\n\n"
+        + "\n\n".join(lines)
+        + f"{more}\n\nThe queue: {queue}\n"
+    )
+    sent = 0
+    for user in site_moderators_with_email(site_id=site_id):
+        sent += send_mail(
+            subject=_one_line(f"[{site.name}] {total} held comment(s): daily digest"),
+            message=body,
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    return sent

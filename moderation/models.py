@@ -75,6 +75,11 @@ class SitePolicy(models.Model):
         help_text="E-mail the site's moderators (else every moderator) about each held comment, with "
         "signed one-click approve and reject links.",
     )
+    email_digest = models.BooleanField(
+        default=False,
+        help_text="With 'email moderators': one e-mail a day listing the held comments (at MODERATO_DIGEST_HOUR, "
+        "UTC) instead of one e-mail per held comment.",
+    )
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -84,6 +89,12 @@ class SitePolicy(models.Model):
     )
     report_threshold = models.PositiveSmallIntegerField(
         default=3, help_text="Reader reports that put a published comment back in the moderation queue."
+    )
+    shadow_mode = models.BooleanField(
+        default=False,
+        help_text="Try before trusting: publish what Moderato would hold or reject, and record what it would have "
+        "decided (the site's shadow report compares it with the moderators' later actions). Bots, duplicates "
+        "and blocked commenters are still held or rejected.",
     )
 
     class ErasureMode(models.TextChoices):
@@ -105,6 +116,37 @@ class SitePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"moderation policy of {self.site}"
+
+    def clean(self) -> None:
+        if self.shadow_mode and self.hold_all:
+            raise ValidationError(
+                {"shadow_mode": "Shadow mode publishes what pre-moderation would hold: turn one of them off."}
+            )
+
+
+class ShadowDecision(models.Model):
+    """What Moderato would have decided about a comment of a site in shadow mode, which published it.
+
+    ``outcome`` and ``reasons`` are the pipeline's decision as ``policy.decide`` made it; ``applied`` is
+    the status the comment got (published, unless a rule that still acts in shadow mode held or
+    rejected it: ``policy.ENFORCED_IN_SHADOW_MODE``). One per comment: a re-scoring replaces it.
+    """
+
+    comment = models.OneToOneField(Comment, on_delete=models.CASCADE, primary_key=True, related_name="shadow")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(max_length=16, choices=Comment.Status.choices)
+    applied = models.CharField(max_length=16, choices=Comment.Status.choices)
+    reasons = models.JSONField(default=list, blank=True)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "decided_at"], name="shadow_decision_site_time")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(outcome="pending"), name="shadow_outcome_never_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment #{self.comment_id}: would be {self.outcome}, {self.applied}"
 
 
 class ModerationAction(models.TextChoices):

@@ -16,12 +16,14 @@ delivery log shows each row and retries it on demand. Delivery is at least once:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -38,6 +40,11 @@ FIRST_RETRY_SECONDS = 30
 # the payload (forgotten once sent), event -> the link's purpose (moderation.emails.READER_SALTS).
 READER_EVENTS = {"reader.export": "export", "reader.erase": "erase"}
 LAST_RETRY_SECONDS = 6 * 3600
+
+# E-mail events besides the moderators' "comment.held": readers' reply notices and the daily digest.
+REPLY_CONFIRM = "reply.confirm"  # to a comment's author: confirm that you want to hear of replies
+REPLY_NOTICE = "comment.reply"  # to the author of the comment a published reply answers (row: the reply)
+HELD_DIGEST = "digest.held"  # to a site's moderators: the comments held, once a day
 
 
 def decision_notify(*, comment_id: int, status: str, comment: Comment | None = None) -> list[Notification]:
@@ -64,8 +71,10 @@ def decision_notify(*, comment_id: int, status: str, comment: Comment | None = N
         rows.append(
             Notification(kind=Notification.Kind.WEBHOOK, event=event, payload=comment_payload(comment, event=event))
         )
-    if site_policy.email_moderators and status == Status.HELD:
+    if site_policy.email_moderators and not site_policy.email_digest and status == Status.HELD:
         rows.append(Notification(kind=Notification.Kind.EMAIL, event="comment.held"))
+    if status == Status.PUBLISHED:
+        rows += [Notification(kind=Notification.Kind.EMAIL, event=event) for event in _reader_emails(comment)]
     # The sweep leaves a new row to its first task for a while: re-sending every young row each period
     # queued a second task for most notifications of a busy instance (bench/chaos.py).
     first_sweep = now + timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS)
@@ -75,6 +84,81 @@ def decision_notify(*, comment_id: int, status: str, comment: Comment | None = N
         # The app's task class is a DjangoTask (config.celery.OnCommitTask); celery-types types shared tasks as Task.
         notification_deliver_task.delay_on_commit(row.pk)  # type: ignore[attr-defined]
     return rows
+
+
+def _reader_emails(comment: Comment) -> list[str]:
+    """The readers' e-mails a newly published comment calls for: its author's confirmation that they
+    want to hear of replies, and the notice to the author of the comment it answers. Each is sent once
+    per comment, however often it is published again (after reports, say)."""
+    events = []
+    if comment.reply_notice == Comment.ReplyNotice.UNCONFIRMED and comment.author_email:
+        events.append(REPLY_CONFIRM)
+    if comment.parent_id is not None:
+        parent = (
+            Comment.objects.filter(pk=comment.parent_id, reply_notice=Comment.ReplyNotice.CONFIRMED)
+            .exclude(author_email="")
+            .values_list("commenter", flat=True)
+            .first()
+        )
+        if parent is not None and not (comment.commenter and parent == comment.commenter):  # not one's own reply
+            events.append(REPLY_NOTICE)
+    if not events:
+        return []
+    sent = set(Notification.objects.filter(comment=comment, event__in=events).values_list("event", flat=True))
+    return [event for event in events if event not in sent]
+
+
+def comment_change_notify(*, comment: Comment, event: str) -> list[Notification]:
+    """The site's webhook hears of a change that is not a decision (``comment.edited``,
+    ``comment.deleted``), through the outbox as decisions are. ``comment``: with thread, site, policy."""
+    try:
+        site_policy = comment.thread.site.policy
+    except SitePolicy.DoesNotExist:
+        return []
+    if not site_policy.webhook_url:
+        return []
+    row = Notification.objects.create(
+        kind=Notification.Kind.WEBHOOK,
+        event=event,
+        payload=comment_payload(comment, event=event),
+        site=comment.thread.site,
+        comment=comment,
+        next_attempt_at=timezone.now() + timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS),
+    )
+    notification_deliver_task.delay_on_commit(row.pk)  # type: ignore[attr-defined]  # as in decision_notify
+    return [row]
+
+
+def held_digests_queue(*, day: dt.date | None = None) -> int:
+    """Write one digest row for each site whose moderators take a daily digest and that has held
+    comments; return how many. Once per site and day: the event id names both, so a second run
+    (beat firing twice, a retry) adds nothing."""
+    day = day or timezone.now().date()
+    policies = list(SitePolicy.objects.filter(email_moderators=True, email_digest=True).select_related("site"))
+    held_sites = set(
+        Comment.objects.filter(status=Status.HELD, thread__site__in=[p.site_id for p in policies])
+        .values_list("thread__site_id", flat=True)
+        .distinct()
+    )
+    queued = 0
+    for site_policy in policies:
+        if site_policy.site_id not in held_sites:
+            continue
+        try:
+            with transaction.atomic():
+                row = Notification.objects.create(
+                    event_id=f"digest_{site_policy.site_id}_{day:%Y%m%d}",
+                    kind=Notification.Kind.EMAIL,
+                    event=HELD_DIGEST,
+                    site=site_policy.site,
+                    payload={"day": day.isoformat()},
+                    next_attempt_at=timezone.now() + timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS),
+                )
+        except IntegrityError:
+            continue  # this day's digest of this site is written already
+        notification_deliver_task.delay_on_commit(row.pk)  # type: ignore[attr-defined]  # as above
+        queued += 1
+    return queued
 
 
 def comment_payload(comment: Comment, *, event: str) -> dict[str, Any]:
@@ -179,8 +263,14 @@ def _send(row: Notification) -> str:
         sent = emails.reader_link_email_send(site_id=row.site_id, email=address, purpose=READER_EVENTS[row.event])
         return f"{sent} e-mail(s) sent"
     if row.kind == Notification.Kind.EMAIL:
+        if row.event == HELD_DIGEST:
+            return f"{emails.held_digest_send(site_id=row.site_id)} e-mail(s) sent"
         if row.comment_id is None:
             return "no comment"
+        if row.event == REPLY_CONFIRM:
+            return f"{emails.reply_confirm_email_send(comment_id=row.comment_id)} e-mail(s) sent"
+        if row.event == REPLY_NOTICE:
+            return f"{emails.reply_notice_email_send(reply_id=row.comment_id)} e-mail(s) sent"
         return f"{emails.held_comment_email_send(comment_id=row.comment_id)} e-mail(s) sent"
     site_policy = row.site.policy
     if not site_policy.webhook_url:
@@ -217,6 +307,12 @@ def notifications_retry(*, notification_ids: list[int]) -> int:
 def notification_deliver_task(notification_id: int) -> str:
     """Deliver one outbox row (one attempt; the sweep brings it back while it fails)."""
     return notification_deliver(notification_id=notification_id)
+
+
+@shared_task(name="moderation.tasks.held_digests_send", acks_late=True)
+def held_digests_send() -> int:
+    """Daily (beat): queue the held-comments digest of every site whose moderators chose one."""
+    return held_digests_queue()
 
 
 @shared_task(name="moderation.tasks.notifications_sweep", acks_late=True)

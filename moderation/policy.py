@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -42,6 +43,8 @@ class ReasonCode(enum.StrEnum):
     DUPLICATE = "duplicate"
     TOO_FAST = "too_fast"
     NO_FORM_TOKEN = "no_form_token"  # noqa: S105 (a reason code, not a secret)
+    EDIT_SUPERSEDED = "edit_superseded"  # an author's edit that a newer edit of theirs replaced
+    IMPORTED = "imported"  # decided by the system it was imported from (moderation.importing)
 
 
 # How the moderators' queue names each reason.
@@ -60,6 +63,8 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.DUPLICATE: "Same text posted again",
     ReasonCode.TOO_FAST: "Sent too fast after the form opened (a bot)",
     ReasonCode.NO_FORM_TOKEN: "Not sent through the widget",
+    ReasonCode.EDIT_SUPERSEDED: "Replaced by a newer edit",
+    ReasonCode.IMPORTED: "Imported with this status",
 }
 
 
@@ -280,9 +285,87 @@ def reader_reports(reports: int) -> Reason:
     return Reason(code=ReasonCode.READER_REPORTS, detail=f"{reports} reader reports put it back in the queue.")
 
 
+def edit_superseded() -> Reason:
+    """Why an undecided edit was closed: its author sent another."""
+    return Reason(code=ReasonCode.EDIT_SUPERSEDED, detail="Its author sent a newer edit.")
+
+
 def scoring_failed(attempts: int) -> Decision:
     """The decision for a comment the scorer could not handle: a person decides, no loop."""
     return Decision(
         Outcome.HELD,
         (Reason(code=ReasonCode.SCORING_FAILED, detail=f"Scoring failed {attempts} times; held for a moderator."),),
     )
+
+
+# Shadow mode (``SitePolicy.shadow_mode``) publishes what Moderato would hold or reject, and records what
+# it would have done. These rules still act on a site in shadow mode: they protect the site itself
+# (bots, floods of the same text) or carry out a person's decision (a blocked commenter or e-mail
+# domain), not Moderato's judgement of a text; and a comment the scorer could not handle is held for a
+# person, as ever. Rate limits act before a comment is stored, whatever the mode.
+ENFORCED_IN_SHADOW_MODE = frozenset(
+    {
+        ReasonCode.BLOCKED_COMMENTER,
+        ReasonCode.TRAP,
+        ReasonCode.DUPLICATE,
+        ReasonCode.TOO_FAST,
+        ReasonCode.NO_FORM_TOKEN,
+        ReasonCode.SCORING_FAILED,
+    }
+)
+
+
+def shadow_applied(decision: Decision) -> Decision:
+    """What a site in shadow mode does with ``decision``: only the reasons that still act
+    (``ENFORCED_IN_SHADOW_MODE``) hold or reject; everything else is published."""
+    enforced = tuple(reason for reason in decision.reasons if reason.code in ENFORCED_IN_SHADOW_MODE)
+    if not enforced:
+        return Decision(Outcome.PUBLISHED, ())
+    if any(reason.code == ReasonCode.BLOCKED_COMMENTER for reason in enforced):
+        return Decision(Outcome.REJECTED, enforced)
+    return Decision(Outcome.HELD, enforced)
+
+
+# The reasons ``decide`` writes from the facts (every other reason comes from the scores and thresholds).
+_LINKS = re.compile(r"^(\d+) links; the site holds comments with (\d+) or more")
+_TOO_FAST = re.compile(r"^Sent (\d+(?:\.\d+)?) s after the form opened \(the site holds (\d+(?:\.\d+)?) s")
+_BLOCKED = re.compile(r"^The commenter is blocked \((.*)\)\.$", re.DOTALL)
+_WORDS = re.compile(r"^Blocked words: (.*)\.$", re.DOTALL)
+
+
+def facts_from_reasons(reasons: Iterable[Mapping[str, Any]]) -> Facts:
+    """The facts that made a stored decision's rule reasons, so that ``decide`` can replay the decision
+    under other thresholds from the stored scores (the "what if").
+
+    The rules that fired are exactly what the reasons name: ``decide`` with these facts writes the same
+    rule reasons again, and rules that did not fire stay off (a trusted commenter's skipped
+    pre-moderation is simply off). Score reasons and reader reports are not facts and are ignored.
+    """
+    fields: dict[str, Any] = {}
+    for reason in reasons:
+        code, detail = reason.get("code"), str(reason.get("detail", ""))
+        if code == ReasonCode.BLOCKED_COMMENTER:
+            found = _BLOCKED.match(detail)
+            fields["blocked"] = found.group(1) if found else "unknown"
+        elif code == ReasonCode.TRAP:
+            fields["trap_filled"] = True
+        elif code == ReasonCode.DUPLICATE:
+            fields["duplicate"] = True
+        elif code == ReasonCode.NO_FORM_TOKEN:
+            fields["require_form_token"] = True
+        elif code == ReasonCode.TOO_FAST:
+            found = _TOO_FAST.match(detail)
+            fields["form_seconds"], fields["min_form_seconds"] = (
+                (float(found.group(1)), float(found.group(2))) if found else (0.0, 1.0)
+            )
+        elif code == ReasonCode.BLOCKED_WORDS:
+            found = _WORDS.match(detail)
+            fields["blocked_words"] = tuple(found.group(1).split(", ")) if found else ("?",)
+        elif code == ReasonCode.PREMODERATION:
+            fields["hold_all"] = True
+        elif code == ReasonCode.FIRST_COMMENT:
+            fields["first_comment"] = True
+        elif code == ReasonCode.LINKS:
+            found = _LINKS.match(detail)
+            fields["links"], fields["hold_links_at"] = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+    return Facts(**fields)

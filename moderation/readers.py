@@ -5,18 +5,26 @@ link mailed to it, ``moderation.emails.reader_link_token``), the signed commente
 keeps (``comments.tokens``), or a moderator's choice (the admin, ``manage.py erase_commenter``).
 
 Erasure follows the site's ``SitePolicy.erasure``: *delete* removes each comment, except one that
-others replied to, which stays as a "[deleted]" placeholder so the thread keeps its shape;
-*anonymise* keeps the text and removes the author. Either way every other row that holds the
-commenter's text or identity is covered, in the same transaction:
+others replied to, which stays as the placeholder an author's own deletion leaves (``deleted_at``
+set, shown as ``DELETED_TEXT``; published while a reply is on the page, else status ``deleted``), so
+the thread keeps its shape; an imported comment's row stays too, emptied, with status ``deleted``
+and its ``external_id``, so that importing the same file again does not bring it back. *anonymise*
+keeps the text and removes the author. Either way every other row that holds the commenter's text
+or identity is covered, in the same transaction:
 
-- ``Comment``: name, e-mail, address hash, user agent, commenter id (and, deleted, the text, scores,
-  reasons with their highlighted words: the stored explanations);
+- ``Comment``: name, e-mail, address hash, user agent, commenter id, the reply-notice subscription
+  (and, deleted, the text, scores, reasons with their highlighted words: the stored explanations);
+- ``CommentEdit``: the author's edits (their texts, pending ones included, and their reasons) go with
+  a deleted comment; an anonymised comment's keep their texts, not the identity in their reasons;
+- ``ShadowDecision``: what shadow mode would have done (its reasons quote blocked words and name a
+  blocked identity) goes with a deleted comment; an anonymised one's loses the identity;
+- ``ModelVersion``: a deleted comment's text quoted in a model version's replay (its examples);
 - ``ModerationDecision``: the moderators' notes and the labels (their words no longer train the
   models); the decision itself stays, or goes with a deleted comment;
-- ``Notification``: the webhook payloads (name, text) and the delivery log's last answer; pending
-  e-mails of export and erase links to the address;
+- ``Notification``: the webhook payloads (name, text) and the delivery log's last answer; e-mails not
+  yet sent to the commenter (export and erase links, reply-notice confirmations, notices of replies);
 - ``CommenterFlag``: trust and blocks that name the commenter (token, address hash and name, e-mail);
-- ``Report``: of a placeholder, deleted; of an anonymised comment, the reason (it may name the
+- ``Report``: of a deleted comment, deleted; of an anonymised comment, the reason (it may name the
   author); ``IdempotencyKey``: deleted (a hash of the submitted name, e-mail and text).
 
 An ``Erasure`` row records that it happened (who asked, how, how many comments), nothing of what.
@@ -34,15 +42,24 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from comments.models import Comment, IdempotencyKey, Report, Site
-from comments.status import Status
+from comments.models import Comment, CommentEdit, IdempotencyKey, Report, Site
+from comments.status import DELETED_TEXT, Status
 from moderation.commenters import commenter_identities
-from moderation.models import CommenterFlag, Erasure, ModerationDecision, Notification, SitePolicy
-from moderation.notifications import READER_EVENTS, reader_link_notify
+from moderation.models import (
+    CommenterFlag,
+    Erasure,
+    ModelVersion,
+    ModerationDecision,
+    Notification,
+    ShadowDecision,
+    SitePolicy,
+)
+from moderation.notifications import READER_EVENTS, REPLY_CONFIRM, REPLY_NOTICE, reader_link_notify
 from moderation.policy import ReasonCode
 from moderation.services import listing_changed
 
-DELETED = "[deleted]"
+DELETED = DELETED_TEXT  # an erased comment's placeholder is an author's deletion's: one notion
+ON_THE_PAGE = (Status.PUBLISHED, Status.HELD, Status.PENDING)  # a reply that keeps its parent's placeholder shown
 EXPORT_FORMAT = "moderato-commenter-export-1"
 
 
@@ -69,12 +86,23 @@ class Commenter:
             return Comment.objects.filter(pk=self.comment_id)
         if not (self.email or self.commenter):
             return Comment.objects.none()
-        mine = Comment.objects.all()
+        everywhere = Comment.objects.all()
+        if self.site_id is not None:
+            everywhere = everywhere.filter(thread__site_id=self.site_id)
+        mine = everywhere
         if self.email:
-            mine = mine.filter(author_email__iexact=self.email.strip())
+            by_address = everywhere.filter(author_email__iexact=self.email.strip())
+            # An author's deletion took the address off the comment but not the commenter id of the
+            # browser that posted it: such a comment, posted from a browser that posted with this
+            # address, is theirs too (it keeps no name or text, only that id, an address hash, a user agent).
+            browsers = by_address.exclude(commenter="").values("commenter")
+            mine = everywhere.filter(
+                Q(author_email__iexact=self.email.strip())
+                | Q(deleted_at__isnull=False, author_email="", commenter__in=browsers)
+            )
         if self.commenter:
             mine = mine.filter(commenter=self.commenter)
-        return mine.filter(thread__site_id=self.site_id) if self.site_id is not None else mine
+        return mine
 
 
 def commenter_of_comment(comment: Comment) -> Commenter:
@@ -105,7 +133,12 @@ def public_status(status: str) -> str:
 
 def commenter_export(*, commenter: Commenter) -> dict[str, Any]:
     """Everything stored about the commenter's comments, as JSON-ready data."""
-    rows = commenter.comments().select_related("thread__site").order_by("created_at", "pk")
+    rows = (
+        commenter.comments()
+        .select_related("thread__site", "shadow")
+        .prefetch_related("edits")
+        .order_by("created_at", "pk")
+    )
     comments = [
         {
             "id": comment.pk,
@@ -117,7 +150,21 @@ def commenter_export(*, commenter: Commenter) -> dict[str, Any]:
             "email": comment.author_email,
             "comment": comment.body,
             "created": comment.created_at.isoformat(),
-            "decided": comment.decided_at.isoformat() if comment.decided_at else None,
+            "decided": _iso(comment.decided_at),
+            "edited": _iso(comment.edited_at),
+            "deleted": _iso(comment.deleted_at),
+            "edits": [
+                {
+                    "comment": edit.body,
+                    "status": public_status(edit.state),
+                    "created": edit.created_at.isoformat(),
+                    "decided": _iso(edit.decided_at),
+                }
+                for edit in sorted(comment.edits.all(), key=lambda edit: edit.pk)
+            ],
+            "reply_notice": comment.reply_notice or "none",
+            "shadow_mode": _shadow_outcome(comment),
+            "imported_as": comment.external_id or None,
             "language": comment.language,
             "user_agent": comment.user_agent,
             "address_hash": comment.ip_hash,
@@ -130,6 +177,18 @@ def commenter_export(*, commenter: Commenter) -> dict[str, Any]:
         "count": len(comments),
         "comments": comments,
     }
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _shadow_outcome(comment: Comment) -> str | None:
+    """What shadow mode would have done with the comment, as the status API says it; None outside it."""
+    try:
+        return public_status(comment.shadow.outcome)
+    except ShadowDecision.DoesNotExist:
+        return None
 
 
 def reader_link_request(*, site: Site, email: str, purpose: str) -> bool:
@@ -179,38 +238,60 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
     with transaction.atomic():
         mode = SitePolicy.objects.filter(site_id=commenter.site_id).values_list("erasure", flat=True).first()
         mode = mode or SitePolicy.ErasureMode.DELETE
-        # Locked: a moderator's decision, a report or an explanation waits for the erasure, then finds
-        # the comment changed (or gone).
+        # Locked: a moderator's decision, a report, an edit or an explanation waits for the erasure,
+        # then finds the comment changed (or gone).
         mine = list(commenter.comments().select_for_update(of=("self",)).select_related("thread").order_by("pk"))
         if not mine:
             return Erased()
         erased_ids = {comment.pk for comment in mine}
         identities = {identity for comment in mine for identity in commenter_identities(comment=comment)}
+        tree = _Tree.of(mine)
+        placeholders: set[int] = set()
+        tombstones: set[int] = set()
+        anonymised: set[int] = set()
+        shown: set[int] = set()
         if mode == SitePolicy.ErasureMode.ANONYMISE:
-            placeholders: set[int] = set()
             anonymised = erased_ids
-            deleted: set[int] = set()
         else:
-            placeholders = _replied_to_by_others(mine=mine, erased_ids=erased_ids)
-            anonymised = set()
-            deleted = erased_ids - placeholders
+            placeholders, shown = tree.placeholders(mine=mine, erased_ids=erased_ids)
+            # An imported comment's row stays, emptied, with its external id: a second import of the same
+            # file finds it and does not bring the comment back.
+            tombstones = {comment.pk for comment in mine if comment.external_id} - placeholders
+        emptied = placeholders | tombstones
+        removed = erased_ids - emptied - anonymised
+        kept = emptied | anonymised
         threads = {comment.thread_id: comment.thread for comment in mine}
-        kept = placeholders | anonymised
         IdempotencyKey.objects.filter(comment_id__in=erased_ids).delete()
         ModerationDecision.objects.filter(comment_id__in=kept).update(note="", labels={})
-        _payloads_forget(comment_ids=kept, placeholders=placeholders)
-        Report.objects.filter(comment_id__in=placeholders).delete()
+        _payloads_forget(comment_ids=kept, emptied=emptied)
+        _reader_emails_forget(comment_ids=erased_ids)
+        _replay_examples_forget(comment_ids=erased_ids - anonymised)
+        Report.objects.filter(comment_id__in=emptied).delete()
         # Readers' reports of an anonymised comment still count; their words may name the author.
         Report.objects.filter(comment_id__in=anonymised).update(reason="")
+        # The author's edits and what shadow mode would have done: text and what was computed from it.
+        CommentEdit.objects.filter(comment_id__in=emptied).delete()
+        ShadowDecision.objects.filter(comment_id__in=emptied).delete()
+        for model in (CommentEdit, ShadowDecision, Comment):
+            _identity_reasons_forget(model, ids=anonymised)
         CommenterFlag.objects.filter(site_id=commenter.site_id, identity__in=identities).delete()
         # A new decided_at also voids the one-click e-mail links of these comments and any late
         # explanation (both check it).
         now = timezone.now()
-        anonymous = {"author_name": DELETED, "author_email": "", "ip_hash": "", "user_agent": "", "commenter": ""}
-        if placeholders:
-            Comment.objects.filter(pk__in=placeholders).update(
+        anonymous = {
+            "author_email": "",
+            "ip_hash": "",
+            "user_agent": "",
+            "commenter": "",
+            "reply_notice": Comment.ReplyNotice.NONE,
+        }
+        if emptied:
+            # What an author's deletion leaves (``moderation.services.comment_author_delete``), and no
+            # more of the author: on the page while a reply is, else status deleted.
+            Comment.objects.filter(pk__in=emptied).update(
                 **anonymous,
-                body=DELETED,
+                author_name="",
+                body="",
                 scores={},
                 model_versions={},
                 reasons=[],
@@ -219,18 +300,16 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
                 form_seconds=None,
                 decided_at=now,
             )
-        for comment in mine:
-            if comment.pk in anonymised:
-                Comment.objects.filter(pk=comment.pk).update(
-                    **anonymous, reasons=_reasons_without_identity(comment.reasons)
-                )
-        if deleted:
-            parents = {comment.parent_id for comment in mine if comment.pk in deleted and comment.parent_id}
-            Comment.objects.filter(pk__in=deleted).delete()
-            _placeholders_prune(parent_ids=parents - deleted)
+            Comment.objects.filter(pk__in=emptied, deleted_at__isnull=True).update(deleted_at=now)
+            Comment.objects.filter(pk__in=emptied - shown).update(status=Status.DELETED)
+        if anonymised:
+            Comment.objects.filter(pk__in=anonymised).update(**anonymous, author_name=DELETED)
+        Comment.objects.filter(pk__in=removed).delete()
+        gone = removed | (emptied - shown)
+        _placeholders_prune(parent_ids={c.parent_id for c in mine if c.pk in gone and c.parent_id} - erased_ids)
         for thread in threads.values():
             listing_changed(thread=thread)
-        result = Erased(len(erased_ids), len(deleted), len(placeholders), len(anonymised))
+        result = Erased(len(erased_ids), len(removed) + len(tombstones), len(placeholders), len(anonymised))
         Erasure.objects.create(
             site_id=commenter.site_id,
             via=via,
@@ -244,45 +323,106 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
     return result
 
 
-def _replied_to_by_others(*, mine: list[Comment], erased_ids: set[int]) -> set[int]:
-    """The commenter's comments under which some reply stays (one not being erased): they become
-    placeholders; the rest, whose replies (if any) are all erased too, are deleted."""
-    roots = {comment.root_id or comment.pk for comment in mine}
-    rows = Comment.objects.filter(Q(pk__in=roots) | Q(root_id__in=roots)).values_list("pk", "parent_id")
-    children: dict[int, list[int]] = defaultdict(list)
-    for pk, parent_id in rows:
-        if parent_id is not None:
-            children[parent_id].append(pk)
-    keeps: dict[int, bool] = {}
+@dataclass(frozen=True)
+class _Tree:
+    """The reply chains of some comments: each comment's replies and status."""
 
-    def keeps_a_reply(pk: int) -> bool:
-        # Iterative post-order: chains can be long, and a recursion limit must not decide an erasure.
-        stack = [(pk, False)]
+    children: dict[int, list[int]]
+    status: dict[int, str]
+
+    @classmethod
+    def of(cls, comments: list[Comment]) -> _Tree:
+        roots = {comment.root_id or comment.pk for comment in comments}
+        rows = Comment.objects.filter(Q(pk__in=roots) | Q(root_id__in=roots)).values_list("pk", "parent_id", "status")
+        children: dict[int, list[int]] = defaultdict(list)
+        status = {}
+        for pk, parent_id, state in rows:
+            status[pk] = state
+            if parent_id is not None:
+                children[parent_id].append(pk)
+        return cls(children, status)
+
+    def bottom_up(self, start: set[int]) -> list[int]:
+        """The comments under ``start`` (and those), each after its replies. Iterative: chains can be
+        long, and a recursion limit must not decide an erasure."""
+        order: list[int] = []
+        seen: set[int] = set()
+        stack = [(pk, False) for pk in sorted(start)]
         while stack:
             node, expanded = stack.pop()
-            if node in keeps:
-                continue
-            if not expanded:
+            if expanded:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
                 stack.append((node, True))
-                stack.extend((child, False) for child in children.get(node, []) if child not in keeps)
-                continue
-            keeps[node] = any(child not in erased_ids or keeps[child] for child in children.get(node, []))
-        return keeps[pk]
+                stack.extend((child, False) for child in self.children.get(node, []))
+        return order
 
-    return {comment.pk for comment in mine if keeps_a_reply(comment.pk)}
+    def placeholders(self, *, mine: list[Comment], erased_ids: set[int]) -> tuple[set[int], set[int]]:
+        """The erased comments whose row must stay because a reply under them does (someone else's, or an
+        imported comment's emptied row), and of those the ones still on the page: published, with a
+        reply on the page (as an author's deletion decides)."""
+        imported = {comment.pk for comment in mine if comment.external_id}
+        stays: dict[int, bool] = {}  # the row stays
+        needed: dict[int, bool] = {}  # the row stays for a reply's sake
+        visible: dict[int, bool] = {}  # on the page
+        for node in self.bottom_up(erased_ids):
+            replies = self.children.get(node, [])
+            if node not in erased_ids:
+                stays[node] = True
+                visible[node] = self.status[node] in ON_THE_PAGE
+                continue
+            needed[node] = any(stays[child] for child in replies)
+            stays[node] = needed[node] or node in imported
+            visible[node] = (
+                needed[node] and self.status[node] == Status.PUBLISHED and any(visible[child] for child in replies)
+            )
+        return {pk for pk in erased_ids if needed[pk]}, {pk for pk in erased_ids if visible[pk]}
 
 
 def _placeholders_prune(*, parent_ids: set[int]) -> None:
-    """Delete the placeholders (of an earlier erasure) left without any reply, up the chain."""
+    """A placeholder (an author's deletion, an earlier erasure) left without a reply on the page leaves
+    it too (status deleted, as an author's deletion without replies does), up the chain."""
+    now = timezone.now()
     while parent_ids:
-        bare = Comment.objects.filter(pk__in=parent_ids, author_name=DELETED, body=DELETED, author_email="").exclude(
-            replies__isnull=False
+        bare = Comment.objects.filter(pk__in=parent_ids, deleted_at__isnull=False, status=Status.PUBLISHED).exclude(
+            replies__status__in=ON_THE_PAGE
         )
         rows = list(bare.values_list("pk", "parent_id"))
         if not rows:
             return
-        Comment.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+        Comment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=Status.DELETED, decided_at=now)
         parent_ids = {parent for _, parent in rows if parent is not None}
+
+
+def _reader_emails_forget(*, comment_ids: set[int]) -> None:
+    """E-mails to the commenter not sent yet: confirmations of their reply notices, notices of replies to
+    their comments. (Sent ones hold no address: it is read from the comment when sending.)"""
+    Notification.objects.exclude(state=Notification.State.DELIVERED).filter(
+        Q(event=REPLY_CONFIRM, comment_id__in=comment_ids) | Q(event=REPLY_NOTICE, comment__parent_id__in=comment_ids)
+    ).delete()
+
+
+def _replay_examples_forget(*, comment_ids: set[int]) -> None:
+    """A model version's replay quotes up to ten comments it would decide differently: not these."""
+    if not comment_ids:
+        return
+    for row in ModelVersion.objects.select_for_update().exclude(replay={}).only("pk", "replay"):
+        examples = list(row.replay.get("examples") or [])
+        if not any(example.get("comment") in comment_ids for example in examples):
+            continue
+        examples = [
+            example | {"text": ""} if example.get("comment") in comment_ids else example for example in examples
+        ]
+        ModelVersion.objects.filter(pk=row.pk).update(replay=row.replay | {"examples": examples})
+
+
+def _identity_reasons_forget(model: type[Comment] | type[CommentEdit] | type[ShadowDecision], *, ids: set[int]) -> None:
+    """Anonymised comments (or their edits, their shadow-mode record): a block reason names the identity."""
+    field = "pk" if model is Comment else "comment_id"
+    for pk, reasons in list(model.objects.filter(**{f"{field}__in": ids}).values_list("pk", "reasons")):
+        if (scrubbed := _reasons_without_identity(reasons)) != reasons:
+            model.objects.filter(pk=pk).update(reasons=scrubbed)
 
 
 def _reasons_without_identity(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -295,17 +435,17 @@ def _reasons_without_identity(reasons: list[dict[str, Any]]) -> list[dict[str, A
     ]
 
 
-def _payloads_forget(*, comment_ids: set[int], placeholders: set[int]) -> None:
-    """Take the author (and, for placeholders, the text and what was computed from it) out of the
+def _payloads_forget(*, comment_ids: set[int], emptied: set[int]) -> None:
+    """Take the author (and, for emptied rows, the text and what was computed from it) out of the
     outbox rows of comments that stay, and the receivers' answers out of the delivery log."""
     for row in Notification.objects.filter(comment_id__in=comment_ids).only("pk", "comment_id", "payload"):
         payload = dict(row.payload)
         comment = dict(payload.get("comment") or {})
         if comment:
-            comment["name"] = DELETED
-            if row.comment_id in placeholders:
-                comment.update(comment=DELETED, scores={}, reasons=[], model_versions={})
+            if row.comment_id in emptied:
+                comment.update(name="", comment="", scores={}, reasons=[], model_versions={})
             else:
+                comment["name"] = DELETED
                 comment["reasons"] = _reasons_without_identity(list(comment.get("reasons") or []))
             payload["comment"] = comment
         Notification.objects.filter(pk=row.pk).update(payload=payload, last_result="")

@@ -8,7 +8,13 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from comments.models import Comment, Site
-from comments.signals import comment_status_requested, comment_was_posted, comment_was_reported
+from comments.signals import (
+    comment_status_requested,
+    comment_was_deleted,
+    comment_was_edited,
+    comment_was_posted,
+    comment_was_reported,
+)
 from moderation import services, sites, tasks
 from moderation.models import SitePolicy
 
@@ -30,6 +36,18 @@ def comment_posted(sender: type[Comment], comment_id: int, **kwargs: Any) -> Non
 @receiver(comment_was_reported, dispatch_uid="moderation-comment-reported")
 def comment_reported(sender: type[Comment], comment_id: int, reports: int, **kwargs: Any) -> None:
     services.comment_reports_check(comment_id=comment_id, reports=reports)
+
+
+@receiver(comment_was_edited, dispatch_uid="moderation-comment-edited")
+def comment_edited(sender: type[Comment], comment_id: int, edit_id: int, **kwargs: Any) -> None:
+    """An author's new text: their earlier undecided edits give way, and it is scored after the commit."""
+    services.comment_edits_supersede(comment_id=comment_id, edit_id=edit_id)
+    tasks.comment_edit_score_later(edit_id=edit_id)
+
+
+@receiver(comment_was_deleted, dispatch_uid="moderation-comment-deleted")
+def comment_deleted(sender: type[Comment], comment_id: int, **kwargs: Any) -> None:
+    services.comment_author_delete(comment_id=comment_id)
 
 
 @receiver(comment_status_requested, dispatch_uid="moderation-comment-status")

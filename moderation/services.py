@@ -21,7 +21,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
-from comments.models import Comment, Thread
+from comments.models import Comment, CommentEdit, Thread
 from comments.selectors import thread_listing_changed
 from ml.language import Language, detect_language
 from ml.scoring import Scorer
@@ -29,8 +29,15 @@ from ml.vocabulary import Attribute
 from moderation import policy, rules
 from moderation.commenters import commenter_has_published, commenter_identities
 from moderation.explaining import comment_explain_later, reasons_need_spans
-from moderation.models import TRUSTABLE_PREFIXES, CommenterFlag, ModerationAction, ModerationDecision, SitePolicy
-from moderation.notifications import decision_notify
+from moderation.models import (
+    TRUSTABLE_PREFIXES,
+    CommenterFlag,
+    ModerationAction,
+    ModerationDecision,
+    ShadowDecision,
+    SitePolicy,
+)
+from moderation.notifications import comment_change_notify, decision_notify
 from moderation.scoring import get_scorer
 from moderation.sites import moderator_check, site_policy, site_thresholds
 
@@ -165,6 +172,7 @@ def _comment_score_claimed(*, comment: Comment) -> str:
             return "skipped"
         decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
         _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
+        shadow_decisions_record(decided=[(comment, evaluation)])
     return evaluation.decision.outcome.value
 
 
@@ -179,7 +187,8 @@ class Evaluation:
     scores: dict[str, float]
     versions: dict[str, str]  # attribute -> model version
     language: Language
-    decision: policy.Decision
+    decision: policy.Decision  # what is done with the comment
+    judgement: policy.Decision | None = None  # shadow mode: what Moderato would have done (``decision`` publishes)
 
 
 def comment_evaluate(*, comment: Comment) -> Evaluation:
@@ -191,6 +200,7 @@ def comment_evaluate(*, comment: Comment) -> Evaluation:
         versions=_attribute_versions(scorer),
         thresholds=site_thresholds(site=comment.thread.site),
         facts=comment_facts(comment=comment),
+        shadow=site_policy(site=comment.thread.site).shadow_mode,
     )
 
 
@@ -207,12 +217,47 @@ def _evaluation(
     versions: dict[str, str],
     thresholds: dict[str, policy.Threshold],
     facts: policy.Facts,
+    shadow: bool,
 ) -> Evaluation:
     language = detect_language(comment.body)
     decision = policy.decide(
         scores=scores, thresholds=thresholds, facts=dataclasses.replace(facts, language=language.code)
     )
+    if shadow:
+        return Evaluation(
+            scores=scores,
+            versions=versions,
+            language=language,
+            decision=policy.shadow_applied(decision),
+            judgement=decision,
+        )
     return Evaluation(scores=scores, versions=versions, language=language, decision=decision)
+
+
+def shadow_decisions_record(*, decided: list[tuple[Comment, Evaluation]]) -> None:
+    """Record what Moderato would have decided about the comments of sites in shadow mode (one statement;
+    a comment decided again, by a re-scoring, gets its record replaced). Call it inside the transaction
+    that writes the decisions, with the comments whose decision was written."""
+    now = timezone.now()
+    rows = [
+        ShadowDecision(
+            comment_id=comment.pk,
+            site_id=comment.thread.site_id,
+            outcome=evaluation.judgement.outcome.value,
+            applied=evaluation.decision.outcome.value,
+            reasons=[reason.as_dict() for reason in evaluation.judgement.reasons],
+            decided_at=now,
+        )
+        for comment, evaluation in decided
+        if evaluation.judgement is not None
+    ]
+    if rows:
+        ShadowDecision.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["comment"],
+            update_fields=["outcome", "applied", "reasons", "decided_at"],
+        )
 
 
 @dataclass(frozen=True)
@@ -251,6 +296,7 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
                 if evaluation.decision.outcome != policy.Outcome.HELD:
                     decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
                 _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
+                shadow_decisions_record(decided=[(comment, evaluation)])
     return Rescore(decided=decided, kept=kept)
 
 
@@ -406,7 +452,8 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
     outcomes: dict[int, str] = {}
     listings: dict[int, Thread] = {}
     with transaction.atomic():  # the decisions and their notifications, together or not at all
-        written = comments_decide(decided=list(zip(comments, evaluations, strict=True)))
+        decided = list(zip(comments, evaluations, strict=True))
+        written = comments_decide(decided=decided)
         for comment, evaluation in zip(comments, evaluations, strict=True):
             if comment.pk not in written:
                 outcomes[comment.pk] = "skipped"
@@ -418,6 +465,9 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
             outcomes[comment.pk] = evaluation.decision.outcome.value
         for thread in listings.values():
             listing_changed(thread=thread)
+        shadow_decisions_record(
+            decided=[(comment, evaluation) for comment, evaluation in decided if comment.pk in written]
+        )
     return outcomes
 
 
@@ -518,6 +568,7 @@ def comments_evaluate(*, comments: list[Comment]) -> list[Evaluation]:
             versions=dict(versions),
             thresholds=thresholds[comment.thread.site_id],
             facts=facts,
+            shadow=site_policy(site=comment.thread.site).shadow_mode,
         )
         for comment, comment_scores, facts in zip(comments, scores, comments_facts(comments=comments), strict=True)
     ]
@@ -679,3 +730,183 @@ def comment_reports_check(*, comment_id: int, reports: int) -> bool:
         listing_changed(thread=comment.thread)
         decision_notify(comment_id=comment_id, status=Comment.Status.HELD)
     return bool(written)
+
+
+# Authors' edits and deletions (comments.services checks the token and the window, then announces them).
+
+
+def comment_edits_supersede(*, comment_id: int, edit_id: int) -> int:
+    """Close the comment's undecided edits older than ``edit_id``: its author sent a newer one. Return how many."""
+    return CommentEdit.objects.filter(
+        comment_id=comment_id, pk__lt=edit_id, state__in=[CommentEdit.State.PENDING, CommentEdit.State.HELD]
+    ).update(state=CommentEdit.State.REJECTED, decided_at=timezone.now(), reasons=[policy.edit_superseded().as_dict()])
+
+
+def comment_edit_score(*, edit_id: int) -> str:
+    """Score an author's pending edit as its comment would read with it, through the comment pipeline's
+    evaluation (models, site rules, policy), and decide it; return the outcome, or "skipped".
+
+    Published: the new text replaces the comment's (with its scores and reasons). Held: the published
+    text stays and a moderator decides the edit. Rejected: the published text stays. An edit whose
+    scoring failed MODERATO_MAX_SCORING_ATTEMPTS times is held for a person.
+    """
+    maximum = settings.MODERATO_MAX_SCORING_ATTEMPTS
+    pending = CommentEdit.objects.filter(pk=edit_id, state=CommentEdit.State.PENDING)
+    claimed = pending.filter(scoring_attempts__lt=maximum).update(scoring_attempts=F("scoring_attempts") + 1)
+    edit = pending.select_related("comment__thread__site__policy").first()
+    if edit is None:
+        return "skipped"
+    if not claimed:
+        failed = policy.scoring_failed(maximum)
+        return _comment_edit_decide(edit=edit, outcome=failed.outcome, reasons=[r.as_dict() for r in failed.reasons])
+    comment = edit.comment
+    comment.body = edit.body  # (in memory only: the comment as it would read)
+    evaluation = comment_evaluate(comment=comment)
+    return _comment_edit_decide(
+        edit=edit,
+        outcome=evaluation.decision.outcome,
+        reasons=[reason.as_dict() for reason in evaluation.decision.reasons],
+        evaluation=evaluation,
+    )
+
+
+def _comment_edit_decide(
+    *, edit: CommentEdit, outcome: policy.Outcome, reasons: list[dict[str, Any]], evaluation: Evaluation | None = None
+) -> str:
+    now = timezone.now()
+    fields: dict[str, object] = {"state": outcome.value, "reasons": reasons, "decided_at": now}
+    if evaluation is not None:
+        fields |= {"scores": evaluation.scores, "model_versions": evaluation.versions}
+    with transaction.atomic():
+        if not CommentEdit.objects.filter(pk=edit.pk, state=CommentEdit.State.PENDING).update(**fields):
+            return "skipped"  # superseded, or decided by another run
+        if outcome == policy.Outcome.PUBLISHED and not _comment_edit_apply(
+            edit=edit, reasons=reasons, evaluation=evaluation, only_published=True
+        ):
+            # The comment left the page meanwhile (readers' reports, a moderator): a person decides.
+            CommentEdit.objects.filter(pk=edit.pk).update(state=CommentEdit.State.HELD)
+            return policy.Outcome.HELD.value
+    return outcome.value
+
+
+def _comment_edit_apply(
+    *, edit: CommentEdit, reasons: list[dict[str, Any]], evaluation: Evaluation | None, only_published: bool
+) -> bool:
+    """Put the edit's text in the comment's place (and its scores, when it has them); return whether it did."""
+    fields: dict[str, object] = {"body": edit.body, "edited_at": timezone.now(), "reasons": reasons}
+    if evaluation is not None:
+        fields |= {
+            "scores": evaluation.scores,
+            "model_versions": evaluation.versions,
+            "language": evaluation.language.code,
+            "script": evaluation.language.script,
+        }
+    target = Comment.objects.filter(pk=edit.comment_id, deleted_at__isnull=True).exclude(status=Comment.Status.DELETED)
+    if only_published:
+        target = target.filter(status=Comment.Status.PUBLISHED)
+    if not target.update(**fields):
+        return False
+    comment = Comment.objects.select_related("thread__site__policy").get(pk=edit.comment_id)
+    if comment.status == Comment.Status.PUBLISHED:
+        listing_changed(thread=comment.thread)
+    comment_change_notify(comment=comment, event="comment.edited")
+    return True
+
+
+def pending_edits_claim_stale(*, older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Return the edits pending longer than ``older_than`` and not queued again within it (their task was
+    lost, or a worker was killed), and mark them queued now. The edit's attempts counter holds it for a
+    person after the last attempt, so a lost edit is never queued for ever."""
+    now = timezone.now()
+    cutoff = now - older_than
+    ids = list(
+        CommentEdit.objects.filter(state=CommentEdit.State.PENDING, created_at__lt=cutoff)
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if ids:
+        CommentEdit.objects.filter(pk__in=ids).update(requeued_at=now)
+    return ids
+
+
+def comment_edit_moderate(*, edit_id: int, actor: Any, approve: bool, note: str = "") -> ModerationDecision:
+    """A moderator's word on a held edit: approved, its text replaces the comment's; rejected, the old text
+    stays. Recorded in the comment's audit trail (the comment's status does not change)."""
+    with transaction.atomic():
+        edit = CommentEdit.objects.select_for_update().select_related("comment__thread").get(pk=edit_id)
+        comment = edit.comment
+        moderator_check(actor=actor, site_id=comment.thread.site_id)
+        if edit.state != CommentEdit.State.HELD:
+            raise ValidationError(f"Edit #{edit_id} is {edit.state} now, no longer held.")
+        state = CommentEdit.State.PUBLISHED if approve else CommentEdit.State.REJECTED
+        CommentEdit.objects.filter(pk=edit_id).update(state=state, decided_at=timezone.now())
+        if approve:
+            scores = {"scores": edit.scores, "model_versions": edit.model_versions} if edit.scores else {}
+            Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True).exclude(
+                status=Comment.Status.DELETED
+            ).update(body=edit.body, edited_at=timezone.now(), **scores)
+            if comment.status == Comment.Status.PUBLISHED:
+                listing_changed(thread=comment.thread)
+            comment.refresh_from_db()
+            comment_change_notify(comment=comment, event="comment.edited")
+        action = ModerationAction.APPROVE if approve else ModerationAction.REJECT
+        return ModerationDecision.objects.create(
+            comment=comment,
+            actor=actor,
+            action=action,
+            from_status=comment.status,
+            to_status=comment.status,
+            note=(f"edit #{edit_id} {'approved' if approve else 'rejected'}" + (f": {note}" if note else ""))[:500],
+        )
+
+
+def comment_author_delete(*, comment_id: int) -> str:
+    """Its author deleted the comment: its text, name and e-mail address are wiped (and its edits'
+    texts); with replies it stays on the page as "[deleted]", else it leaves it (status deleted).
+    Return the comment's status after. Called with the comment's row locked (``comment_was_deleted``).
+    """
+    comment = Comment.objects.select_related("thread__site__policy").get(pk=comment_id)
+    replies = Comment.objects.filter(parent_id=comment_id).exclude(
+        status__in=[Comment.Status.REJECTED, Comment.Status.DELETED]
+    )
+    now = timezone.now()
+    fields: dict[str, object] = {
+        "body": "",
+        "author_name": "",
+        "author_email": "",
+        "deleted_at": now,
+        "reply_notice": Comment.ReplyNotice.NONE,
+    }
+    if comment.status != Comment.Status.PUBLISHED or not replies.exists():
+        fields |= {"status": Comment.Status.DELETED, "decided_at": now}
+    Comment.objects.filter(pk=comment_id).update(**fields)
+    CommentEdit.objects.filter(comment_id=comment_id).update(body="")
+    CommentEdit.objects.filter(
+        comment_id=comment_id, state__in=[CommentEdit.State.PENDING, CommentEdit.State.HELD]
+    ).update(state=CommentEdit.State.REJECTED, decided_at=now)
+    if comment.status == Comment.Status.PUBLISHED:
+        listing_changed(thread=comment.thread)
+    for name, value in fields.items():
+        setattr(comment, name, value)
+    comment_change_notify(comment=comment, event="comment.deleted")
+    return str(fields.get("status", comment.status))
+
+
+def reply_notice_confirm(*, comment_id: int) -> bool:
+    """The author confirmed from the e-mailed link that they want to hear of replies; return whether
+    it was waiting for that (a second click changes nothing)."""
+    return bool(
+        Comment.objects.filter(pk=comment_id, reply_notice=Comment.ReplyNotice.UNCONFIRMED).update(
+            reply_notice=Comment.ReplyNotice.CONFIRMED
+        )
+    )
+
+
+def reply_notice_stop(*, comment_id: int) -> bool:
+    """Unsubscribe the comment's author from its replies; return whether they were subscribed."""
+    return bool(
+        Comment.objects.filter(
+            pk=comment_id, reply_notice__in=[Comment.ReplyNotice.UNCONFIRMED, Comment.ReplyNotice.CONFIRMED]
+        ).update(reply_notice=Comment.ReplyNotice.UNSUBSCRIBED)
+    )

@@ -7,6 +7,7 @@ pipeline, the re-scoring of held comments, the compatibility APIs and the learni
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
@@ -54,16 +55,22 @@ def model_default_thresholds() -> tuple[tuple[str, ...], dict[str, policy.Thresh
     return produced, defaults
 
 
-def site_thresholds(*, site: Site) -> dict[str, policy.Threshold]:
+def site_thresholds(
+    *, site: Site, overrides: Mapping[str, policy.Threshold] | None = None
+) -> dict[str, policy.Threshold]:
     """The thresholds that decide this site's comments now: the site's own value, else the active
-    model's default, else the code's (``policy.thresholds_effective``)."""
+    model's default, else the code's (``policy.thresholds_effective``).
+
+    ``overrides``: thresholds the site does not have yet, taken as its own (the "what if" replay asks
+    what they would decide).
+    """
     try:
         own = policy.thresholds_from_json(site_policy(site=site).thresholds)
     except ValueError as exc:  # the admin validates; a row written some other way is not trusted
         logger.error("site %s: unreadable thresholds, using the defaults: %s", site.public_key, exc)
         own = {}
     produced, defaults = model_default_thresholds()
-    return policy.thresholds_effective(produced=produced, site=own, models=defaults)
+    return policy.thresholds_effective(produced=produced, site=own | dict(overrides or {}), models=defaults)
 
 
 def moderator_site_ids(*, user: Any) -> set[int] | None:

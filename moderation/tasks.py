@@ -17,14 +17,17 @@ from moderation import health, metrics, services
 from moderation.notifications import (
     comment_webhook,
     held_comment_email,
+    held_digests_send,
     notification_deliver_task,
     notifications_sweep,
 )
 
 __all__ = [
+    "comment_edit_score",
     "comment_score",
     "comment_webhook",
     "held_comment_email",
+    "held_digests_send",
     "models_retrain",
     "notification_deliver_task",
     "notifications_sweep",
@@ -199,6 +202,33 @@ def _batch_record(batch: services.Batch, *, started: float) -> None:
         comment_score.apply_async(args=(comment_id,), countdown=2)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def comment_edit_score(self: Task[[int], str], edit_id: int) -> str:
+    """Score and decide an author's edit (``services.comment_edit_score``); safe to run twice. A failure
+    is retried with back-off; the edit's own attempts counter holds it for a person after the last."""
+    try:
+        outcome = services.comment_edit_score(edit_id=edit_id)
+    except Exception as exc:
+        if not db.connection.in_atomic_block:
+            db.connection.close()
+        if self.request.retries >= settings.MODERATO_MAX_SCORING_ATTEMPTS:
+            raise  # the sweep brings it back, and the edit's attempts counter holds it then
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    logger.info("edit %s: %s", edit_id, outcome)
+    return outcome
+
+
+def comment_edit_score_later(*, edit_id: int) -> None:
+    """Once the caller's transaction commits, queue the edit's scoring (a broker error is logged; the sweep
+    finds the edit later)."""
+
+    def queue() -> None:
+        comment_edit_score.delay(edit_id)
+
+    queue.__qualname__ = "moderation.tasks.comment_edit_score.delay"
+    transaction.on_commit(queue, robust=True)
+
+
 @shared_task(acks_late=True)
 def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     """Re-queue comments left pending too long; return how many were queued.
@@ -226,6 +256,11 @@ def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
         comment_score.apply_async(args=(comment_id,), queue="housekeeping")
     if ids:
         logger.info("sweep: re-queued %s pending comments", len(ids))
+    edits = services.pending_edits_claim_stale(older_than=timedelta(seconds=seconds))
+    for edit_id in edits:
+        comment_edit_score.apply_async(args=(edit_id,), queue="housekeeping")
+    if edits:
+        logger.info("sweep: re-queued %s pending edits", len(edits))
     return len(ids)
 
 

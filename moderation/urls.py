@@ -4,6 +4,7 @@ from moderation import views
 
 urlpatterns = [
     path("email-action/<str:token>", views.email_action, name="moderation-email-action"),
+    path("replies/<str:token>", views.reply_notice, name="moderation-reply-notice"),
     path("readers/export/<str:token>", views.reader_export, name="moderation-reader-export"),
     path("readers/erase/<str:token>", views.reader_erase, name="moderation-reader-erase"),
 ]

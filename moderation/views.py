@@ -1,5 +1,7 @@
-"""Pages behind signed e-mail links (a moderator's one-click decision; a reader's export and erase
-links), and the readers' API the widget calls (their data, its erasure)."""
+"""Pages behind signed e-mail links (a moderator's one-click decision; a reader's reply notices,
+confirm and unsubscribe; a reader's export and erase links), and the readers' API the widget calls
+(their data, its erasure). Each link that changes anything opens a confirmation page; only its POST
+changes anything."""
 
 from __future__ import annotations
 
@@ -62,6 +64,31 @@ def email_action(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "moderation/email_action.html", context, status=409)
         context["done"] = decision
     return render(request, "moderation/email_action.html", context)
+
+
+@csrf_exempt  # the signed token is the credential; mail clients POST the unsubscribe link (RFC 8058)
+def reply_notice(request: HttpRequest, token: str) -> HttpResponse:
+    template = "moderation/reply_notice.html"
+    try:
+        comment_id, purpose, tag = emails.reply_link_read(token=token)
+    except signing.SignatureExpired:
+        return render(request, template, {"error": "This link has expired."}, status=410)
+    except (signing.BadSignature, ValueError, KeyError, TypeError):
+        return render(request, template, {"error": "This link is not valid."}, status=400)
+    comment = Comment.objects.select_related("thread__site").filter(pk=comment_id).first()
+    if comment is None or not emails.reply_link_matches(comment=comment, tag=tag):
+        return render(request, template, {"error": "The comment of this link no longer exists."}, status=404)
+    context = {"comment": comment, "purpose": purpose, "done": False}
+    if request.method == "POST":
+        if purpose == emails.REPLY_CONFIRM:
+            if comment.reply_notice == Comment.ReplyNotice.UNSUBSCRIBED:
+                context["error"] = "You unsubscribed from the replies to this comment."
+                return render(request, template, context, status=409)
+            services.reply_notice_confirm(comment_id=comment.pk)
+        else:
+            services.reply_notice_stop(comment_id=comment.pk)
+        context["done"] = True
+    return render(request, template, context)
 
 
 # A reader's links (moderation.emails.reader_link_token): the export downloads at once (a GET that

@@ -18,26 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.supervise import descendants
 from tests.config.test_supervise import alive, embedded_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every living process below ``pid``, by parent id (the supervisor's children have sessions of their own)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if fields[0] not in {"Z", "X"}:
-                    parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def wait_for_200(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -215,3 +215,19 @@ def test_the_sweep_leaves_comments_whose_tasks_are_still_queued(site, settings, 
     front = health.oldest_queued_comment()
     assert front == backlog[0].pk
     assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30), still_queued_from=front) == [lost.pk]
+
+
+def test_a_site_in_shadow_mode_publishes_a_toxic_reply_and_records_that_it_would_have_held_it(
+    worker, live_server, site
+):
+    from moderation.models import ShadowDecision
+
+    site.policy.shadow_mode = True
+    site.policy.save()
+    accepted = submit(live_server.url, site, TOXIC)
+    assert wait_for_status(accepted["id"], {"published", "held", "rejected"}) == "published"
+    thread = httpx.get(f"{live_server.url}/api/v1/comments", params={"site": "planet", "thread": "/news/bridge"})
+    assert [c["comment"] for c in thread.json()["results"]] == [TOXIC]
+    record = ShadowDecision.objects.get(comment_id=accepted["id"])
+    assert (record.outcome, record.applied) == ("held", "published")
+    assert record.reasons[0]["attribute"] == "TOXICITY"

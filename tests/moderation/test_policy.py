@@ -189,3 +189,88 @@ def test_it_holds_a_comment_sent_too_fast_after_the_form_opened(form_seconds, mi
     decision = decide(scores={"TOXICITY": 0.1, "SPAM": 0.1}, thresholds=THRESHOLDS, facts=facts)
     assert [reason.code for reason in decision.reasons] == codes
     assert decision.outcome is (Outcome.HELD if codes else Outcome.PUBLISHED)
+
+
+# Shadow mode and the "what if" replay ------------------------------------------------------------
+
+EVERY_RULE = {
+    "blocked": Facts(blocked="email:mallory@example.org"),
+    "trap": Facts(trap_filled=True),
+    "duplicate": Facts(duplicate=True),
+    "no_form_token": Facts(require_form_token=True),
+    "too_fast": Facts(form_seconds=1.26, min_form_seconds=3),
+    "blocked_words": Facts(blocked_words=("bridge troll", "idiot")),
+    "premoderation": Facts(hold_all=True),
+    "first_comment": Facts(first_comment=True),
+    "links": Facts(links=4, hold_links_at=2),
+    "trusted_skips": Facts(trusted=True, hold_all=True, first_comment=True, links=5, hold_links_at=1),
+    "everything": Facts(
+        blocked="ip:abc",
+        trap_filled=True,
+        duplicate=True,
+        form_seconds=0.0,
+        min_form_seconds=3,
+        blocked_words=("x",),
+        hold_all=True,
+        first_comment=True,
+        links=3,
+        hold_links_at=3,
+    ),
+    "nothing": Facts(links=1, hold_links_at=2, form_seconds=30.0, min_form_seconds=3),
+}
+
+
+@pytest.mark.parametrize("facts", EVERY_RULE.values(), ids=EVERY_RULE.keys())
+@pytest.mark.parametrize("scores", [{"TOXICITY": 0.1, "SPAM": 0.1}, {"TOXICITY": 0.7, "SPAM": 0.99}, {"SPAM": 0.2}])
+def test_the_facts_read_back_from_stored_reasons_make_the_same_decision(facts, scores):
+    from moderation.policy import facts_from_reasons
+
+    stored = decide(scores=scores, thresholds=THRESHOLDS, facts=facts)
+    replayed = decide(
+        scores=scores, thresholds=THRESHOLDS, facts=facts_from_reasons(r.as_dict() for r in stored.reasons)
+    )
+    assert replayed == stored  # the outcome and every reason, word for word
+
+
+def test_the_facts_read_back_decide_again_under_other_thresholds():
+    from moderation.policy import facts_from_reasons
+
+    stored = decide(scores={"TOXICITY": 0.7, "SPAM": 0.1}, thresholds=THRESHOLDS, facts=Facts(first_comment=True))
+    facts = facts_from_reasons([*(r.as_dict() for r in stored.reasons), {"code": "reader_reports", "detail": "3"}])
+    lenient = {"TOXICITY": Threshold(publish=0.9), "SPAM": Threshold(publish=0.5, reject=0.95)}
+    assert [r.code for r in decide(scores={"TOXICITY": 0.7, "SPAM": 0.1}, thresholds=lenient, facts=facts).reasons] == [
+        "first_comment"
+    ]
+    assert decide(scores={"TOXICITY": 0.7, "SPAM": 0.1}, thresholds=lenient, facts=Facts()).outcome is Outcome.PUBLISHED
+
+
+@pytest.mark.parametrize(
+    ("facts", "scores", "would", "applied", "codes"),
+    [
+        (Facts(), {"TOXICITY": 0.9, "SPAM": 0.1}, "held", "published", []),
+        (Facts(), {"TOXICITY": 0.1, "SPAM": 0.99}, "rejected", "published", []),
+        (Facts(hold_all=True, first_comment=True, links=9, hold_links_at=1), {"SPAM": 0.1}, "held", "published", []),
+        (Facts(blocked_words=("troll",)), {"TOXICITY": 0.1, "SPAM": 0.1}, "held", "published", []),
+        (Facts(trap_filled=True), {"TOXICITY": 0.9, "SPAM": 0.1}, "held", "held", ["trap"]),
+        (Facts(duplicate=True), {"TOXICITY": 0.1, "SPAM": 0.99}, "rejected", "held", ["duplicate"]),
+        (Facts(form_seconds=1.0, min_form_seconds=3), {"TOXICITY": 0.1, "SPAM": 0.1}, "held", "held", ["too_fast"]),
+        (Facts(require_form_token=True), {"TOXICITY": 0.1, "SPAM": 0.1}, "held", "held", ["no_form_token"]),
+        (Facts(blocked="ip:x", trap_filled=True), {"SPAM": 0.1}, "rejected", "rejected", ["blocked_commenter", "trap"]),
+        (Facts(), {"TOXICITY": 0.1, "SPAM": 0.1}, "published", "published", []),
+    ],
+)
+def test_shadow_mode_publishes_what_moderato_would_keep_off_but_bots_and_blocks_still_act(
+    facts, scores, would, applied, codes
+):
+    from moderation.policy import shadow_applied
+
+    judgement = decide(scores=scores, thresholds=THRESHOLDS, facts=facts)
+    done = shadow_applied(judgement)
+    assert (judgement.outcome.value, done.outcome.value) == (would, applied)
+    assert [r.code for r in done.reasons] == codes
+
+
+def test_shadow_mode_holds_a_comment_the_scorer_could_not_handle():
+    from moderation.policy import shadow_applied
+
+    assert shadow_applied(scoring_failed(3)) == scoring_failed(3)

@@ -38,14 +38,11 @@ def test_a_comment_whose_last_attempt_was_killed_is_held_saying_the_same_count(c
     assert comment.reasons[0]["detail"] == "Scoring failed 3 times; held for a moderator."
 
 
-@pytest.mark.parametrize("where", ["evaluate", "claim"])
-def test_a_dropped_database_connection_costs_no_attempt(comment, monkeypatch, where):
+def drop_first_call(monkeypatch, module, name):
+    """Make ``module.name`` raise a dropped-connection error on its first call only; return the call list."""
     from django.db import OperationalError
 
-    from moderation import services
-
-    broken = {"evaluate": "comment_evaluate", "claim": "comment_claim"}[where]
-    real = getattr(services, broken)
+    real = getattr(module, name)
     calls = []
 
     def drops_once(**kwargs):
@@ -54,7 +51,16 @@ def test_a_dropped_database_connection_costs_no_attempt(comment, monkeypatch, wh
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, broken, drops_once)
+    monkeypatch.setattr(module, name, drops_once)
+    return calls
+
+
+@pytest.mark.parametrize("where", ["evaluate", "claim"])
+def test_a_dropped_database_connection_costs_no_attempt(comment, monkeypatch, where):
+    from moderation import services
+
+    broken = {"evaluate": "comment_evaluate", "claim": "comment_claim"}[where]
+    calls = drop_first_call(monkeypatch, services, broken)
     assert comment_score.apply(args=[comment.pk]).get() == "published"
     comment.refresh_from_db()
     assert comment.status == "published" and comment.scoring_attempts == 1 and len(calls) == 2
@@ -182,20 +188,9 @@ def test_a_comment_that_fails_in_a_batch_goes_to_the_per_comment_task_and_is_hel
 
 
 def test_a_dropped_database_connection_costs_a_batch_no_attempt(comment, drain_asleep, queued, monkeypatch):
-    from django.db import OperationalError
-
     from moderation import services, tasks
 
-    real = services.comments_evaluate
-    calls = []
-
-    def drops_once(**kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "comments_evaluate", drops_once)
+    calls = drop_first_call(monkeypatch, services, "comments_evaluate")
     tasks.pending_comments_drain.apply()
     comment.refresh_from_db()
     assert comment.status == "published" and comment.scoring_attempts == 1 and len(calls) == 2

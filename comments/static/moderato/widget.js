@@ -6,7 +6,10 @@
  * data-site       the site's public key (required)
  * data-thread     the thread key (default: location.pathname)
  * data-api        the API origin (default: the origin this script was loaded from)
- * data-lang       en, de, fr or es (default: the page's <html lang>, then en)
+ * data-lang       a BCP 47 tag (default: the page's <html lang>, then en): bg, bs, de, el, en, es, fr, hr, it,
+ *                 mk, pl, ro, ru, sq, sr-Cyrl (and sr), sr-Latn, tr, uk; a region is ignored (sr-Latn-RS
+ *                 is sr-Latn). English is built in; another language's texts are one small file, i18n/LANG.json
+ *                 next to this script, fetched only for a page in that language.
  * data-texts      JSON overriding any text below, e.g. '{"post": "Send"}'
  * data-page-size  top-level comments per page (default 20, at most 100)
  * data-theme      "light" or "dark" (default: follow prefers-color-scheme)
@@ -19,7 +22,9 @@
  * No cookies. Storage: an unsent draft in sessionStorage (this tab only); after a post, the signed
  * commenter token the server returned in localStorage under "moderato:<site>:commenter" (an opaque
  * random id, no name or e-mail), sent with the next post so that a moderator's trust follows the
- * commenter, never something another reader can type. Clearing site data forgets it. When the reader
+ * commenter, never something another reader can type, and with an edit or deletion of the reader's own
+ * comment; and under "moderato:<site>:own" the ids of their comments still in the site's edit window
+ * (with when it closes), which get "Edit" and "Delete". Clearing site data forgets both. When the reader
  * starts typing, a form token (a signed time) is fetched: a post sent seconds after it is
  * held as a bot's. User text is only ever set as textContent.
  *
@@ -34,184 +39,82 @@
   const script = document.currentScript || document.querySelector('script[src*="moderato/widget.js"][data-site]');
   if (!script) return;
 
-  const TEXTS = {
-    en: {
-      heading: "Leave a reply",
-      comment: "Comment",
-      name: "Name",
-      email: "Email",
-      optional: "(optional, never shown)",
-      post: "Post Comment",
-      posting: "Posting…",
-      commentRequired: "Please enter your comment!",
-      nameRequired: "Please enter your name here",
-      emailInvalid: "Please enter a valid email address",
-      checking: "Thanks! Your comment is being checked…",
-      published: "Thanks! Your comment has been published.",
-      held: "Your comment is awaiting moderation.",
-      slow: "Your comment was received and is still being checked. It will appear once it has been reviewed.",
-      failed: "Your comment could not be sent. Your text is still here; please try again.",
-      rateLimited: "You are posting too quickly. Your text is still here; please try again in a moment.",
-      reply: "Reply",
-      replyingTo: "Replying to {name}",
-      cancelReply: "Cancel reply",
-      report: "Report",
-      reportReason: "Why should a moderator look at this comment?",
-      sendReport: "Send report",
-      cancel: "Cancel",
-      reportThanks: "Thanks, a moderator will look at it.",
-      reportFailed: "Could not send the report.",
-      loading: "Loading comments…",
-      loadFailed: "Comments could not be loaded.",
-      retry: "Try again",
-      loadMore: "Load more comments",
-      none: "No comments yet",
-      one: "1 comment",
-      many: "{n} comments",
-      myData: "Your data",
-      eraseMine: "Erase your comments",
-      rightsEmail: "The e-mail address you posted with",
-      sendLink: "Send me a link",
-      linkSent: "If comments were posted here with this address, a link is on its way to it.",
-      downloaded: "Your comments have been downloaded.",
-      eraseConfirm: "Erase every comment posted here from this browser? This cannot be undone.",
-      eraseYes: "Erase",
-      erased: "Your comments have been erased.",
-      rightsFailed: "That did not work. Please try again.",
-    },
-    de: {
-      heading: "Schreibe einen Kommentar",
-      comment: "Kommentar",
-      name: "Name",
-      email: "E-Mail",
-      optional: "(optional, wird nie angezeigt)",
-      post: "Kommentar abschicken",
-      posting: "Wird gesendet…",
-      commentRequired: "Bitte gib einen Kommentar ein!",
-      nameRequired: "Bitte gib hier deinen Namen ein",
-      emailInvalid: "Bitte gib eine gültige E-Mail-Adresse ein",
-      checking: "Danke! Dein Kommentar wird geprüft…",
-      published: "Danke! Dein Kommentar ist veröffentlicht.",
-      held: "Dein Kommentar wartet auf Freischaltung.",
-      slow: "Dein Kommentar ist angekommen und wird noch geprüft. Er erscheint, sobald er geprüft ist.",
-      failed: "Dein Kommentar konnte nicht gesendet werden. Dein Text ist noch da; bitte versuche es erneut.",
-      rateLimited: "Du schreibst gerade sehr schnell. Dein Text ist noch da; bitte versuche es gleich noch einmal.",
-      reply: "Antworten",
-      replyingTo: "Antwort an {name}",
-      cancelReply: "Antwort abbrechen",
-      report: "Melden",
-      reportReason: "Warum sollte sich ein Moderator diesen Kommentar ansehen?",
-      sendReport: "Meldung senden",
-      cancel: "Abbrechen",
-      reportThanks: "Danke, ein Moderator sieht sich das an.",
-      reportFailed: "Die Meldung konnte nicht gesendet werden.",
-      loading: "Kommentare werden geladen…",
-      loadFailed: "Die Kommentare konnten nicht geladen werden.",
-      retry: "Erneut versuchen",
-      loadMore: "Weitere Kommentare laden",
-      none: "Noch keine Kommentare",
-      one: "1 Kommentar",
-      many: "{n} Kommentare",
-      myData: "Deine Daten",
-      eraseMine: "Deine Kommentare löschen",
-      rightsEmail: "Die E-Mail-Adresse, mit der du kommentiert hast",
-      sendLink: "Link zusenden",
-      linkSent: "Wenn hier mit dieser Adresse kommentiert wurde, ist ein Link an sie unterwegs.",
-      downloaded: "Deine Kommentare wurden heruntergeladen.",
-      eraseConfirm: "Alle Kommentare löschen, die hier von diesem Browser aus geschrieben wurden? Das lässt sich nicht rückgängig machen.",
-      eraseYes: "Löschen",
-      erased: "Deine Kommentare wurden gelöscht.",
-      rightsFailed: "Das hat nicht geklappt. Bitte versuche es erneut.",
-    },
-    fr: {
-      heading: "Laisser un commentaire",
-      comment: "Commentaire",
-      name: "Nom",
-      email: "E-mail",
-      optional: "(facultatif, jamais affiché)",
-      post: "Publier le commentaire",
-      posting: "Envoi…",
-      commentRequired: "Veuillez saisir votre commentaire !",
-      nameRequired: "Veuillez saisir votre nom ici",
-      emailInvalid: "Veuillez saisir une adresse e-mail valide",
-      checking: "Merci ! Votre commentaire est en cours de vérification…",
-      published: "Merci ! Votre commentaire a été publié.",
-      held: "Votre commentaire est en attente de modération.",
-      slow: "Votre commentaire a bien été reçu et est encore en cours de vérification. Il apparaîtra après examen.",
-      failed: "Votre commentaire n’a pas pu être envoyé. Votre texte est conservé ; veuillez réessayer.",
-      rateLimited: "Vous publiez trop vite. Votre texte est conservé ; réessayez dans un instant.",
-      reply: "Répondre",
-      replyingTo: "Réponse à {name}",
-      cancelReply: "Annuler la réponse",
-      report: "Signaler",
-      reportReason: "Pourquoi un modérateur devrait-il examiner ce commentaire ?",
-      sendReport: "Envoyer le signalement",
-      cancel: "Annuler",
-      reportThanks: "Merci, un modérateur va l’examiner.",
-      reportFailed: "Le signalement n’a pas pu être envoyé.",
-      loading: "Chargement des commentaires…",
-      loadFailed: "Les commentaires n’ont pas pu être chargés.",
-      retry: "Réessayer",
-      loadMore: "Afficher plus de commentaires",
-      none: "Aucun commentaire pour l’instant",
-      one: "1 commentaire",
-      many: "{n} commentaires",
-      myData: "Vos données",
-      eraseMine: "Effacer vos commentaires",
-      rightsEmail: "L’adresse e-mail utilisée pour commenter",
-      sendLink: "M’envoyer un lien",
-      linkSent: "Si des commentaires ont été publiés ici avec cette adresse, un lien lui a été envoyé.",
-      downloaded: "Vos commentaires ont été téléchargés.",
-      eraseConfirm: "Effacer tous les commentaires publiés ici depuis ce navigateur ? Cette action est irréversible.",
-      eraseYes: "Effacer",
-      erased: "Vos commentaires ont été effacés.",
-      rightsFailed: "Cela n’a pas fonctionné. Veuillez réessayer.",
-    },
-    es: {
-      heading: "Deja una respuesta",
-      comment: "Comentario",
-      name: "Nombre",
-      email: "Correo electrónico",
-      optional: "(opcional, nunca se muestra)",
-      post: "Publicar el comentario",
-      posting: "Enviando…",
-      commentRequired: "¡Por favor, escribe tu comentario!",
-      nameRequired: "Por favor, escribe aquí tu nombre",
-      emailInvalid: "Por favor, escribe una dirección de correo válida",
-      checking: "¡Gracias! Tu comentario se está revisando…",
-      published: "¡Gracias! Tu comentario se ha publicado.",
-      held: "Tu comentario está pendiente de moderación.",
-      slow: "Tu comentario se ha recibido y todavía se está revisando. Aparecerá cuando se haya revisado.",
-      failed: "No se pudo enviar tu comentario. Tu texto sigue aquí; inténtalo de nuevo.",
-      rateLimited: "Estás publicando demasiado rápido. Tu texto sigue aquí; inténtalo de nuevo en un momento.",
-      reply: "Responder",
-      replyingTo: "Respuesta a {name}",
-      cancelReply: "Cancelar respuesta",
-      report: "Denunciar",
-      reportReason: "¿Por qué debería un moderador revisar este comentario?",
-      sendReport: "Enviar denuncia",
-      cancel: "Cancelar",
-      reportThanks: "Gracias, un moderador lo revisará.",
-      reportFailed: "No se pudo enviar la denuncia.",
-      loading: "Cargando comentarios…",
-      loadFailed: "No se pudieron cargar los comentarios.",
-      retry: "Reintentar",
-      loadMore: "Cargar más comentarios",
-      none: "Todavía no hay comentarios",
-      one: "1 comentario",
-      many: "{n} comentarios",
-      myData: "Tus datos",
-      eraseMine: "Borrar tus comentarios",
-      rightsEmail: "La dirección de correo con la que comentaste",
-      sendLink: "Enviarme un enlace",
-      linkSent: "Si se publicaron comentarios aquí con esta dirección, le hemos enviado un enlace.",
-      downloaded: "Se han descargado tus comentarios.",
-      eraseConfirm: "¿Borrar todos los comentarios publicados aquí desde este navegador? No se puede deshacer.",
-      eraseYes: "Borrar",
-      erased: "Se han borrado tus comentarios.",
-      rightsFailed: "No ha funcionado. Inténtalo de nuevo.",
-    },
+  // English, the fallback and the list of every key: strict JSON (tests read it); every other language
+  // is one file in i18n/, fetched only for a page in that language. A count is an object of
+  // Intl.PluralRules categories.
+  const EN = {
+    "heading": "Leave a reply",
+    "comment": "Comment",
+    "name": "Name",
+    "email": "Email",
+    "optional": "(optional, never shown)",
+    "notify": "E-mail me about replies (we send a confirmation link first)",
+    "post": "Post Comment",
+    "posting": "Posting…",
+    "commentRequired": "Please enter your comment!",
+    "nameRequired": "Please enter your name here",
+    "emailInvalid": "Please enter a valid email address",
+    "threadClosed": "Comments on this article are closed.",
+    "parentGone": "The comment you are replying to is no longer available.",
+    "checking": "Thanks! Your comment is being checked…",
+    "published": "Thanks! Your comment has been published.",
+    "held": "Your comment is awaiting moderation.",
+    "slow": "Your comment was received and is still being checked. It will appear once it has been reviewed.",
+    "failed": "Your comment could not be sent. Your text is still here; please try again.",
+    "rateLimited": "You are posting too quickly. Your text is still here; please try again in a moment.",
+    "reply": "Reply",
+    "replyingTo": "Replying to {name}",
+    "cancelReply": "Cancel reply",
+    "report": "Report",
+    "reportReason": "Why should a moderator look at this comment?",
+    "sendReport": "Send report",
+    "cancel": "Cancel",
+    "reportThanks": "Thanks, a moderator will look at it.",
+    "reportFailed": "Could not send the report.",
+    "edit": "Edit",
+    "save": "Save",
+    "delete": "Delete",
+    "confirmDelete": "Delete your comment?",
+    "deleted": "[deleted]",
+    "editChecking": "Your edit is being checked…",
+    "editPublished": "Your edit has been published.",
+    "editHeld": "Your edit is awaiting moderation; the comment keeps its text until then.",
+    "editUnchanged": "That is the comment's text already.",
+    "changePending": "This comment is still being checked; please try again in a moment.",
+    "changeHeld": "This comment is awaiting moderation and cannot be edited.",
+    "changeClosed": "This comment can no longer be edited or deleted.",
+    "changeFailed": "That did not work; please try again.",
+    "myData": "Your data",
+    "eraseMine": "Erase your comments",
+    "rightsEmail": "The e-mail address you posted with",
+    "sendLink": "Send me a link",
+    "linkSent": "If comments were posted here with this address, a link is on its way to it.",
+    "downloaded": "Your comments have been downloaded.",
+    "eraseConfirm": "Erase every comment posted here from this browser? This cannot be undone.",
+    "eraseYes": "Erase",
+    "erased": "Your comments have been erased.",
+    "rightsFailed": "That did not work. Please try again.",
+    "loading": "Loading comments…",
+    "loadFailed": "Comments could not be loaded.",
+    "retry": "Try again",
+    "loadMore": "Load more comments",
+    "none": "No comments yet",
+    "count": { "one": "{n} comment", "other": "{n} comments" }
   };
+  // The server's messages the widget shows, for a field or a refused edit (their English text, as gettext
+  // keys them), and the text shown instead; strict JSON too.
+  const SERVER = {
+    "Please enter your comment!": "commentRequired",
+    "Please enter your name here": "nameRequired",
+    "Enter a valid email address.": "emailInvalid",
+    "This thread is closed.": "threadClosed",
+    "Unknown parent comment.": "parentGone",
+    "The parent comment belongs to another thread.": "parentGone",
+    "This is the comment's text already.": "editUnchanged",
+    "This comment is still being checked; try again in a moment.": "changePending",
+    "This comment is awaiting moderation and cannot be edited.": "changeHeld"
+  };
+  const LANGUAGES = "bg bs de el es fr hr it mk pl ro ru sq sr-Cyrl sr-Latn tr uk".split(" ");
 
   const DARK =
     "--_a:var(--moderato-accent,#7aa7ff);--_at:var(--moderato-accent-text,#0b1220);" +
@@ -281,6 +184,8 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 .rf{margin:.4em 0 .6em;max-width:32em}
 .rf input{margin-bottom:.5em}
 .rt{margin:1em 0 0}
+.ck{display:flex;gap:.5em;align-items:baseline}.ck input{width:auto}.ck label{font-weight:400}
+.gone{color:var(--_mu);font-style:italic}
 `;
 
   const h = (tag, props, ...kids) => {
@@ -303,15 +208,49 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
   const SITE = opt.site || "";
   const THREAD = opt.thread || location.pathname;
   const PAGE_SIZE = Math.min(100, Math.max(1, parseInt(opt.pageSize, 10) || 20));
-  const LOCALE = [opt.lang, document.documentElement.lang].find((tag) => tag && TEXTS[tag.slice(0, 2).toLowerCase()]) || "en";
-  const T = Object.assign({}, TEXTS.en, TEXTS[LOCALE.slice(0, 2).toLowerCase()]);
-  if (opt.texts) {
+  // A BCP 47 tag's canonical form and its texts: its language and script (sr-Latn-RS -> sr-Latn; a
+  // bare sr takes its likely script, Cyrillic), else its language; null when there are none for it.
+  const pick = (tag) => {
     try {
-      Object.assign(T, JSON.parse(opt.texts));
+      const canonical = Intl.getCanonicalLocales(tag.replace(/_/g, "-"))[0];
+      const likely = new Intl.Locale(canonical).maximize();
+      const file = [`${likely.language}-${likely.script}`, likely.language].find((name) => name === "en" || LANGUAGES.includes(name));
+      return file ? [canonical, file] : null;
     } catch (e) {
-      console.warn("Moderato: data-texts is not valid JSON", e);
+      return null; // not a language tag, or a browser without Intl.Locale: English
     }
-  }
+  };
+  const [LOCALE, FILE] = [opt.lang, document.documentElement.lang].map((tag) => tag && pick(tag)).find(Boolean) || ["en", "en"];
+  const T = Object.assign({}, EN);
+  const plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(LOCALE) : { select: (n) => (n === 1 ? "one" : "other") };
+  const counted = (n) => {
+    const forms = T.count || {};
+    return fmt(forms[plural.select(n)] || forms.other || "{n}", { n: n.toLocaleString(LOCALE) });
+  };
+  // Fetched while the page loads; English if the file cannot be had within 3 s. Resolves to the
+  // language of the texts, for the widget's lang attribute.
+  const textsLoaded = (async () => {
+    let shown = LOCALE;
+    if (FILE !== "en") {
+      try {
+        const url = new URL(`i18n/${FILE}.json`, script.src);
+        const response = await Promise.race([fetch(url, { mode: "cors", credentials: "omit" }), sleep(3000)]);
+        if (!response || !response.ok) throw new Error(response ? `HTTP ${response.status}` : "timed out");
+        Object.assign(T, await response.json());
+      } catch (e) {
+        console.warn(`Moderato: texts for ${FILE} could not be loaded, English instead`, e);
+        shown = "en";
+      }
+    }
+    if (opt.texts) {
+      try {
+        Object.assign(T, JSON.parse(opt.texts));
+      } catch (e) {
+        console.warn("Moderato: data-texts is not valid JSON", e);
+      }
+    }
+    return shown;
+  })();
 
   const call = (url, init = {}) =>
     fetch(url, {
@@ -350,7 +289,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     return sum;
   };
 
-  function start() {
+  function start(lang) {
     let mount = document.getElementById("moderato-thread");
     if (!mount) {
       mount = h("div", { id: "moderato-thread" });
@@ -378,6 +317,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     const name = h("input", { id: "name", name: "name", autocomplete: "name", maxlength: 100, required: true });
     const email = h("input", { id: "email", name: "email", type: "email", autocomplete: "email", maxlength: 254 });
     const honeypot = h("input", { id: "website", name: "website", tabindex: "-1", autocomplete: "off" });
+    const notify = h("input", { id: "notify", name: "notify", type: "checkbox" });
     const controls = { comment: text, name, email };
     const button = h("button", { type: "submit", class: "btn", text: T.post });
     const notice = h("p", { class: "nt", role: "status", "aria-live": "polite" });
@@ -390,6 +330,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       replying,
       field("comment", T.comment, text),
       h("div", { class: "row" }, field("name", T.name, name), field("email", T.email, email, T.optional)),
+      h("div", { class: "f ck" }, notify, h("label", { for: "notify", text: T.notify })),
       h("div", { class: "hp", "aria-hidden": "true" }, h("label", { for: "website" }, "Website"), honeypot),
       h("div", { class: "act" }, button),
       notice
@@ -406,7 +347,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       h("button", { type: "button", class: "l", text: T.myData, onclick: () => rightsOpen("export") }),
       h("button", { type: "button", class: "l", text: T.eraseMine, onclick: () => rightsOpen("erase") })
     );
-    root.append(h("section", { class: "m", "aria-labelledby": "count" }, heading, status, list, more, home, rights, rightsBox));
+    root.append(h("section", { class: "m", lang, "aria-labelledby": "count" }, heading, status, list, more, home, rights, rightsBox));
 
     const say = (message, kind) => {
       notice.textContent = message || "";
@@ -415,12 +356,12 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     };
 
     // The thread.
-    const nodes = new Map(); // comment id -> {li, replies, comment, replyButton}
+    const nodes = new Map(); // comment id -> {li, replies, comment, replyButton, bodyBox, acts}
     let page = 0;
     let total = 0;
     const showCount = () => {
       heading.hidden = false;
-      heading.textContent = total === 0 ? T.none : total === 1 ? T.one : fmt(T.many, { n: total.toLocaleString(LOCALE) });
+      heading.textContent = total === 0 ? T.none : counted(total);
     };
 
     function add(comment, into) {
@@ -434,6 +375,18 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       const reportBox = h("div");
       reportButton.addEventListener("click", () => report(comment.id, reportBox, reportButton));
       const replies = h("ol", { class: "rp" });
+      const bodyBox = h("div", { class: "b" }, ...linkify(comment.comment));
+      const acts = h("div", { class: "acts" }, replyButton, reportButton);
+      if (comment.deleted) {
+        bodyBox.className = "b gone";
+        bodyBox.textContent = T.deleted;
+        acts.replaceChildren();
+      } else if (ownUntil(comment.id) > Date.now()) {
+        acts.append(
+          h("button", { type: "button", class: "l", text: T.edit, onclick: () => editOwn(comment.id) }),
+          h("button", { type: "button", class: "l", text: T.delete, onclick: () => deleteOwn(comment.id) })
+        );
+      }
       const li = h(
         "li",
         { class: "c", "data-comment-id": comment.id },
@@ -445,14 +398,14 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
             "div",
             { class: "mn" },
             h("header", { class: "hd" }, h("strong", { class: "n", text: comment.name }), h("time", { datetime: comment.created, title: isNaN(created) ? null : created.toLocaleString(LOCALE), text: ago(created) })),
-            h("div", { class: "b" }, ...linkify(comment.comment)),
-            h("div", { class: "acts" }, replyButton, reportButton),
+            bodyBox,
+            acts,
             reportBox
           )
         ),
         replies
       );
-      nodes.set(comment.id, { li, replies, comment, replyButton });
+      nodes.set(comment.id, { li, replies, comment, replyButton, bodyBox, acts });
       into.append(li);
       for (const reply of comment.replies || []) add(reply, replies);
       return li;
@@ -581,7 +534,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       const other = [];
       let first = null;
       for (const [key, value] of Object.entries(messages)) {
-        const joined = [].concat(value).join(" ");
+        const joined = [].concat(value).map((message) => (SERVER[message] ? T[SERVER[message]] : message)).join(" ");
         if (controls[key]) {
           errors[key].textContent = joined;
           controls[key].setAttribute("aria-invalid", "true");
@@ -618,6 +571,93 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       }
     };
 
+    // The reader's own comments, while the site lets them edit or delete them: id -> when that ends (ms).
+    const ownKey = `moderato:${SITE}:own`;
+    const ownRead = () => {
+      try {
+        return JSON.parse(kept.getItem(ownKey)) || {};
+      } catch (e) {
+        return {};
+      }
+    };
+    const ownUntil = (id) => ownRead()[id] || 0;
+    const ownKeep = (id, until) => {
+      const own = Object.fromEntries(Object.entries(ownRead()).filter(([, end]) => end > Date.now()));
+      if (id && until > Date.now()) own[id] = until;
+      try {
+        kept.setItem(ownKey, JSON.stringify(own));
+      } catch (e) {
+        // Storage blocked: no Edit or Delete after a reload.
+      }
+    };
+    const ownCall = (id, method, body) =>
+      call(`${API}/api/v1/comments/${id}`, { method, body: JSON.stringify({ ...body, commenter_token: commenterToken() }) });
+    // A refused edit or deletion in the reader's language: the server's message when it is a known one,
+    // else what the answer's status means to an author (403: the window has closed or the token is not
+    // theirs; 404: already gone).
+    const ownFailed = async (node, response) => {
+      const data = response ? await response.json().catch(() => ({})) : {};
+      const known = [].concat(data.comment || data.detail || []).map((message) => SERVER[message]).find(Boolean);
+      const key = known || { 403: "changeClosed", 404: "changeClosed", 429: "rateLimited" }[response && response.status];
+      node.bodyBox.after(h("p", { class: "nt", "data-kind": "err", role: "status", text: T[key || "changeFailed"] }));
+    };
+
+    function editOwn(id) {
+      const node = nodes.get(id);
+      if (node.li.querySelector(".rf")) return;
+      const box = h("textarea", { "aria-label": T.edit, maxlength: 5000 });
+      box.value = node.comment.comment;
+      const save = h("button", { type: "submit", class: "btn sm", text: T.save });
+      const editor = h("form", { class: "rf", novalidate: true }, box, h("div", { class: "act" }, save, h("button", { type: "button", class: "l", text: T.cancel, onclick: () => {
+        editor.remove();
+        node.bodyBox.hidden = false;
+      } })));
+      editor.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        save.disabled = true;
+        node.li.querySelectorAll(".nt").forEach((old) => old.remove());
+        const response = await ownCall(id, "PATCH", { comment: box.value }).catch(() => null);
+        save.disabled = false;
+        if (!response || response.status !== 202) return ownFailed(node, response);
+        const { status_url: url } = await response.json();
+        editor.remove();
+        node.bodyBox.hidden = false;
+        const note = h("p", { class: "nt", role: "status", "aria-live": "polite", text: T.editChecking });
+        node.bodyBox.after(note);
+        for (let wait = 500, end = Date.now() + 60000; Date.now() < end; wait = Math.min(wait * 1.5, 5000)) {
+          await sleep(wait);
+          const data = await call(url).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+          if (data.edit_status === "published" && data.comment) {
+            node.comment.comment = data.comment.comment;
+            node.bodyBox.replaceChildren(...linkify(data.comment.comment));
+            return (note.textContent = T.editPublished);
+          }
+          if (data.edit_status === "held") return (note.textContent = T.editHeld);
+        }
+      });
+      node.bodyBox.hidden = true;
+      node.bodyBox.after(editor);
+      box.focus();
+    }
+
+    async function deleteOwn(id) {
+      const node = nodes.get(id);
+      if (!window.confirm(T.confirmDelete)) return;
+      const response = await ownCall(id, "DELETE", {}).catch(() => null);
+      if (!response || response.status !== 204) return ownFailed(node, response);
+      if (node.replies.children.length) {
+        node.bodyBox.className = "b gone";
+        node.bodyBox.textContent = T.deleted;
+        node.acts.replaceChildren();
+        node.li.querySelector(".n").textContent = "";
+      } else {
+        node.li.remove();
+        nodes.delete(id);
+        total -= 1;
+        showCount();
+      }
+    }
+
     // The form token: fetched once, when the reader starts writing.
     let formToken = null;
     const fetchFormToken = () => {
@@ -651,6 +691,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 
       const body = { site: SITE, thread: THREAD, name: name.value.trim(), comment: text.value };
       if (email.value.trim()) body.email = email.value.trim();
+      if (email.value.trim() && notify.checked) body.notify_replies = true;
       if (parentId) body.parent = parentId;
       if (honeypot.value) body.website = honeypot.value;
       const json = JSON.stringify(body);
@@ -681,6 +722,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 
       if (response && response.ok && data.status_url) {
         keepCommenterToken(data.commenter_token);
+        if (data.editable_until) ownKeep(data.id, Date.parse(data.editable_until));
         keyedBody = "";
         text.value = "";
         saveDraft();
@@ -779,6 +821,11 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
           .then(() => {
             ask.remove();
             tell(T.erased);
+            try {
+              kept.removeItem(ownKey); // none of them is the reader's to edit or delete any more
+            } catch (e) {
+              // Storage blocked: nothing was kept.
+            }
             nodes.clear();
             list.replaceChildren();
             page = 0;
@@ -797,6 +844,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     load();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  const begin = () => textsLoaded.then(start);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin);
+  else begin();
 })();

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('comments', '0010_thread_keys_canonical'),
-        ('moderation', '0009_site_policy_form_token'),
+        ('moderation', '0011_shadow_mode'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
