@@ -127,10 +127,10 @@ class Decision:
 # meta.json), which win over these; these are the fallback for a model that carries none, and only
 # for the attributes the active models produce (``thresholds_effective``).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "TOXICITY": Threshold(publish=0.17),
-    "THREAT": Threshold(publish=0.134),
-    "IDENTITY_ATTACK": Threshold(publish=0.364),
-    "SEVERE_TOXICITY": Threshold(publish=0.061),
+    "TOXICITY": Threshold(publish=0.184),
+    "THREAT": Threshold(publish=0.097),
+    "IDENTITY_ATTACK": Threshold(publish=0.361),
+    "SEVERE_TOXICITY": Threshold(publish=0.059),
     "SPAM": Threshold(publish=0.815, reject=0.965),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
@@ -95,6 +96,36 @@ def test_it_keeps_the_serbian_scripts_apart_and_bosnian_and_croatian_distinct():
     assert not re.search("[\u0400-\u04ff]", letters(latin))
     assert not re.search("[A-Za-z]", letters(cyrillic))
     assert texts("bs") != texts("hr") != texts("sr-Latn") != texts("bs")
+
+
+CYRILLIC = {"bg", "mk", "ru", "sr-Cyrl", "uk"}
+
+
+def words(text_by_key: dict) -> str:
+    """Every text of a file, its plural forms too, without the placeholders."""
+    values = [value for value in text_by_key.values() if isinstance(value, str)]
+    values += [form for value in text_by_key.values() if isinstance(value, dict) for form in value.values()]
+    return re.sub(r"\{\w+\}", "", " ".join(values))
+
+
+@pytest.mark.parametrize("language", FILES)
+def test_it_writes_each_language_in_its_own_script(language):
+    """A Latin letter that looks Cyrillic (Macedonian "сè" typed with a Latin è) breaks search, spelling
+    checkers and screen readers; Greek keeps "email" in Latin letters, as Greek sites write it."""
+    letters = {char for char in words(texts(language)) if char.isalpha()}
+    scripts = {unicodedata.name(char).split()[0] for char in letters}
+
+    expected = {"CYRILLIC"} if language in CYRILLIC else {"GREEK", "LATIN"} if language == "el" else {"LATIN"}
+    assert scripts <= expected, sorted(char for char in letters if unicodedata.name(char).split()[0] not in expected)
+
+
+def test_french_keeps_its_high_punctuation_on_the_line_of_its_word():
+    """French puts a space before ! ? ; and : that must not break: a narrow no-break space, or the mark
+    can wrap to the start of the next line alone."""
+    french = words(texts("fr"))
+
+    assert re.findall(r"\S[!?;:]", french) == []
+    assert not re.search(r"[ \t][!?;:]", french)
 
 
 def cyrillic(latin: str) -> str:

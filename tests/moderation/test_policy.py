@@ -129,18 +129,24 @@ def test_a_trusted_commenter_skips_pre_moderation_but_not_the_models_or_word_lis
 
 
 def test_the_shipped_models_carry_the_defaults_sites_were_moved_to():
-    """A site on the defaults of comments 0004 follows the shipped models' defaults after moderation 0004:
-    the same numbers, so the move changes no decision."""
+    """A site on the defaults of comments 0004 followed the 2026.11.30 models' defaults after moderation
+    0004 (the same numbers, so the move changed no decision), and follows each newer model's own since:
+    the code's fallback is the newest shipped models' defaults."""
     import importlib
     import json
     from pathlib import Path
 
     migration = importlib.import_module("comments.migrations.0004_site_thresholds_for_the_2026_11_30_models")
     artifacts = Path(__file__).resolve().parents[2] / "ml" / "artifacts"
-    carried = {}
-    for meta in (artifacts / "toxicity/toxicity-2026.11.30/meta.json", artifacts / "spam/spam-2026.11.30/meta.json"):
-        carried |= json.loads(meta.read_text())["default_thresholds"]
-    assert carried == migration.NEW == thresholds_to_json(DEFAULT_THRESHOLDS)
+
+    def carried(toxicity: str, spam: str) -> dict:
+        found = {}
+        for meta in (artifacts / f"toxicity/{toxicity}/meta.json", artifacts / f"spam/{spam}/meta.json"):
+            found |= json.loads(meta.read_text())["default_thresholds"]
+        return found
+
+    assert carried("toxicity-2026.11.30", "spam-2026.11.30") == migration.NEW
+    assert carried("toxicity-2026.11.30.2", "spam-2026.11.30") == thresholds_to_json(DEFAULT_THRESHOLDS)
 
 
 def test_effective_thresholds_take_the_site_then_the_model_then_the_code():

@@ -265,7 +265,7 @@ def test_the_what_if_command_prints_the_counts_and_changes(site, capsys):
     out = capsys.readouterr().out
     counts = Counter(decided.values())
     assert f"the last {len(decided)} decided comments, {len(decided)} with stored scores" in out
-    assert "TOXICITY 0.17 -> 0\n" in out and "SPAM 0.815/0.965," in out
+    assert f"TOXICITY {policy.DEFAULT_THRESHOLDS['TOXICITY'].publish} -> 0\n" in out and "SPAM 0.815/0.965," in out
     assert f"published{counts['published']:>11}{0:>8}" in out
     assert f"held{counts['held']:>16}{counts['held'] + counts['published']:>8}" in out
     assert f"changed: {counts['published']}" in out and f"... and {counts['published'] - 1} more" in out
@@ -331,7 +331,7 @@ def test_the_what_if_page_replays_and_answers_400_with_field_messages(client, si
     assert (
         form.status_code == 200
         and 'name="TOXICITY_hold"' in form.content.decode()
-        and 'value="0.17"' in (form.content.decode())
+        and f'value="{policy.DEFAULT_THRESHOLDS["TOXICITY"].publish}"' in (form.content.decode())
     )
     in_force = {f"{name}_hold": t.publish for name, t in site_thresholds(site=site).items()} | {
         f"{name}_reject": "" if t.reject is None else t.reject for name, t in site_thresholds(site=site).items()
