@@ -16,6 +16,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from comments import tokens
@@ -244,6 +246,35 @@ def idempotency_keys_purge() -> int:
     keep_since = timezone.now() - timedelta(hours=settings.MODERATO_IDEMPOTENCY_KEEP_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=keep_since).delete()
     return deleted
+
+
+# Rows the retention job clears per statement, so that no statement holds its locks long.
+RETENTION_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Retention:
+    comments: int  # comments whose address hash or user agent was removed
+    reports: int  # reports whose address hash was removed
+
+
+def retention_purge(*, days: int | None = None) -> Retention:
+    """Remove the address hashes and user agents of comments, and the address hashes of reports,
+    older than ``days`` (``MODERATO_RETENTION_DAYS``). Text, names and e-mail addresses stay: they are
+    the comment. A report's hash becomes ``expired:<id>``, not "", since a report is one per address.
+    """
+    cutoff = timezone.now() - timedelta(days=days if days is not None else settings.MODERATO_RETENTION_DAYS)
+    old_comments = Comment.objects.filter(created_at__lt=cutoff).exclude(ip_hash="", user_agent="")
+    comments = 0
+    while batch := list(old_comments.values_list("pk", flat=True)[:RETENTION_BATCH]):
+        comments += Comment.objects.filter(pk__in=batch).update(ip_hash="", user_agent="")
+    old_reports = Report.objects.filter(created_at__lt=cutoff).exclude(ip_hash__startswith="expired:")
+    reports = 0
+    while batch := list(old_reports.values_list("pk", flat=True)[:RETENTION_BATCH]):
+        reports += Report.objects.filter(pk__in=batch).update(
+            ip_hash=Concat(Value("expired:"), Cast("pk", output_field=CharField()))
+        )
+    return Retention(comments=comments, reports=reports)
 
 
 def comment_report(*, comment_id: int, site_key: str, reason: str = "", address: str = "") -> Comment:

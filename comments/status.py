@@ -15,4 +15,8 @@ class Status(enum.StrEnum):
     DELETED = "deleted"  # taken down by its author (a comment with replies stays published as "[deleted]")
 
 
+# What a deleted comment kept for its replies shows in its place (its author's deletion, or an erasure),
+# and the name an anonymised comment keeps: the one placeholder.
+DELETED_TEXT = "[deleted]"
+
 DECIDED = frozenset({Status.PUBLISHED, Status.HELD, Status.REJECTED})

@@ -23,7 +23,7 @@ from rest_framework.views import APIView, exception_handler
 from comments import selectors, services, tokens
 from comments.models import Comment, CommentEdit
 from comments.signals import comment_status_requested
-from comments.status import Status
+from comments.status import DELETED_TEXT, Status
 from comments.throttles import ReportRateThrottle, SubmitRateThrottle, request_client_address
 
 COMMENT_MESSAGE = "Please enter your comment!"
@@ -79,11 +79,8 @@ def status_url(request: Request, comment_id: int) -> str:
     return request.build_absolute_uri(f"{path}?token={tokens.status_token(comment_id=comment_id)}")
 
 
-DELETED_TEXT = "[deleted]"
-
-
 def comment_as_json(comment: Comment) -> dict[str, Any]:
-    if comment.deleted_at is not None:  # deleted by its author, kept for its replies
+    if comment.deleted_at is not None:  # deleted by its author or erased, kept for its replies
         return {
             "id": comment.pk,
             "parent": comment.parent_id,

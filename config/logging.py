@@ -63,6 +63,8 @@ REDACTIONS: list[Redaction] = [
     Redaction("moderato api key", re.compile(r"\bmod[0-9a-f]{40}\b"), REDACTED),
     # The moderators' one-click links (moderation.emails): the signed token decides a comment.
     Redaction("one-click link", re.compile(r"(/moderation/email-action/)[A-Za-z0-9_:.=-]+"), rf"\1{REDACTED}"),
+    # A reader's export and erase links (moderation.emails): the token carries their address and acts for them.
+    Redaction("reader link", re.compile(r"(/moderation/readers/(?:export|erase)/)[A-Za-z0-9_:.=-]+"), rf"\1{REDACTED}"),
     # Header lines: "Authorization: Bearer x", "Cookie: a=b; c=d", "Set-Cookie: ..."
     Redaction(
         "credential header",

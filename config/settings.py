@@ -238,6 +238,7 @@ CELERY_TASK_ROUTES = {
     "moderation.tasks.notifications_sweep": {"queue": "housekeeping"},
     "moderation.tasks.held_digests_send": {"queue": "housekeeping"},
     "comments.tasks.idempotency_keys_purge": {"queue": "housekeeping"},
+    "comments.tasks.retention_purge": {"queue": "housekeeping"},
     "moderation.tasks.models_retrain": {"queue": "training"},
     "moderation.explaining.comment_explain_task": {"queue": "explanations"},
 }
@@ -256,6 +257,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=MODERATO_DIGEST_HOUR),
     },
     "purge-idempotency-keys": {"task": "comments.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    "purge-old-address-hashes": {"task": "comments.tasks.retention_purge", "schedule": 3600.0},
     "retrain-models": {"task": "moderation.tasks.models_retrain", "schedule": 7 * 86400.0},
 }
 
@@ -295,6 +297,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "moderato@localhost")
 # by default the address make run serves on (PORT, 8000 unless set).
 MODERATO_PUBLIC_URL = (env_str("MODERATO_PUBLIC_URL") or f"http://127.0.0.1:{env_int('PORT', 8000, 1)}").rstrip("/")
 MODERATO_EMAIL_LINK_DAYS = env_int("MODERATO_EMAIL_LINK_DAYS", 7, minimum=1)
+# Readers' data: how long the export and erase links mailed to a commenter work, and after how many
+# days the address hash and user agent of a comment or report are removed (the hourly retention job).
+MODERATO_READER_LINK_HOURS = env_int("MODERATO_READER_LINK_HOURS", 24, minimum=1)
+MODERATO_RETENTION_DAYS = env_int("MODERATO_RETENTION_DAYS", 90, minimum=1)
 
 CACHES = {
     "default": (

@@ -26,9 +26,21 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, CommentEdit, Report, Site, Thread
-from moderation import commenters, explaining, highlights, learning, notifications, policy, services, shadow, sites
+from moderation import (
+    commenters,
+    explaining,
+    highlights,
+    learning,
+    notifications,
+    policy,
+    readers,
+    services,
+    shadow,
+    sites,
+)
 from moderation.models import (
     CommenterFlag,
+    Erasure,
     ModelVersion,
     ModerationAction,
     ModerationDecision,
@@ -165,6 +177,68 @@ def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: Que
     modeladmin.message_user(request, f"Re-scored: {summary}; {result.kept} kept for a person.", messages.SUCCESS)
 
 
+def selected_commenters(request: HttpRequest, queryset: QuerySet[Comment]) -> list[readers.Commenter]:
+    """The authors of the selected comments (``readers.commenter_of_comment``), each once, on sites the
+    moderator moderates."""
+    chosen = sites.site_scoped(queryset, user=request.user, site_field="thread__site_id").select_related("thread")
+    found: dict[readers.Commenter, None] = {}
+    for comment in chosen:
+        sites.moderator_check(actor=request.user, site_id=comment.thread.site_id)
+        found[readers.commenter_of_comment(comment)] = None
+    return list(found)
+
+
+@admin.action(
+    description="Export the commenters' data (every comment of theirs on the site, JSON)", permissions=["moderate"]
+)
+def export_commenters(modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]) -> HttpResponse:
+    exports = [
+        {"commenter": commenter.basis, **readers.commenter_export(commenter=commenter)}
+        for commenter in selected_commenters(request, queryset)
+    ]
+    response = JsonResponse({"commenters": exports}, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = 'attachment; filename="commenters.json"'
+    return response
+
+
+@admin.action(description="Erase the commenters (every comment of theirs on the site)…", permissions=["moderate"])
+def erase_commenters(
+    modeladmin: "CommentAdmin", request: HttpRequest, queryset: QuerySet[Comment]
+) -> HttpResponse | None:
+    """Asks first (a page listing each commenter and their comments), then erases as each site says."""
+    commenters = selected_commenters(request, queryset)
+    if request.POST.get("confirm") != "yes":
+        modes: dict[int | None, str] = dict(SitePolicy.objects.values_list("site_id", "erasure"))
+        site_names = {site.pk: str(site) for site in Site.objects.filter(pk__in={c.site_id for c in commenters})}
+        rows = [
+            {
+                "basis": commenter.basis,
+                "count": commenter.comments().count(),
+                "site": site_names.get(commenter.site_id or 0, ""),
+                "mode": SitePolicy.ErasureMode(modes.get(commenter.site_id, SitePolicy.ErasureMode.DELETE)).label,
+            }
+            for commenter in commenters
+        ]
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Erase the commenters?",
+            "rows": rows,
+            "ids": queryset.values_list("pk", flat=True),
+            "opts": modeladmin.model._meta,
+        }
+        return TemplateResponse(request, "moderation/admin/erase_commenters.html", context)
+    erased = readers.Erased()
+    for commenter in commenters:
+        erased += readers.commenter_erase(commenter=commenter, via=Erasure.Via.ADMIN, actor=request.user)
+    modeladmin.message_user(
+        request,
+        f"Erased {erased.comments} comment(s) of {len(commenters)} commenter(s): {erased.deleted} deleted, "
+        f"{erased.placeholders} kept as {readers.DELETED} (others replied), {erased.anonymised} anonymised.",
+        messages.SUCCESS,
+    )
+    return None
+
+
 class ReasonFilter(admin.SimpleListFilter):
     title = "reason"
     parameter_name = "reason"
@@ -270,6 +344,8 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         commenter_action(CommenterFlag.Kind.BLOCKED, "email", "Block the commenter by e-mail"),
         commenter_action(CommenterFlag.Kind.BLOCKED, "ip", "Block the commenter by address hash"),
         rescore_held,
+        export_commenters,
+        erase_commenters,
     ]
     inlines = [EditInline, ReportInline, DecisionInline]
     fields = (
@@ -603,6 +679,14 @@ class ModerationDecisionAdmin(ReadOnlySiteScopedAdmin[ModerationDecision]):
     search_fields = ["comment__body", "note", "actor__username"]
 
 
+@admin.register(Erasure)
+class ErasureAdmin(ReadOnlySiteScopedAdmin[Erasure]):
+    """That commenters' comments were erased: who asked, when, how many; never what, nor whose."""
+
+    list_display = ["created_at", "site", "via", "actor", "mode", "comments", "deleted", "placeholders", "anonymised"]
+    list_filter = ["via", "mode", site_filter("site_id"), "created_at"]
+
+
 @admin.register(CommenterFlag)
 class CommenterFlagAdmin(SiteScopedAdmin[CommenterFlag]):
     list_display = ["identity", "kind", "basis", "site", "created_by", "created_at"]
@@ -739,6 +823,7 @@ class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
             "Moderators and notifications",
             {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret", "webhook_signing_secret"]},
         ),
+        ("Readers' data", {"fields": ["erasure"]}),
     ]
 
     @admin.display(description="signing secret for Standard Webhooks receivers")

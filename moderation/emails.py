@@ -1,11 +1,13 @@
-"""E-mail to moderators about held comments, with signed one-click approve and reject links, and
-to readers about replies to their comments.
+"""E-mail with signed links: to moderators about held comments (one-click approve and reject), to
+readers about replies to their comments, and to a commenter who asked for their data or its erasure.
 
-A link carries a signed token (comment, action, moderator) that expires; opening it shows a
-confirmation page, and only its POST decides, so a mail scanner that follows links decides nothing.
-Readers' links work the same way: the double opt-in confirmation and the unsubscribe link (also in
-the ``List-Unsubscribe`` header, for the mail client's one-click POST, RFC 8058) are signed and
-expire, and only a POST changes anything.
+A moderator's link carries a signed token (comment, action, moderator) that expires; opening it shows
+a confirmation page, and only its POST decides, so a mail scanner that follows links decides nothing.
+Readers' reply-notice links work the same way: the double opt-in confirmation and the unsubscribe link
+(also in the ``List-Unsubscribe`` header, for the mail client's one-click POST, RFC 8058) are signed and
+expire, and only a POST changes anything. A reader's export or erase link carries the site and the
+address under a salt of its own per purpose (an export link never erases) and expires after
+``MODERATO_READER_LINK_HOURS``; the erase link asks for a confirmation click too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from moderation.models import ModerationAction
 from moderation.roles import ALL_SITES_PERMISSION, MODERATORS_GROUP
 
 SALT = "moderato.email-action"
+READER_SALTS = {"export": "moderato.reader-export", "erase": "moderato.reader-erase"}
+READER_PURPOSES = tuple(READER_SALTS)
 EMAIL_ACTIONS = (ModerationAction.APPROVE, ModerationAction.REJECT, ModerationAction.SPAM)
 
 
@@ -90,6 +94,48 @@ def held_comment_email_send(*, comment_id: int) -> int:
             recipient_list=[user.email],
         )
     return sent
+
+
+def reader_link_token(*, site_id: int, email: str, purpose: str) -> str:
+    """A signed token for a reader's export or erase link (``purpose``), bound to the site and address."""
+    return signing.dumps({"s": site_id, "e": email.strip().lower()}, salt=READER_SALTS[purpose], compress=True)
+
+
+def reader_link_read(*, token: str, purpose: str) -> tuple[int, str]:
+    """Return (site id, e-mail address) of a valid link token for this purpose; raise
+    signing.SignatureExpired past ``MODERATO_READER_LINK_HOURS``, signing.BadSignature if forged or
+    made for another purpose."""
+    if len(token) > 1000:
+        raise signing.BadSignature("too long")
+    data = signing.loads(token, salt=READER_SALTS[purpose], max_age=settings.MODERATO_READER_LINK_HOURS * 3600)
+    if not isinstance(data, dict) or not isinstance(data.get("s"), int) or not isinstance(data.get("e"), str):
+        raise signing.BadSignature("unexpected payload")
+    return data["s"], data["e"]
+
+
+def reader_link_email_send(*, site_id: int, email: str, purpose: str) -> int:
+    """Mail a reader the signed link they asked for (their data, or erasure); return how many were sent."""
+    site = Site.objects.get(pk=site_id)
+    token = reader_link_token(site_id=site_id, email=email, purpose=purpose)
+    link = settings.MODERATO_PUBLIC_URL + reverse(f"moderation-reader-{purpose}", args=[token])
+    hours = settings.MODERATO_READER_LINK_HOURS
+    if purpose == "export":
+        subject = f"Your comments on {site.name}"
+        what = (
+            "Someone, hopefully you, asked for the comments posted with this address. The link below "
+            "downloads them as a JSON file"
+        )
+    else:
+        subject = f"Erase your comments on {site.name}"
+        what = (
+            "Someone, hopefully you, asked to erase the comments posted with this address. The link "
+            "below asks you to confirm; nothing is erased until you do"
+        )
+    body = (
+        f"{what} ({site.name}).\n\n{link}\n\nThe link works for {hours} hours. If you did not ask for "
+        "it, ignore this message: nothing happens.\n"
+    )
+    return send_mail(subject=" ".join(subject.split()), message=body, from_email=None, recipient_list=[email])
 
 
 REPLY_SALT = "moderato.reply-notice"

@@ -41,7 +41,7 @@ WXR_APPROVED = {
     Comment.Status.HELD: "0",
     Comment.Status.PENDING: "0",
     Comment.Status.REJECTED: "spam",
-    Comment.Status.DELETED: "trash",  # taken down by its author: WordPress' bin, which import_wordpress skips
+    Comment.Status.DELETED: "trash",  # deleted by its author or erased (``import_wordpress`` skips trash)
 }
 
 

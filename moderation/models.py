@@ -3,7 +3,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from comments.models import Comment, Site
 from moderation import policy
@@ -95,6 +95,18 @@ class SitePolicy(models.Model):
         help_text="Try before trusting: publish what Moderato would hold or reject, and record what it would have "
         "decided (the site's shadow report compares it with the moderators' later actions). Bots, duplicates "
         "and blocked commenters are still held or rejected.",
+    )
+
+    class ErasureMode(models.TextChoices):
+        DELETE = "delete", "Delete the comments (one with replies stays as a [deleted] placeholder)"
+        ANONYMISE = "anonymise", "Anonymise the comments (keep the text; remove the name and every trace of the author)"
+
+    erasure = models.CharField(
+        max_length=10,
+        choices=ErasureMode.choices,
+        default=ErasureMode.DELETE,
+        help_text="What erasing a commenter (their request, a moderator's action, manage.py erase_commenter) does "
+        "to their comments on this site.",
     )
 
     class Meta:
@@ -321,6 +333,40 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} ({self.kind}) {self.event_id}"
+
+
+class Erasure(models.Model):
+    """The audit record of one erasure of a commenter's comments on a site: who asked, when, how many.
+
+    It keeps nothing of what was erased, nor whose it was (no name, address or commenter id).
+    """
+
+    class Via(models.TextChoices):
+        EMAIL_LINK = "email_link", "the reader, through the link mailed to them"
+        COMMENTER_TOKEN = "commenter_token", "the reader, with their commenter token (the widget)"
+        ADMIN = "admin", "a moderator, in the admin"
+        COMMAND = "command", "manage.py erase_commenter"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    via = models.CharField(max_length=16, choices=Via.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    mode = models.CharField(max_length=10, choices=SitePolicy.ErasureMode.choices)
+    comments = models.PositiveIntegerField(help_text="Comments erased.")
+    deleted = models.PositiveIntegerField(help_text="Of those, deleted.")
+    placeholders = models.PositiveIntegerField(help_text="Of those, kept as [deleted] because others replied.")
+    anonymised = models.PositiveIntegerField(help_text="Of those, anonymised (the text kept).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(comments=F("deleted") + F("placeholders") + F("anonymised")), name="erasure_counts_add_up"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure of {self.comments} comment(s) on site #{self.site_id}"
 
 
 class WorkerHeartbeat(models.Model):

@@ -36,6 +36,9 @@ from moderation.webhooks import WebhookError
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 30
+# A commenter's request for their data or its erasure: an e-mail with a signed link, to the address in
+# the payload (forgotten once sent), event -> the link's purpose (moderation.emails.READER_SALTS).
+READER_EVENTS = {"reader.export": "export", "reader.erase": "erase"}
 LAST_RETRY_SECONDS = 6 * 3600
 
 # E-mail events besides the moderators' "comment.held": readers' reply notices and the daily digest.
@@ -179,6 +182,20 @@ def comment_payload(comment: Comment, *, event: str) -> dict[str, Any]:
     }
 
 
+def reader_link_notify(*, site_id: int, email: str, purpose: str) -> Notification:
+    """Write the outbox row of a reader's export or erase link and queue its delivery after the commit."""
+    event = next(event for event, of in READER_EVENTS.items() if of == purpose)
+    row = Notification.objects.create(
+        kind=Notification.Kind.EMAIL,
+        event=event,
+        site_id=site_id,
+        payload={"to": email.strip().lower()},
+        next_attempt_at=timezone.now() + timedelta(seconds=settings.MODERATO_SWEEP_AFTER_SECONDS),
+    )
+    notification_deliver_task.delay_on_commit(row.pk)  # type: ignore[attr-defined]  # as in decision_notify
+    return row
+
+
 def retry_delay(attempts: int) -> timedelta:
     """How long after its ``attempts``-th failed attempt a notification is due again."""
     return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), LAST_RETRY_SECONDS))
@@ -219,14 +236,19 @@ def notification_deliver(*, notification_id: int) -> str:
         if row.kind == Notification.Kind.WEBHOOK:
             metrics.WEBHOOK_FAILURES.inc()
         gave_up = row.attempts >= settings.MODERATO_NOTIFICATION_MAX_ATTEMPTS
+        given_up: dict[str, Any] = {"payload": {}} if gave_up and row.event in READER_EVENTS else {}
         Notification.objects.filter(pk=row.pk).update(
-            last_result=str(exc)[:300], state=Notification.State.FAILED if gave_up else Notification.State.PENDING
+            last_result=str(exc)[:300],
+            state=Notification.State.FAILED if gave_up else Notification.State.PENDING,
+            **given_up,
         )
         log = logger.error if gave_up else logger.warning
         log("notification %s (%s) attempt %s failed: %s", row.event_id, row.event, row.attempts, exc)
         return "failed" if gave_up else "retry"
+    # A reader's address is kept only until their link is sent.
+    forget: dict[str, Any] = {"payload": {}} if row.event in READER_EVENTS else {}
     Notification.objects.filter(pk=row.pk).update(
-        state=Notification.State.DELIVERED, delivered_at=timezone.now(), last_result=result[:300]
+        state=Notification.State.DELIVERED, delivered_at=timezone.now(), last_result=result[:300], **forget
     )
     if row.kind == Notification.Kind.WEBHOOK:
         metrics.WEBHOOKS_DELIVERED.inc()
@@ -234,6 +256,12 @@ def notification_deliver(*, notification_id: int) -> str:
 
 
 def _send(row: Notification) -> str:
+    if row.event in READER_EVENTS:
+        address = str(row.payload.get("to", ""))
+        if not address:
+            return "no address"
+        sent = emails.reader_link_email_send(site_id=row.site_id, email=address, purpose=READER_EVENTS[row.event])
+        return f"{sent} e-mail(s) sent"
     if row.kind == Notification.Kind.EMAIL:
         if row.event == HELD_DIGEST:
             return f"{emails.held_digest_send(site_id=row.site_id)} e-mail(s) sent"

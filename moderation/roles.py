@@ -14,6 +14,7 @@ MODERATOR_PERMISSIONS = [
     ("comments", "view_thread"),
     ("moderation", "view_moderationdecision"),
     ("moderation", "view_notification"),  # the delivery log
+    ("moderation", "view_erasure"),  # the readers' erasures: how many, never what
 ]
 
 

@@ -213,3 +213,21 @@ def test_an_author_edits_and_deletes_in_the_readers_language(page, live_server, 
     mine.get_by_role("button", name=sr["save"]).click()
     expect(mine.locator(".nt[data-kind=err]")).to_have_text(sr["changeClosed"])
     assert Comment.objects.get().body == CLEAN
+
+
+def test_the_readers_data_texts_are_in_the_readers_language(page, live_server, other_origin, site, language_files):
+    """The readers' data ("Your data", "Erase your comments", the address form, its answers) in Serbian Cyrillic."""
+    sr = texts("sr-Cyrl")
+    page.goto(article(live_server, other_origin, thread="/most", html_lang="sr"))
+    expect(page.get_by_role("button", name=sr["myData"])).to_be_visible()
+
+    page.get_by_role("button", name=sr["eraseMine"]).click()
+    page.get_by_label(sr["rightsEmail"]).fill("ana")
+    page.get_by_role("button", name=sr["sendLink"]).click()
+    expect(page.get_by_text(sr["emailInvalid"])).to_be_visible()
+    page.get_by_label(sr["rightsEmail"]).fill("ana@planet.example")
+    with page.expect_response(lambda response: "/readers/requests" in response.url) as answer:
+        page.get_by_role("button", name=sr["sendLink"]).click()
+    assert answer.value.status == 202
+    expect(page.get_by_text(sr["linkSent"])).to_be_visible()
+    assert language_files == ["sr-Cyrl.json"]

@@ -344,11 +344,13 @@ def test_an_admin_creates_a_site_with_its_moderation_policy_on_one_page(db, clie
         "policy-0-min_form_seconds": "3",
         "policy-0-webhook_secret": "s" * 64,
         "policy-0-report_threshold": "4",
+        "policy-0-erasure": "anonymise",
     }
     response = client.post("/admin/comments/site/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     site = Site.objects.get(public_key="gazette")
     assert (site.policy.hold_all, site.policy.hold_links_at, site.policy.report_threshold) == (True, 2, 4)
+    assert site.policy.erasure == "anonymise"
     assert site.policy.thresholds == {"TOXICITY": {"publish": 0.3, "reject": None}}
     page = client.get(f"/admin/comments/site/{site.pk}/change/").content.decode()
     assert "TOXICITY: hold at 0.3 (this site&#x27;s)" in page or "TOXICITY: hold at 0.3 (this site's)" in page

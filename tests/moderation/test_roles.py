@@ -12,6 +12,7 @@ def test_it_gives_the_moderators_group_exactly_the_queue_permissions(db):
         ("comments", "view_thread"),
         ("moderation", "view_moderationdecision"),
         ("moderation", "view_notification"),
+        ("moderation", "view_erasure"),
     }
     assert not any(codename.startswith(("change_", "delete_", "add_")) for _, codename in codenames)
 

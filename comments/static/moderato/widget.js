@@ -27,6 +27,10 @@
  * (with when it closes), which get "Edit" and "Delete". Clearing site data forgets both. When the reader
  * starts typing, a form token (a signed time) is fetched: a post sent seconds after it is
  * held as a bot's. User text is only ever set as textContent.
+ *
+ * "Your data" and "Erase your comments" under the form: with the commenter token, the comments posted
+ * from this browser are downloaded as JSON or erased at once (after a confirmation); without one, the
+ * reader gives the e-mail address they posted with and gets a signed link there.
  */
 (() => {
   "use strict";
@@ -80,6 +84,16 @@
     "changeHeld": "This comment is awaiting moderation and cannot be edited.",
     "changeClosed": "This comment can no longer be edited or deleted.",
     "changeFailed": "That did not work; please try again.",
+    "myData": "Your data",
+    "eraseMine": "Erase your comments",
+    "rightsEmail": "The e-mail address you posted with",
+    "sendLink": "Send me a link",
+    "linkSent": "If comments were posted here with this address, a link is on its way to it.",
+    "downloaded": "Your comments have been downloaded.",
+    "eraseConfirm": "Erase every comment posted here from this browser? This cannot be undone.",
+    "eraseYes": "Erase",
+    "erased": "Your comments have been erased.",
+    "rightsFailed": "That did not work. Please try again.",
     "loading": "Loading comments…",
     "loadFailed": "Comments could not be loaded.",
     "retry": "Try again",
@@ -169,6 +183,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 .st:empty{margin:0}
 .rf{margin:.4em 0 .6em;max-width:32em}
 .rf input{margin-bottom:.5em}
+.rt{margin:1em 0 0}
 .ck{display:flex;gap:.5em;align-items:baseline}.ck input{width:auto}.ck label{font-weight:400}
 .gone{color:var(--_mu);font-style:italic}
 `;
@@ -325,7 +340,14 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     const list = h("ol", { class: "list" });
     const more = h("button", { type: "button", class: "more", hidden: true, text: T.loadMore, onclick: () => load() });
     const home = h("div", {}, form);
-    root.append(h("section", { class: "m", lang, "aria-labelledby": "count" }, heading, status, list, more, home));
+    const rightsBox = h("div", { class: "rf" });
+    const rights = h(
+      "p",
+      { class: "acts rt" },
+      h("button", { type: "button", class: "l", text: T.myData, onclick: () => rightsOpen("export") }),
+      h("button", { type: "button", class: "l", text: T.eraseMine, onclick: () => rightsOpen("erase") })
+    );
+    root.append(h("section", { class: "m", lang, "aria-labelledby": "count" }, heading, status, list, more, home, rights, rightsBox));
 
     const say = (message, kind) => {
       notice.textContent = message || "";
@@ -389,12 +411,13 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       return li;
     }
 
-    async function load() {
+    // fresh: ask the server again rather than the browser's copy (after an erasure).
+    async function load(fresh) {
       more.disabled = true;
       status.textContent = "";
       try {
         const query = new URLSearchParams({ site: SITE, thread: THREAD, page: page + 1, page_size: PAGE_SIZE });
-        const response = await call(`${API}/api/v1/comments?${query}`);
+        const response = await call(`${API}/api/v1/comments?${query}`, fresh ? { cache: "no-cache" } : {});
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         const data = await response.json();
         page = data.page;
@@ -743,6 +766,75 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
         if (data.status === "held" || data.status === "rejected") return say(T.held);
       }
       say(T.slow);
+    }
+
+    // Readers' data: a copy of their comments, or their erasure. With the commenter token this browser
+    // keeps, at once; without one, a signed link mailed to the address they posted with.
+    const rightsCall = (path, body) =>
+      call(`${API}/api/v1/readers/${path}`, { method: "POST", body: JSON.stringify({ site: SITE, ...body }) }).then((response) => {
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return response.json();
+      });
+    function rightsOpen(purpose) {
+      const note = h("p", { class: "nt", role: "status", "aria-live": "polite" });
+      const tell = (message, kind) => {
+        note.textContent = message;
+        if (kind) note.setAttribute("data-kind", kind);
+        else note.removeAttribute("data-kind");
+      };
+      const token = commenterToken();
+      rightsBox.replaceChildren(note);
+      if (!token) {
+        const address = h("input", { id: "rights-email", type: "email", autocomplete: "email", maxlength: 254 });
+        const send = h("button", { type: "submit", class: "btn sm", text: T.sendLink });
+        const ask = h("form", { novalidate: true }, h("label", { for: "rights-email", text: T.rightsEmail }), address, h("div", { class: "act" }, send));
+        ask.addEventListener("submit", (event) => {
+          event.preventDefault();
+          if (!address.value.trim() || !address.checkValidity()) return tell(T.emailInvalid, "err");
+          send.disabled = true;
+          rightsCall("requests", { email: address.value.trim(), request: purpose })
+            .then(() => (ask.remove(), tell(T.linkSent)))
+            .catch(() => tell(T.rightsFailed, "err"))
+            .finally(() => (send.disabled = false));
+        });
+        rightsBox.prepend(ask);
+        return address.focus();
+      }
+      if (purpose === "export") {
+        return rightsCall("export", { commenter_token: token })
+          .then((data) => {
+            const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+            const link = h("a", { href: url, download: `comments-${SITE}.json`, hidden: true });
+            rightsBox.append(link);
+            link.click();
+            link.remove();
+            setTimeout(() => URL.revokeObjectURL(url), 10000);
+            tell(T.downloaded);
+          })
+          .catch(() => tell(T.rightsFailed, "err"));
+      }
+      const yes = h("button", { type: "button", class: "btn sm", text: T.eraseYes });
+      const ask = h("div", {}, h("p", { text: T.eraseConfirm }), h("div", { class: "act" }, yes, h("button", { type: "button", class: "l", text: T.cancel, onclick: () => rightsBox.replaceChildren() })));
+      yes.addEventListener("click", () => {
+        yes.disabled = true;
+        rightsCall("erase", { commenter_token: token })
+          .then(() => {
+            ask.remove();
+            tell(T.erased);
+            try {
+              kept.removeItem(ownKey); // none of them is the reader's to edit or delete any more
+            } catch (e) {
+              // Storage blocked: nothing was kept.
+            }
+            nodes.clear();
+            list.replaceChildren();
+            page = 0;
+            load(true);
+          })
+          .catch(() => ((yes.disabled = false), tell(T.rightsFailed, "err")));
+      });
+      rightsBox.prepend(ask);
+      yes.focus();
     }
 
     setInterval(() => {
