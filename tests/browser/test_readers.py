@@ -86,3 +86,49 @@ def test_a_reader_without_a_token_gets_an_erase_link_by_email(page, live_server,
     page.get_by_role("button", name="Erase my comments").click()
     expect(page.get_by_text("Done: 1 comment erased.")).to_be_visible()
     assert not Comment.objects.filter(pk=mine.pk).exists()
+
+
+# The admin, in Chromium: a moderator selects a comment, exports its author's data, then erases them.
+
+
+def test_a_moderator_exports_then_erases_a_commenter_from_the_admin(page, live_server, demo_site, artifacts):
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    first = published(demo_site, "Dana's view on the bridge.", name="Dana")
+    second = published(demo_site, "Dana again, on the tolls.", name="Dana")
+    reply = published(demo_site, "Eve answers Dana.", name="Eve", parent=first)
+    Comment.objects.filter(pk__in=[first.pk, second.pk]).update(author_email="dana@example.org")
+    moderator = User.objects.create_superuser("mod", password="pw")
+    client = Client()
+    client.force_login(moderator)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+    page.goto(live_server.url + "/admin/comments/comment/?status__exact=published")
+    page.locator(f"input[name=_selected_action][value='{second.pk}']").check()
+    page.locator("select[name=action]").select_option("export_commenters")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Go").click()
+    [commenter] = json.loads(open(download.value.path(), encoding="utf-8").read())["commenters"]
+    assert commenter["commenter"] == "e-mail dana@example.org" and commenter["count"] == 2
+    assert sorted(row["comment"] for row in commenter["comments"]) == [
+        "Dana again, on the tolls.",
+        "Dana's view on the bridge.",
+    ]
+
+    page.goto(live_server.url + "/admin/comments/comment/?status__exact=published")
+    page.locator(f"input[name=_selected_action][value='{second.pk}']").check()
+    page.locator("select[name=action]").select_option("erase_commenters")
+    page.get_by_role("button", name="Go").click()
+    expect(page.get_by_text("Erase the commenters?").first).to_be_visible()
+    assert Comment.objects.filter(author_email="dana@example.org").count() == 2  # nothing before the button
+    page.get_by_role("button", name=re.compile("Yes, erase them")).click()
+    expect(page.get_by_text(re.compile(r"Erased 2 comment\(s\) of 1 commenter\(s\)"))).to_be_visible()
+
+    first.refresh_from_db()
+    assert first.body == "" and first.deleted_at is not None  # "[deleted]": Eve replied to it
+    assert not Comment.objects.filter(pk=second.pk, status=Comment.Status.PUBLISHED).exists()
+    assert Comment.objects.get(pk=reply.pk).body == "Eve answers Dana."
+    assert Erasure.objects.get().actor == moderator
