@@ -336,6 +336,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The Perspective and Akismet endpoints are plain Django views: their operations are written out.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "moderation.compat.openapi.compat_paths_add",
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = [
