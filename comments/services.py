@@ -72,7 +72,7 @@ def ip_hash(*, address: str) -> str:
     """Return a keyed hash of an IP address, so the raw address is never stored."""
     if not address:
         return ""
-    key = settings.MODERATO_IP_HASH_KEY.encode()
+    key = settings.MODERATO_ADDRESS_HASH_KEY.encode()
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()
 
 

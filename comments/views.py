@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -223,6 +223,13 @@ def submit_with_one_reconnect(fields: dict[str, Any]) -> services.Submission:
         return services.comment_submit(**fields)
 
 
+# Throttled calls: DRF's {"detail": ...} with the seconds to wait in Retry-After.
+TOO_MANY_REQUESTS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="Too many requests from this address: the Retry-After header says how many seconds to wait.",
+)
+
+
 class CommentCollection(APIView):
     # Anonymous posting: no session authentication, hence no CSRF check for readers.
     authentication_classes: list[type] = []
@@ -297,7 +304,12 @@ class CommentCollection(APIView):
                 description="Repeat a submission safely: the same key and body return the first answer.",
             )
         ],
-        responses={202: SubmitOutputSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={
+            202: SubmitOutputSerializer,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            429: TOO_MANY_REQUESTS,
+        },
     )
     def post(self, request: Request) -> Response:
         """Submit a reply; it is stored, then scored in the background. Follow it at status_url."""
@@ -445,6 +457,7 @@ class CommentDetail(APIView):
             403: OpenApiTypes.OBJECT,
             404: OpenApiTypes.OBJECT,
             409: OpenApiTypes.OBJECT,
+            429: TOO_MANY_REQUESTS,
         },
     )
     def patch(self, request: Request, pk: int) -> Response:
@@ -491,6 +504,8 @@ class CommentDetail(APIView):
 
     @extend_schema(
         operation_id="comment_status",
+        # Public: a moderator's admin session only adds the moderation block.
+        auth=[],
         responses={
             200: inline_serializer(
                 "CommentStatus",
@@ -585,6 +600,7 @@ class CommentReport(APIView):
         responses={
             202: inline_serializer("ReportReceived", {"status": serializers.CharField()}),
             400: OpenApiTypes.OBJECT,
+            429: TOO_MANY_REQUESTS,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -603,6 +619,7 @@ class CommentReport(APIView):
 class ThreadCommentList(APIView):
     @extend_schema(
         operation_id="thread_comment_list",
+        auth=[],
         parameters=[
             OpenApiParameter("site", OpenApiTypes.STR, required=True),
             OpenApiParameter("page", OpenApiTypes.INT),
@@ -626,6 +643,7 @@ class CommentCounts(APIView):
 
     @extend_schema(
         operation_id="comment_counts",
+        auth=[],
         parameters=[
             OpenApiParameter("site", OpenApiTypes.STR, required=True),
             OpenApiParameter("thread", OpenApiTypes.STR, required=True, many=True, explode=True),

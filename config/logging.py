@@ -53,7 +53,7 @@ class Redaction:
 # ``"key": "value"`` pair inside a message. Extend this, or REDACTIONS, to add a rule.
 SECRET_KEY_NAMES = re.compile(
     r"pass(?:word|wd|phrase)?|secret|token|api[_ -]?key|apikey|authori[sz]ation|cookie|csrf|session[_-]?id"
-    r"|private[_-]?key|credentials?",
+    r"|private[_-]?key|hash[_-]?key|credentials?",
     re.IGNORECASE,
 )
 _KEY = r"[\w-]*(?:" + SECRET_KEY_NAMES.pattern + r")[\w-]*"

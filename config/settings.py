@@ -61,17 +61,32 @@ DATA_DIR = Path(env_str("MODERATO_DATA_DIR") or BASE_DIR / "var")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def embedded_secret_key() -> str:
-    """Create once, then reuse, a random key kept in the data directory (embedded mode only)."""
-    path = DATA_DIR / "secret-key"
+SECRET_KEY_FILE = DATA_DIR / "secret-key"
+ADDRESS_HASH_KEY_FILE = DATA_DIR / "address-hash-key"
+
+
+def data_dir_key(path: Path, value: str) -> str:
+    """Keep ``value`` in ``path`` (mode 0600) unless the file exists, then return the file's key.
+
+    Written to a temporary file and linked into place, so processes starting together agree on one key.
+    """
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        temporary.touch(mode=0o600)
+        temporary.write_text(value)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 
+# Fresh: this start creates the data directory's first key (backups: README, "Backup and restore").
+FRESH_DATA_DIR = not SECRET_KEY_FILE.exists()
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY") or embedded_secret_key()
+SECRET_KEY = env_str("SECRET_KEY") or data_dir_key(SECRET_KEY_FILE, secrets.token_urlsafe(50))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -282,8 +297,19 @@ if MODERATO_SUBMIT_RATE and not re.fullmatch(
     r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", MODERATO_SUBMIT_RATE
 ):
     raise ImproperlyConfigured(f"MODERATO_SUBMIT_RATE={MODERATO_SUBMIT_RATE!r} is not a rate such as 10/minute")
-# The key of the IP hash; changing it makes old hashes unmatchable.
-MODERATO_IP_HASH_KEY = env_str("MODERATO_IP_HASH_KEY") or SECRET_KEY
+# The key of the client-address hash; changing it makes old hashes unmatchable (blocks by address, report
+# counting). Its own key since 2026-12: from the environment (MODERATO_IP_HASH_KEY is the old name), else
+# var/address-hash-key, written at the first start. An install that hashed with SECRET_KEY keeps doing so
+# (the file takes SECRET_KEY's value, and keeps it when SECRET_KEY is rotated); a fresh data directory with
+# no SECRET_KEY in the environment gets a random key.
+MODERATO_ADDRESS_HASH_KEY = (
+    env_str("MODERATO_ADDRESS_HASH_KEY")
+    or env_str("MODERATO_IP_HASH_KEY")
+    or data_dir_key(
+        ADDRESS_HASH_KEY_FILE,
+        secrets.token_urlsafe(50) if FRESH_DATA_DIR and not env_str("SECRET_KEY") else SECRET_KEY,
+    )
+)
 
 # E-mail to moderators: SMTP when EMAIL_HOST is set, else logged by the worker, links redacted (embedded default).
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -334,6 +360,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": MODERATO_TRUSTED_PROXIES,
 }
+# manage.py backup writes datetimes to the microsecond (Django's JSON cuts them to milliseconds).
+SERIALIZATION_MODULES = {"backup-json": "moderation.backup_json"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Moderato API",
     "DESCRIPTION": "Post replies, follow a pending reply, and read published threads.",
@@ -342,6 +370,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The Perspective and Akismet endpoints are plain Django views: their operations are written out.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "moderation.compat.openapi.compat_paths_add",
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = [

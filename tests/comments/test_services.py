@@ -23,7 +23,7 @@ def test_it_finds_the_client_address_behind_trusted_proxies_only(remote, forward
 def test_it_hashes_addresses_with_the_configured_key(settings):
     first = services.ip_hash(address="203.0.113.9")
     assert first == services.ip_hash(address="203.0.113.9") and len(first) == 64
-    settings.MODERATO_IP_HASH_KEY = "another key"
+    settings.MODERATO_ADDRESS_HASH_KEY = "another key"
     assert services.ip_hash(address="203.0.113.9") != first
     assert services.ip_hash(address="") == ""
 

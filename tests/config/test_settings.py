@@ -90,3 +90,34 @@ def test_the_public_url_of_e_mail_links_follows_port_unless_set(tmp_path, extra,
         [sys.executable, "-c", code], env=env | extra, check=True, capture_output=True, text=True, cwd=ROOT
     )
     assert result.stdout.strip() == expected
+
+
+def address_hash_key(data_dir: Path, **extra: str) -> str:
+    env = {"MODERATO_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = "from django.conf import settings; print(settings.MODERATO_ADDRESS_HASH_KEY)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env | extra, check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    return result.stdout.strip()
+
+
+def test_an_existing_install_keeps_hashing_addresses_with_its_secret_key_after_a_rotation(tmp_path):
+    (tmp_path / "secret-key").write_text("the key of an install from before the upgrade")
+    assert address_hash_key(tmp_path) == "the key of an install from before the upgrade"
+    assert (tmp_path / "address-hash-key").read_text() == "the key of an install from before the upgrade"
+    (tmp_path / "secret-key").write_text("a rotated secret key")
+    assert address_hash_key(tmp_path) == "the key of an install from before the upgrade"
+
+
+def test_a_production_install_keeps_its_secret_key_as_address_hash_key(tmp_path):
+    assert address_hash_key(tmp_path, SECRET_KEY="production secret") == "production secret"
+    assert address_hash_key(tmp_path, SECRET_KEY="rotated production secret") == "production secret"
+
+
+def test_a_fresh_data_directory_gets_an_address_hash_key_of_its_own_once(tmp_path):
+    key = address_hash_key(tmp_path)
+    assert key != (tmp_path / "secret-key").read_text().strip()
+    assert len(key) > 40
+    assert address_hash_key(tmp_path) == key
+    assert address_hash_key(tmp_path, MODERATO_ADDRESS_HASH_KEY="set") == "set"
+    assert address_hash_key(tmp_path, MODERATO_IP_HASH_KEY="the old name") == "the old name"
