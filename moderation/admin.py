@@ -26,12 +26,26 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, CommentEdit, Report, Site, Thread
-from moderation import commenters, explaining, highlights, learning, notifications, policy, services, shadow, sites
+from ml.language import LANGUAGES as DETECTED_LANGUAGES
+from moderation import (
+    commenters,
+    explaining,
+    highlights,
+    languages,
+    learning,
+    notifications,
+    policy,
+    services,
+    shadow,
+    sites,
+)
 from moderation.models import (
+    UNDETERMINED_LANGUAGE,
     CommenterFlag,
     ModelVersion,
     ModerationAction,
     ModerationDecision,
+    ModeratorLanguages,
     Notification,
     SitePolicy,
 )
@@ -84,9 +98,15 @@ class SiteScopedAdmin(admin.ModelAdmin[_Row]):
     rows that belong to a site uses it, with ``site_field`` the path to the site's id."""
 
     site_field = "site_id"
+    # The path from the rows to their comment ("" for comments) when a moderator limited to languages
+    # sees only the rows of comments in those (``languages.language_scoped``); None: not about one comment.
+    comment_field: str | None = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[_Row]:
-        return sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
+        rows = sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
+        if self.comment_field is not None:
+            rows = languages.language_scoped(rows, user=request.user, comment_field=self.comment_field)
+        return rows
 
 
 class ReadOnlySiteScopedAdmin(SiteScopedAdmin[_Row]):
@@ -159,6 +179,7 @@ def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: Que
     held = sites.site_scoped(
         queryset.filter(status=Comment.Status.HELD), user=request.user, site_field="thread__site_id"
     )
+    held = languages.language_scoped(held, user=request.user)
     result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)))
     changed = Counter(status for status in result.decided.values())
     summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
@@ -178,6 +199,42 @@ class ReasonFilter(admin.SimpleListFilter):
             # Both SQLite and PostgreSQL render the JSON as '"code": "<code>"' in text.
             return queryset.filter(reasons__icontains=f'"code": "{self.value()}"')
         return queryset
+
+
+# The scripts ml.language names (ISO 15924; Zyyy: letters of another script).
+DETECTED_SCRIPTS = ["Arab", "Cyrl", "Grek", "Hang", "Hani", "Hebr", "Latn", "Zyyy"]
+
+
+class LanguageFilter(admin.SimpleListFilter):
+    """The comment's detected language: the moderator's own languages when they are limited to some,
+    else the languages the models detect (a fixed list: no scan of the comments for their values)."""
+
+    title = "language"
+    parameter_name = "language"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
+        entries = languages.moderator_languages(user=request.user)
+        codes = sorted({code for code, _ in entries}) if entries is not None else [*DETECTED_LANGUAGES, ""]
+        return [(code or UNDETERMINED_LANGUAGE, code or "not detected") for code in codes]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(language="" if value == UNDETERMINED_LANGUAGE else value)
+
+
+class ScriptFilter(admin.SimpleListFilter):
+    """The script the comment is written in (ISO 15924), from the scripts the language detector names."""
+
+    title = "script"
+    parameter_name = "script"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
+        return [(script, script) for script in DETECTED_SCRIPTS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        return queryset.filter(script=self.value()) if self.value() else queryset
 
 
 class ShadowFilter(admin.SimpleListFilter):
@@ -241,6 +298,7 @@ class ModelVersionFilter(admin.SimpleListFilter):
 @admin.register(Comment)
 class CommentAdmin(SiteScopedAdmin[Comment]):
     site_field = "thread__site_id"
+    comment_field = ""
 
     list_display = [
         "id", "status_waited", "author", "short_body", "score_bars", "reason_list", "decide",
@@ -254,8 +312,8 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         ShadowFilter,
         ScoreBandFilter,
         ModelVersionFilter,
-        "language",
-        "script",
+        LanguageFilter,
+        ScriptFilter,
         "created_at",
     ]
     search_fields = ["body", "author_name", "author_email", "thread__key"]
@@ -597,6 +655,7 @@ class ModerationDecisionAdmin(ReadOnlySiteScopedAdmin[ModerationDecision]):
     """The audit trail: readable by moderators (of their sites), editable by nobody."""
 
     site_field = "comment__thread__site_id"
+    comment_field = "comment"
 
     list_display = ["created_at", "actor", "action", "comment", "from_status", "to_status", "labels", "note"]
     list_filter = ["action", "to_status", "created_at"]
@@ -826,6 +885,7 @@ class CommentEditAdmin(ReadOnlySiteScopedAdmin[CommentEdit]):
     until a moderator approves or rejects it."""
 
     site_field = "comment__thread__site_id"
+    comment_field = "comment"
     list_display = ["id", "comment_link", "state", "published_text", "new_text", "reason_summary", "created_at"]
     list_filter = ["state", site_filter("comment__thread__site_id"), "created_at"]
     search_fields = ["body", "comment__body", "comment__author_name"]
@@ -981,3 +1041,13 @@ class WhatIfForm(forms.Form):
 
 
 from moderation.compat import admin as compat_admin  # noqa: E402, F401  (registers its admin classes)
+
+
+@admin.register(ModeratorLanguages)
+class ModeratorLanguagesAdmin(admin.ModelAdmin[ModeratorLanguages]):
+    """Moderators limited to languages (issue 15 item 9): a grant to a person, like the sites they
+    moderate, set by whoever may change users; a moderator without a row sees every language."""
+
+    list_display = ["user", "languages"]
+    search_fields = ["user__username", "languages"]
+    autocomplete_fields = ["user"]
