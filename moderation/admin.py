@@ -27,8 +27,10 @@ from django.utils.timesince import timesince
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, CommentEdit, Report, Site, Thread
 from ml.language import LANGUAGES as DETECTED_LANGUAGES
+from moderation import charts as charts_svg
 from moderation import (
     commenters,
+    dashboard,
     explaining,
     highlights,
     languages,
@@ -1051,3 +1053,66 @@ class ModeratorLanguagesAdmin(admin.ModelAdmin[ModeratorLanguages]):
     list_display = ["user", "languages"]
     search_fields = ["user__username", "languages"]
     autocomplete_fields = ["user"]
+
+
+# The dashboard (issue 15 item 5): its own admin page, /admin/dashboard/, linked from the admin index.
+DASHBOARD_COLOURS = {"published": "#2e7d32", "held": "#e6a100", "rejected": "#ba2121"}
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Comments waiting per site, decisions per day, agreement with the models, score histograms and the
+    active models with their gates, over the sites and languages this moderator sees."""
+    if not request.user.has_perm("comments.can_moderate"):
+        raise PermissionDenied
+    attributes = sorted(policy.thresholds_effective(produced=sites.model_default_thresholds()[0], site={}, models={}))
+    figures = dashboard.dashboard_read(user=request.user, attributes=attributes)
+    labels = [day.strftime("%d %b") for day in figures.days]
+    edges = [i / dashboard.BINS for i in range(dashboard.BINS)]
+    charts = {
+        "by_model": charts_svg.stacked_bars(
+            "Comments per day by the model's decision",
+            labels,
+            [(status, DASHBOARD_COLOURS[status], counts) for status, counts in figures.by_model.items()],
+        ),
+        "by_person": charts_svg.stacked_bars(
+            "Moderators' decisions per day",
+            labels,
+            [
+                ("published by a person", DASHBOARD_COLOURS["published"], figures.by_person["published"]),
+                ("rejected by a person", DASHBOARD_COLOURS["rejected"], figures.by_person["rejected"]),
+            ],
+        ),
+        "agreement": charts_svg.horizontal_bars(
+            "How often a person overturns the model, per attribute",
+            [(row.attribute, row.overturned, row.upheld) for row in figures.agreement if row.overturned + row.upheld],
+        ),
+        "histograms": [
+            (
+                attribute,
+                charts_svg.histogram_pair(
+                    f"{attribute} scores of published and held comments",
+                    edges,
+                    [
+                        ("published", DASHBOARD_COLOURS["published"], by_status["published"]),
+                        ("held", DASHBOARD_COLOURS["held"], by_status["held"]),
+                    ],
+                ),
+            )
+            for attribute, by_status in figures.histograms.items()
+        ],
+    }
+    active = list(ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("name"))
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "figures": figures,
+        # Every text in the charts is escaped by moderation/charts.py.
+        "charts": {key: mark_safe(value) for key, value in charts.items() if isinstance(value, str)},  # noqa: S308
+        "histograms": [(attribute, mark_safe(svg)) for attribute, svg in charts["histograms"]],  # noqa: S308
+        "active_models": [
+            (row, [(c["gate"], c["active"], c["candidate"], c["passed"]) for c in row.gates.get("checks", [])])
+            for row in active
+        ],
+        "shipped_models": shipped_in_use(),
+    }
+    return TemplateResponse(request, "moderation/admin/dashboard.html", context)
