@@ -1065,7 +1065,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("comments.can_moderate"):
         raise PermissionDenied
     attributes = sorted(policy.thresholds_effective(produced=sites.model_default_thresholds()[0], site={}, models={}))
-    figures = dashboard.dashboard_read(user=request.user, attributes=attributes)
+    figures = dashboard.dashboard_cached(user=request.user, attributes=attributes)
     labels = [day.strftime("%d %b") for day in figures.days]
     edges = [i / dashboard.BINS for i in range(dashboard.BINS)]
     charts = {

@@ -137,3 +137,14 @@ def test_its_queries_do_not_grow_with_the_comments(client, alice, thread, settin
     fill(60, 1)
     assert queries(client) == few
     assert few <= 13  # session, user, 2 of permissions, languages, held count; 5 of figures; 2 of model lists
+
+
+def test_a_reload_within_the_minute_reads_the_figures_kept_not_the_comments(client, alice, thread, settings):
+    settings.MODERATO_MODEL_REFRESH_SECONDS = 3600
+    client.force_login(alice)
+    make(thread)
+    cold = queries(client)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(URL).status_code == 200
+    assert len(captured) <= cold - 5  # the five figure queries are not run again
+    assert not any("comments_comment" in query["sql"] for query in captured.captured_queries)
