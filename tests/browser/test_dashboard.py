@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def cached_counts_forgotten():
-    """The pages cache the held count and the figures (Redis outlives the test's rows): the desk's tests
-    that follow would read this test's "6 held"."""
+    """The pages cache the held count and the figures (the cache outlives the test's rows): this test
+    would read figures an earlier page kept, and the desk's tests that follow this test's "6 held"."""
+    cache_clear()
     yield
     cache_clear()
 
