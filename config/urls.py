@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.login import ThrottledAdminLoginForm
+from moderation.admin import dashboard_view
 from moderation.health import healthz
 from moderation.metrics import metrics_view
 from moderation.urls import reader_api_urlpatterns
@@ -14,6 +15,7 @@ admin.site.site_header = admin.site.site_title = "Moderato"
 admin.site.index_title = "Moderation"
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="moderato-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("comments.urls")),
     path("api/v1/", include(reader_api_urlpatterns)),

@@ -26,10 +26,14 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, CommentEdit, Report, Site, Thread
+from ml.language import LANGUAGES as DETECTED_LANGUAGES
+from moderation import charts as charts_svg
 from moderation import (
     commenters,
+    dashboard,
     explaining,
     highlights,
+    languages,
     learning,
     notifications,
     policy,
@@ -39,11 +43,13 @@ from moderation import (
     sites,
 )
 from moderation.models import (
+    UNDETERMINED_LANGUAGE,
     CommenterFlag,
     Erasure,
     ModelVersion,
     ModerationAction,
     ModerationDecision,
+    ModeratorLanguages,
     Notification,
     SitePolicy,
 )
@@ -96,9 +102,15 @@ class SiteScopedAdmin(admin.ModelAdmin[_Row]):
     rows that belong to a site uses it, with ``site_field`` the path to the site's id."""
 
     site_field = "site_id"
+    # The path from the rows to their comment ("" for comments) when a moderator limited to languages
+    # sees only the rows of comments in those (``languages.language_scoped``); None: not about one comment.
+    comment_field: str | None = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[_Row]:
-        return sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
+        rows = sites.site_scoped(super().get_queryset(request), user=request.user, site_field=self.site_field)
+        if self.comment_field is not None:
+            rows = languages.language_scoped(rows, user=request.user, comment_field=self.comment_field)
+        return rows
 
 
 class ReadOnlySiteScopedAdmin(SiteScopedAdmin[_Row]):
@@ -171,6 +183,7 @@ def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: Que
     held = sites.site_scoped(
         queryset.filter(status=Comment.Status.HELD), user=request.user, site_field="thread__site_id"
     )
+    held = languages.language_scoped(held, user=request.user)
     result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)))
     changed = Counter(status for status in result.decided.values())
     summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
@@ -254,6 +267,42 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The scripts ml.language names (ISO 15924; Zyyy: letters of another script).
+DETECTED_SCRIPTS = ["Arab", "Cyrl", "Grek", "Hang", "Hani", "Hebr", "Latn", "Zyyy"]
+
+
+class LanguageFilter(admin.SimpleListFilter):
+    """The comment's detected language: the moderator's own languages when they are limited to some,
+    else the languages the models detect (a fixed list: no scan of the comments for their values)."""
+
+    title = "language"
+    parameter_name = "language"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
+        entries = languages.moderator_languages(user=request.user)
+        codes = sorted({code for code, _ in entries}) if entries is not None else [*DETECTED_LANGUAGES, ""]
+        return [(code or UNDETERMINED_LANGUAGE, code or "not detected") for code in codes]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(language="" if value == UNDETERMINED_LANGUAGE else value)
+
+
+class ScriptFilter(admin.SimpleListFilter):
+    """The script the comment is written in (ISO 15924), from the scripts the language detector names."""
+
+    title = "script"
+    parameter_name = "script"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Comment]) -> list[tuple[str, str]]:
+        return [(script, script) for script in DETECTED_SCRIPTS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Comment]) -> QuerySet[Comment]:
+        return queryset.filter(script=self.value()) if self.value() else queryset
+
+
 class ShadowFilter(admin.SimpleListFilter):
     """Shadow mode: the published comments Moderato would have held or rejected, for a moderator to look at."""
 
@@ -315,6 +364,7 @@ class ModelVersionFilter(admin.SimpleListFilter):
 @admin.register(Comment)
 class CommentAdmin(SiteScopedAdmin[Comment]):
     site_field = "thread__site_id"
+    comment_field = ""
 
     list_display = [
         "id", "status_waited", "author", "short_body", "score_bars", "reason_list", "decide",
@@ -328,8 +378,8 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         ShadowFilter,
         ScoreBandFilter,
         ModelVersionFilter,
-        "language",
-        "script",
+        LanguageFilter,
+        ScriptFilter,
         "created_at",
     ]
     search_fields = ["body", "author_name", "author_email", "thread__key"]
@@ -673,6 +723,7 @@ class ModerationDecisionAdmin(ReadOnlySiteScopedAdmin[ModerationDecision]):
     """The audit trail: readable by moderators (of their sites), editable by nobody."""
 
     site_field = "comment__thread__site_id"
+    comment_field = "comment"
 
     list_display = ["created_at", "actor", "action", "comment", "from_status", "to_status", "labels", "note"]
     list_filter = ["action", "to_status", "created_at"]
@@ -911,6 +962,7 @@ class CommentEditAdmin(ReadOnlySiteScopedAdmin[CommentEdit]):
     until a moderator approves or rejects it."""
 
     site_field = "comment__thread__site_id"
+    comment_field = "comment"
     list_display = ["id", "comment_link", "state", "published_text", "new_text", "reason_summary", "created_at"]
     list_filter = ["state", site_filter("comment__thread__site_id"), "created_at"]
     search_fields = ["body", "comment__body", "comment__author_name"]
@@ -1066,3 +1118,76 @@ class WhatIfForm(forms.Form):
 
 
 from moderation.compat import admin as compat_admin  # noqa: E402, F401  (registers its admin classes)
+
+
+@admin.register(ModeratorLanguages)
+class ModeratorLanguagesAdmin(admin.ModelAdmin[ModeratorLanguages]):
+    """Moderators limited to languages (issue 15 item 9): a grant to a person, like the sites they
+    moderate, set by whoever may change users; a moderator without a row sees every language."""
+
+    list_display = ["user", "languages"]
+    search_fields = ["user__username", "languages"]
+    autocomplete_fields = ["user"]
+
+
+# The dashboard (issue 15 item 5): its own admin page, /admin/dashboard/, linked from the admin index.
+DASHBOARD_COLOURS = {"published": "#2e7d32", "held": "#e6a100", "rejected": "#ba2121"}
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Comments waiting per site, decisions per day, agreement with the models, score histograms and the
+    active models with their gates, over the sites and languages this moderator sees."""
+    if not request.user.has_perm("comments.can_moderate"):
+        raise PermissionDenied
+    attributes = sorted(policy.thresholds_effective(produced=sites.model_default_thresholds()[0], site={}, models={}))
+    figures = dashboard.dashboard_cached(user=request.user, attributes=attributes)
+    labels = [day.strftime("%d %b") for day in figures.days]
+    edges = [i / dashboard.BINS for i in range(dashboard.BINS)]
+    charts = {
+        "by_model": charts_svg.stacked_bars(
+            "Comments per day by the model's decision",
+            labels,
+            [(status, DASHBOARD_COLOURS[status], counts) for status, counts in figures.by_model.items()],
+        ),
+        "by_person": charts_svg.stacked_bars(
+            "Moderators' decisions per day",
+            labels,
+            [
+                ("published by a person", DASHBOARD_COLOURS["published"], figures.by_person["published"]),
+                ("rejected by a person", DASHBOARD_COLOURS["rejected"], figures.by_person["rejected"]),
+            ],
+        ),
+        "agreement": charts_svg.horizontal_bars(
+            "How often a person overturns the model, per attribute",
+            [(row.attribute, row.overturned, row.upheld) for row in figures.agreement if row.overturned + row.upheld],
+        ),
+        "histograms": [
+            (
+                attribute,
+                charts_svg.histogram_pair(
+                    f"{attribute} scores of published and held comments",
+                    edges,
+                    [
+                        ("published", DASHBOARD_COLOURS["published"], by_status["published"]),
+                        ("held", DASHBOARD_COLOURS["held"], by_status["held"]),
+                    ],
+                ),
+            )
+            for attribute, by_status in figures.histograms.items()
+        ],
+    }
+    active = list(ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("name"))
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "figures": figures,
+        # Every text in the charts is escaped by moderation/charts.py.
+        "charts": {key: mark_safe(value) for key, value in charts.items() if isinstance(value, str)},  # noqa: S308
+        "histograms": [(attribute, mark_safe(svg)) for attribute, svg in charts["histograms"]],  # noqa: S308
+        "active_models": [
+            (row, [(c["gate"], c["active"], c["candidate"], c["passed"]) for c in row.gates.get("checks", [])])
+            for row in active
+        ],
+        "shipped_models": shipped_in_use(),
+    }
+    return TemplateResponse(request, "moderation/admin/dashboard.html", context)

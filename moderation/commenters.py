@@ -11,7 +11,7 @@ from django.db.models import Count, Min, Q
 
 from comments.models import Comment
 from moderation.models import CommenterFlag
-from moderation.sites import moderator_check
+from moderation.sites import comment_moderator_check
 
 
 def commenter_identities(*, comment: Comment) -> list[str]:
@@ -78,7 +78,7 @@ def commenter_flag(*, comment_id: int, actor: Any, kind: CommenterFlag.Kind, by:
     (blocks only) or "ip" (the address hash alone, whatever the name).
     """
     comment = Comment.objects.select_related("thread").get(pk=comment_id)
-    moderator_check(actor=actor, site_id=comment.thread.site_id)
+    comment_moderator_check(actor=actor, comment=comment)
     email = comment.author_email.strip().lower()
     name = comment.author_name.strip().lower()
     candidates: list[str]

@@ -22,6 +22,7 @@ from django.core.mail import EmailMessage, send_mail
 from django.urls import reverse
 
 from comments.models import Comment, Site
+from moderation import languages
 from moderation.models import ModerationAction
 from moderation.roles import ALL_SITES_PERMISSION, MODERATORS_GROUP
 
@@ -69,6 +70,8 @@ def held_comment_email_send(*, comment_id: int) -> int:
     reasons = "\n".join(f"- {reason.get('detail', reason.get('code'))}" for reason in comment.reasons) or "-"
     sent = 0
     for user in site_moderators_with_email(comment=comment):
+        if not languages.language_allowed(user=user, language=comment.language, script=comment.script):
+            continue  # a moderator limited to other languages could not decide it
         links = "\n".join(
             f"{action.label}: {settings.MODERATO_PUBLIC_URL}"
             + reverse(
@@ -231,9 +234,30 @@ def held_digest_send(*, site_id: int) -> int:
     DIGEST_COMMENTS of them), with a link to each in the admin; none when nothing is held."""
     site = Site.objects.get(pk=site_id)
     held = Comment.objects.filter(thread__site_id=site_id, status=Comment.Status.HELD).select_related("thread")
+    bodies: dict[object, str] = {}  # one text per set of languages (None: every language)
+    sent = 0
+    for user in site_moderators_with_email(site_id=site_id):
+        reads = languages.moderator_languages(user=user)
+        key = None if reads is None else tuple(sorted(reads))
+        if key not in bodies:
+            bodies[key] = _digest_body(site=site, held=languages.language_scoped(held, user=user))
+        if not bodies[key]:
+            continue
+        total = bodies[key].partition(" ")[0]
+        sent += send_mail(
+            subject=_one_line(f"[{site.name}] {total} held comment(s): daily digest"),
+            message=bodies[key],
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    return sent
+
+
+def _digest_body(*, site: Site, held: Any) -> str:
+    """The digest's text for these held comments, "" when there are none."""
     total = held.count()
     if not total:
-        return 0
+        return ""
     lines = []
     for comment in held.order_by("created_at", "pk")[:DIGEST_COMMENTS]:
         reasons = "; ".join(str(r.get("detail", r.get("code"))) for r in comment.reasons) or "-"
@@ -250,12 +274,4 @@ def held_digest_send(*, site_id: int) -> int:
         + "\n\n".join(lines)
         + f"{more}\n\nThe queue: {queue}\n"
     )
-    sent = 0
-    for user in site_moderators_with_email(site_id=site_id):
-        sent += send_mail(
-            subject=_one_line(f"[{site.name}] {total} held comment(s): daily digest"),
-            message=body,
-            from_email=None,
-            recipient_list=[user.email],
-        )
-    return sent
+    return body

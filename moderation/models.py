@@ -1,3 +1,4 @@
+import re
 import secrets
 
 from django.conf import settings
@@ -122,6 +123,59 @@ class SitePolicy(models.Model):
             raise ValidationError(
                 {"shadow_mode": "Shadow mode publishes what pre-moderation would hold: turn one of them off."}
             )
+
+
+# An entry of a moderator's languages: an ISO 639-1 code, optionally with an ISO 15924 script
+# ("sr-Latn": Serbian in Latin letters only), or "und" for comments whose language was not detected.
+UNDETERMINED_LANGUAGE = "und"
+_LANGUAGE_ENTRY = re.compile(r"^(?:und|[a-z]{2,3}(?:-[A-Z][a-z]{3})?)$")
+
+
+def language_entries(raw: str) -> list[tuple[str, str]]:
+    """The (language, script) pairs of a moderator's languages, "" for any script and "" for "und"
+    (comments without a detected language); ValueError names the first entry that is not one."""
+    entries: list[tuple[str, str]] = []
+    for word in raw.replace(",", " ").split():
+        if not _LANGUAGE_ENTRY.match(word):
+            raise ValueError(
+                f"{word!r} is not a language: write ISO 639-1 codes such as 'bg' or 'sr-Latn' (a language in "
+                "one script), or 'und' for comments whose language was not detected."
+            )
+        language, _, script = word.partition("-")
+        entries.append(("" if language == UNDETERMINED_LANGUAGE else language, script))
+    return entries
+
+
+def validate_languages(value: str) -> None:
+    try:
+        entries = language_entries(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    if not entries:
+        raise ValidationError("Name at least one language (delete the row to let this moderator see every language).")
+
+
+class ModeratorLanguages(models.Model):
+    """The languages a moderator can judge: they see and decide only comments in these (a person
+    with no row sees every language of their sites). Sites and languages both limit: a comment is
+    theirs when it is on one of their sites and in one of their languages."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="moderator_languages"
+    )
+    languages = models.CharField(
+        max_length=200,
+        validators=[validate_languages],
+        help_text="ISO 639-1 codes separated by spaces or commas, e.g. 'bg mk sr-Cyrl' ('sr-Cyrl': Serbian in "
+        "Cyrillic only); 'und' adds the comments whose language was not detected (too short, no letters).",
+    )
+
+    class Meta:
+        verbose_name = "moderator's languages"
+        verbose_name_plural = "moderators' languages"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.languages}"
 
 
 class ShadowDecision(models.Model):

@@ -53,7 +53,9 @@ def comment_deleted(sender: type[Comment], comment_id: int, **kwargs: Any) -> No
 @receiver(comment_status_requested, dispatch_uid="moderation-comment-status")
 def comment_status(sender: type[Comment], comment: Comment, user: Any, **kwargs: Any) -> dict[str, Any] | None:
     """A moderator of the comment's site sees its real status, scores and reasons."""
-    if not sites.moderator_sees(user=user, site_id=comment.thread.site_id):
+    if not sites.moderator_sees(
+        user=user, site_id=comment.thread.site_id, language=comment.language, script=comment.script
+    ):
         return None
     return {
         "moderation": {

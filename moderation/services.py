@@ -39,7 +39,7 @@ from moderation.models import (
 )
 from moderation.notifications import comment_change_notify, decision_notify
 from moderation.scoring import get_scorer
-from moderation.sites import moderator_check, site_policy, site_thresholds
+from moderation.sites import comment_moderator_check, site_policy, site_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -696,7 +696,7 @@ def comment_moderate(
     to_status, labels = ACTION_EFFECTS[action]
     with transaction.atomic():
         comment = Comment.objects.select_for_update().select_related("thread").get(pk=comment_id)
-        moderator_check(actor=actor, site_id=comment.thread.site_id)
+        comment_moderator_check(actor=actor, comment=comment)
         if expected_status and comment.status != expected_status:
             raise ValidationError(f"Comment #{comment_id} is {comment.status} now, no longer {expected_status}.")
         from_status = comment.status
@@ -836,7 +836,7 @@ def comment_edit_moderate(*, edit_id: int, actor: Any, approve: bool, note: str 
     with transaction.atomic():
         edit = CommentEdit.objects.select_for_update().select_related("comment__thread").get(pk=edit_id)
         comment = edit.comment
-        moderator_check(actor=actor, site_id=comment.thread.site_id)
+        comment_moderator_check(actor=actor, comment=comment)
         if edit.state != CommentEdit.State.HELD:
             raise ValidationError(f"Edit #{edit_id} is {edit.state} now, no longer held.")
         state = CommentEdit.State.PUBLISHED if approve else CommentEdit.State.REJECTED

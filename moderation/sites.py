@@ -15,6 +15,7 @@ from django.db.models import Model, QuerySet
 
 from comments.models import Site
 from moderation import policy
+from moderation.languages import language_allowed
 from moderation.models import SitePolicy
 from moderation.roles import ALL_SITES_PERMISSION
 from moderation.scoring import get_scorer
@@ -91,18 +92,29 @@ def site_scoped(queryset: QuerySet[_Row], *, user: Any, site_field: str) -> Quer
     return queryset if site_ids is None else queryset.filter(**{f"{site_field}__in": site_ids})
 
 
-def moderator_check(*, actor: Any, site_id: int) -> None:
-    """Refuse a decision by someone who is not a moderator of this site."""
+def moderator_check(*, actor: Any, site_id: int, language: str | None = None, script: str = "") -> None:
+    """Refuse a decision by someone who is not a moderator of this site, or (with the comment's
+    ``language`` and ``script``) who is limited to other languages than the comment's."""
     if not actor.has_perm("comments.can_moderate"):
         raise PermissionDenied("Only moderators can decide comments.")
     allowed = moderator_site_ids(user=actor)
     if allowed is not None and site_id not in allowed:
         raise PermissionDenied("This moderator does not moderate this site.")
+    if language is not None and not language_allowed(user=actor, language=language, script=script):
+        raise PermissionDenied("This moderator does not moderate comments in this language.")
 
 
-def moderator_sees(*, user: Any, site_id: int) -> bool:
-    """Whether this user sees the scores and reasons of the site's comments."""
+def comment_moderator_check(*, actor: Any, comment: Any) -> None:
+    """Refuse a decision about this comment by someone who does not moderate its site and language."""
+    moderator_check(actor=actor, site_id=comment.thread.site_id, language=comment.language, script=comment.script)
+
+
+def moderator_sees(*, user: Any, site_id: int, language: str | None = None, script: str = "") -> bool:
+    """Whether this user sees the scores and reasons of the site's comments (with ``language`` and
+    ``script``: of a comment in that language)."""
     if not user.has_perm("comments.can_moderate"):
         return False
     sites = moderator_site_ids(user=user)
-    return sites is None or site_id in sites
+    if sites is not None and site_id not in sites:
+        return False
+    return language is None or language_allowed(user=user, language=language, script=script)

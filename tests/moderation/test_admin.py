@@ -648,3 +648,72 @@ def test_training_labels_count_a_moderator_s_label_as_soon_as_it_is_made(client,
     page = client.get(url).content.decode()
     assert "<tr><td>TOXICITY</td><td>0</td><td>1</td><td>1</td></tr>" in page
     assert "<tr><td>SPAM</td><td>1</td><td>0</td><td>1</td></tr>" in page
+
+
+@pytest.fixture
+def boris(db):
+    """A moderator of every site who reads Bulgarian and Macedonian only."""
+    from moderation.models import ModeratorLanguages
+
+    user = User.objects.create_user("boris", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(user)
+    ModeratorLanguages.objects.create(user=user, languages="bg mk")
+    return user
+
+
+def test_a_moderator_limited_to_languages_sees_only_those_in_the_queue_and_its_held_count(client, boris, thread):
+    bulgarian = make(thread, "Задържан коментар", language="bg", script="Cyrl")
+    make(thread, "Koment i mbajtur", language="sq", script="Latn")
+    make(thread, "ok", language="", script="")
+    client.force_login(boris)
+    cache_clear()
+    response = client.get(QUEUE)
+    assert [c.pk for c in response.context["cl"].result_list] == [bulgarian.pk]
+    page = response.content.decode()
+    assert ">1 held</a>" in page
+    filters = {spec.title: [title for _, title in spec.lookup_choices] for spec in response.context["cl"].filter_specs
+               if hasattr(spec, "lookup_choices") and spec.title in {"language", "script"}}  # fmt: skip
+    assert filters["language"] == ["bg", "mk"]
+
+
+def test_a_moderator_limited_to_languages_cannot_open_or_decide_another_language(client, boris, thread):
+    albanian = make(thread, "Koment i mbajtur", language="sq", script="Latn")
+    client.force_login(boris)
+    assert client.get(f"{QUEUE}{albanian.pk}/change/", follow=True).redirect_chain[-1][0] == "/admin/"
+    answer = client.post(f"{QUEUE}{albanian.pk}/decide/", {"action": "approve"}, headers={"accept": "application/json"})
+    assert answer.status_code == 404
+    act(client, "reject", albanian)
+    assert Comment.objects.get(pk=albanian.pk).status == "held"
+    assert not ModerationDecision.objects.exists()
+
+
+def test_the_decisions_and_edits_lists_follow_the_moderators_languages(client, boris, thread, alice):
+    from moderation import services
+
+    for body, code in (("Задържан", "bg"), ("Mbajtur", "sq")):
+        comment = make(thread, body, language=code, script="Cyrl" if code == "bg" else "Latn")
+        services.comment_moderate(comment_id=comment.pk, actor=alice, action=ModerationAction.APPROVE)
+    client.force_login(boris)
+    decisions = client.get("/admin/moderation/moderationdecision/").context["cl"].result_list
+    assert [d.comment.body for d in decisions] == ["Задържан"]
+
+
+def test_the_comment_status_api_shows_a_limited_moderator_only_their_languages(client, boris, thread):
+    albanian = make(thread, "Koment i mbajtur", language="sq", script="Latn", scores={"TOXICITY": 0.9})
+    bulgarian = make(thread, "Задържан", language="bg", script="Cyrl", scores={"TOXICITY": 0.9})
+    client.force_login(boris)
+    assert "moderation" not in client.get(f"/api/v1/comments/{albanian.pk}").json()
+    assert client.get(f"/api/v1/comments/{bulgarian.pk}").json()["moderation"]["status"] == "held"
+
+
+def test_it_refuses_a_languages_row_that_names_no_language_with_a_field_message(client, alice):
+    from django.contrib.auth.models import User as Person
+
+    superuser = Person.objects.create_superuser("root", password="pw")
+    client.force_login(superuser)
+    response = client.post("/admin/moderation/moderatorlanguages/add/", {"user": alice.pk, "languages": "Albanian"})
+    assert response.status_code == 200
+    assert "is not a language" in response.content.decode()
+    response = client.post("/admin/moderation/moderatorlanguages/add/", {"user": alice.pk, "languages": "sq, sr-Latn"})
+    assert response.status_code == 302
