@@ -312,6 +312,14 @@ def test_the_parsers_read_what_the_readme_writes():
 
 
 @pytest.mark.integration
+def untracked_files() -> set[str]:
+    """Files in the checkout that git does not know or ignore (none outside a git checkout)."""
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True
+    )
+    return {line[3:] for line in listed.stdout.splitlines() if line.startswith("?? ")}
+
+
 def test_the_readmes_curl_and_make_manage_examples_answer_as_it_says(instance):
     live, log, port = instance
     readme = README.read_text()
@@ -331,6 +339,7 @@ def test_the_readmes_curl_and_make_manage_examples_answer_as_it_says(instance):
     wordpress = ROOT / "tests/fixtures/imports/wordpress.xml"
     shutil.copy(wordpress, live.data_dir / "planet.WordPress.2026-11-30.xml")  # the file the example imports
 
+    untracked_before = untracked_files()
     ran = 0
     for block in blocks:
         if block.language not in SHELL_LANGUAGES or block.marker:
@@ -343,3 +352,5 @@ def test_the_readmes_curl_and_make_manage_examples_answer_as_it_says(instance):
                 manage_example(live, example, where)
             ran += 1
     assert ran >= 12, ran
+    # An example writes only under the data directory (var/): a reader who runs it leaves the checkout clean.
+    assert untracked_files() == untracked_before
