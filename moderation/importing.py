@@ -163,13 +163,22 @@ def _refuse_dtd(path: Path, what: str) -> None:
             raise ImportFileError(f"not a {what}: {exc}") from None
 
 
-def _xml_events(path: Path, what: str) -> Iterator[tuple[str, ET.Element]]:
-    """("start" | "end", element) of an XML file, streamed; a file that is not well-formed XML, or has a
-    DTD, raises ImportFileError."""
+def _xml_closed(path: Path, what: str, root: str) -> Iterator[tuple[int, ET.Element]]:
+    """(depth, element) of each element of an XML file as it closes, streamed (the root is at depth 0);
+    a file that is not well-formed XML, has a DTD, or whose root element is not ``root`` raises
+    ImportFileError."""
     _open_binary(path)
     _refuse_dtd(path, what)
+    depth = 0
     try:
-        yield from ET.iterparse(path, events=("start", "end"))  # noqa: S314 (no DTD: _refuse_dtd)
+        for event, element in ET.iterparse(path, events=("start", "end")):  # noqa: S314 (no DTD: _refuse_dtd)
+            if event == "start":
+                depth += 1
+                if depth == 1 and _local(element.tag) != root:
+                    raise ImportFileError(f"not a {what}: the root element is <{_local(element.tag)}>, not <{root}>")
+                continue
+            depth -= 1
+            yield depth, element
     except ET.ParseError as exc:
         raise ImportFileError(f"not a {what}: {exc}") from None
 
@@ -253,14 +262,7 @@ def wordpress_records(path: Path) -> Iterator[Record]:
     """The comments of a WordPress export (WXR 1.0 to 1.2): one ``<item>`` per post, its
     ``<wp:comment>`` elements inside. Trashed comments, pingbacks and trackbacks are skipped."""
     what = "WordPress export (WXR)"
-    depth = 0
-    for event, element in _xml_events(path, what):
-        if event == "start":
-            depth += 1
-            if depth == 1 and _local(element.tag) != "rss":
-                raise ImportFileError(f"not a {what}: the root element is <{_local(element.tag)}>, not <rss>")
-            continue
-        depth -= 1
+    for depth, element in _xml_closed(path, what, "rss"):
         if _local(element.tag) != "item" or depth != 2:
             continue
         link = _child_text(element, "link")
@@ -315,14 +317,7 @@ def disqus_records(path: Path) -> Iterator[Record]:
     what = "Disqus export"
     threads: dict[str, tuple[str, str, bool]] = {}  # dsq:id -> (link, title, deleted)
     posts: list[tuple[str, Record]] = []  # (thread dsq:id, record without its thread)
-    depth = 0
-    for event, element in _xml_events(path, what):
-        if event == "start":
-            depth += 1
-            if depth == 1 and _local(element.tag) != "disqus":
-                raise ImportFileError(f"not a {what}: the root element is <{_local(element.tag)}>, not <disqus>")
-            continue
-        depth -= 1
+    for depth, element in _xml_closed(path, what, "disqus"):
         if depth != 1:
             continue
         name = _local(element.tag)
