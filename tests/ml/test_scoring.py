@@ -124,6 +124,13 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
 # scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
 # same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
 SHIPPED_SCORES = {
+    ("toxicity-2026.11.30.3", "spam-2026.11.30"): {
+        "A calm and useful article.": {"TOXICITY": 0.036374, "INSULT": 0.011723, "THREAT": 0.005215, "SPAM": 0.000384},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.90367, "INSULT": 0.95832, "SPAM": 1.2e-05},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.000748, "SPAM": 0.999856},
+        "Срам ве било, идиоти": {"TOXICITY": 0.808835, "INSULT": 0.608144, "SPAM": 0.001212},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.000704, "PROFANITY": 0.008485, "SPAM": 0.145122},
+    },
     ("toxicity-2026.11.30.2", "spam-2026.11.30"): {
         "A calm and useful article.": {"TOXICITY": 0.039603, "INSULT": 0.014812, "THREAT": 0.003943, "SPAM": 0.000384},
         "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.907886, "INSULT": 0.953953, "SPAM": 1.2e-05},
