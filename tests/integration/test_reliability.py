@@ -94,11 +94,11 @@ def test_it_decides_every_comment_after_a_draining_worker_is_killed(site, tmp_pa
     singly and wakes a new drain for the rest; every comment ends decided, none attempted more than
     the limit."""
     env, publisher = own_broker(tmp_path)
-    env |= {"MODERATO_SCORING_BATCH": "20"}  # many small batches: the kill lands inside one
+    env |= {"MODERATO_SCORING_BATCH": "50"}  # many batches, each long enough for a kill to land inside
     thread = Thread.objects.create(site=site, key="/drain")
     ids = [
         Comment.objects.create(thread=thread, author_name=f"Reader {n}", body=f"A calm remark about item {n}.").pk
-        for n in range(600)
+        for n in range(1000)
     ]
     args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--loglevel=INFO", "-n", "victim@%h"]
     pending = Comment.objects.filter(pk__in=ids, status="pending")
@@ -106,8 +106,9 @@ def test_it_decides_every_comment_after_a_draining_worker_is_killed(site, tmp_pa
     decided = Comment.objects.filter(pk__in=ids).exclude(status="pending")
     claimed_at_kill: set[int] = set()
     # Between two batches (a commit, then the next claim) a kill finds nothing in hand: a victim killed
-    # there is replaced and killed again, up to 5 times, until a kill lands inside a batch.
-    for attempt in range(5):
+    # there is replaced and killed again, up to 10 times, until a kill lands inside a batch (on a busy
+    # machine the kill can come a batch late several times in a row).
+    for attempt in range(10):
         publisher.send_task("moderation.tasks.pending_comments_drain", queue="scoring")
         victim = start_process(args, tmp_path / f"victim-{attempt}.log", "ready.", **env)
         deadline = time.monotonic() + 60
@@ -136,6 +137,6 @@ def test_it_decides_every_comment_after_a_draining_worker_is_killed(site, tmp_pa
         stop_process(survivor)
     assert not pending.exists(), f"{len(ids) - decided_by_victim} were pending after the kill"
     attempts = dict(Comment.objects.filter(pk__in=ids).values_list("pk", "scoring_attempts"))
-    assert len(attempts) == 600 and all(1 <= n <= 3 for n in attempts.values())
+    assert len(attempts) == len(ids) and all(1 <= n <= 3 for n in attempts.values())
     assert all(attempts[pk] >= 2 for pk in claimed_at_kill)  # the killed batch's attempt stays counted
     assert set(Comment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"published"}
