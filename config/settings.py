@@ -364,12 +364,25 @@ REST_FRAMEWORK = {
 SERIALIZATION_MODULES = {"backup-json": "moderation.backup_json"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Moderato API",
-    "DESCRIPTION": "Post replies, follow a pending reply, and read published threads.",
+    "DESCRIPTION": "Post replies, follow a pending reply, and read published threads; moderate them from a "
+    "newsroom tool (the moderation API, with a moderator's token).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for each choice set several fields share (spectacular names them after the fields otherwise).
+    "ENUM_NAME_OVERRIDES": {
+        "CommentStatusEnum": "comments.models.Comment.Status",
+        "ModerationActionEnum": "moderation.models.ModerationAction",
+    },
+    "TAGS": [
+        {
+            "name": "moderation",
+            "description": "The moderation queue, a comment's story and decisions, for a moderator's token or "
+            "admin session; limited to the moderator's sites and languages.",
+        }
+    ],
     # The Perspective and Akismet endpoints are plain Django views: their operations are written out.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -7,7 +7,7 @@ from config.login import ThrottledAdminLoginForm
 from moderation.admin import dashboard_view
 from moderation.health import healthz
 from moderation.metrics import metrics_view
-from moderation.urls import reader_api_urlpatterns
+from moderation.urls import moderation_api_urlpatterns, reader_api_urlpatterns
 
 # /livez is answered by moderation.health.LivezMiddleware, before any URL is resolved.
 admin.site.login_form = ThrottledAdminLoginForm  # growing delays after failed logins (config/login.py)
@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("comments.urls")),
     path("api/v1/", include(reader_api_urlpatterns)),
+    path("api/v1/moderation/", include(moderation_api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="health"),

@@ -35,6 +35,7 @@ from moderation import (
     highlights,
     languages,
     learning,
+    moderator_tokens,
     notifications,
     policy,
     readers,
@@ -50,6 +51,7 @@ from moderation.models import (
     ModerationAction,
     ModerationDecision,
     ModeratorLanguages,
+    ModeratorToken,
     Notification,
     SitePolicy,
 )
@@ -1191,3 +1193,49 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "shipped_models": shipped_in_use(),
     }
     return TemplateResponse(request, "moderation/admin/dashboard.html", context)
+
+
+class ModeratorTokenForm(forms.ModelForm[ModeratorToken]):
+    class Meta:
+        model = ModeratorToken
+        fields = ["user", "name"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk is None and cleaned.get("user") is not None:
+            moderator_tokens.token_holder_check(user=cleaned["user"])  # a refusal lands under the user field
+        return cleaned
+
+
+@admin.register(ModeratorToken)
+class ModeratorTokenAdmin(admin.ModelAdmin[ModeratorToken]):
+    """Moderators' tokens for the moderation API (issue 15 item 10): a new one is shown once, in the
+    message after saving; only its hash and prefix are kept. For superusers (or staff given its permissions)."""
+
+    form = ModeratorTokenForm
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    search_fields = ["prefix", "name", "user__username"]
+    autocomplete_fields = ["user"]
+    actions = ["revoke"]
+
+    def get_fields(self, request: HttpRequest, obj: ModeratorToken | None = None) -> tuple[str, ...]:
+        return ("user", "name") if obj is None else ("user", "name", *self.get_readonly_fields(request, obj)[1:])
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ModeratorToken | None = None) -> list[str]:
+        return [] if obj is None else ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ModeratorToken, form: forms.ModelForm[ModeratorToken], change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key = moderator_tokens.moderator_token_issue(token=obj)
+        self.message_user(
+            request, f"The new token for {obj.user}: {key}. Copy it now: it is not shown again.", messages.WARNING
+        )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ModeratorToken]) -> None:
+        revoked = moderator_tokens.moderator_tokens_revoke(token_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

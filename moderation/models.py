@@ -423,6 +423,31 @@ class Erasure(models.Model):
         return f"erasure of {self.comments} comment(s) on site #{self.site_id}"
 
 
+class ModeratorToken(models.Model):
+    """A moderator's key to the moderation API (``/api/v1/moderation/``), for a newsroom tool.
+
+    It acts as its user: what the user may see and decide (sites, languages) is what the token may.
+    Only a SHA-256 hash of the key is stored (a long random key: a fast hash is enough) and a short
+    prefix that tells keys apart; the key itself is shown once (``moderation.moderator_tokens``).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="moderator_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. 'newsroom desk'.")
+    prefix = models.CharField(max_length=16, editable=False, help_text="The first characters of the token.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "moderator's API token"
+        verbose_name_plural = "moderators' API tokens"
+        constraints = [models.CheckConstraint(condition=~Q(key_hash=""), name="moderator_token_has_hash")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or self.user})"
+
+
 class WorkerHeartbeat(models.Model):
     """A Celery worker's latest sign of life, written on start and every few seconds (``/healthz``)."""
 

@@ -4,11 +4,12 @@ Every fenced shell block of README.md is either run here or carries, right befor
 marker ``<!-- not run in tests: why -->`` with a visible italic note. The blocks that run are taken
 in the README's order: each command is run by bash as written, with only the live instance put in
 for the README's placeholders (the port; the comment id and tokens the README's own post answered;
-the key its ``create_api_key`` example printed; ``var/``, which is ``make run``'s data directory),
-and its answer is compared with the README's ``# ...`` lines by shape: the status code (``202 ...``,
-``# 204``; 200 unless one is given) and the JSON keys at every level (all of them, or at least
-those shown where the README writes ``...``); a text answer must contain the README's text between
-its ``...`` with any number standing for any number. One instance serves every block.
+the key its ``create_api_key`` example printed; the token its ``create_moderator_token`` example
+printed; ``var/``, which is ``make run``'s data directory), and its answer is compared with the
+README's ``# ...`` lines by shape: the status code (``202 ...``, ``# 204``; 200 unless one is given)
+and the JSON keys at every level (all of them, or at least those shown where the README writes
+``...``); a text answer must contain the README's text between its ``...`` with any number standing
+for any number. One instance serves every block.
 """
 
 from __future__ import annotations
@@ -237,6 +238,10 @@ def manage_example(instance: Instance, example: Example, where: str) -> None:
         assert re.fullmatch(r"mod[0-9a-f]{40}\n", result.stdout), f"{where}: {result.stdout!r}"
         key = result.stdout.strip()
         instance.substitutions |= {r"\bKEY\b": key, r"mod3f9c…": key}
+    elif "create_moderator_token" in example.command:
+        # prints the token, which the moderation API's examples after it send as mtk_7d2a…
+        assert re.fullmatch(r"mtk_[0-9a-f]{48}\n", result.stdout), f"{where}: {result.stdout!r}"
+        instance.substitutions[r"mtk_7d2a…"] = result.stdout.strip()
     elif example.output:
         text_compare(example.expected, result.stdout, where)
 

@@ -63,6 +63,7 @@ HOLD_NO_READERS_DATA = {
     "moderation.WorkerHeartbeat": "worker host names",
     "moderation.ApiKey": "the publisher's API keys (hashed)",
     "moderation.ModeratorLanguages": "the languages a moderator reads (staff accounts, not readers)",
+    "moderation.ModeratorToken": "moderators' API tokens (hashed; staff accounts, not readers)",
     "comments.IdempotencyKey": "a hash of the submitted fields, where no marker shows: set up, and its "
     "deletion checked, by the erasure tests",
     "moderation.TrainingLabel": "texts another system's Perspective or Akismet client sent: tied to no Moderato "
