@@ -9,7 +9,7 @@ class SiteAdmin(admin.ModelAdmin[Site]):
 
     list_display = ["name", "public_key", "created_at"]
     search_fields = ["name", "public_key"]
-    fields = ["name", "public_key", "allowed_origins", "auto_create_threads", "max_reply_depth"]
+    fields = ["name", "public_key", "allowed_origins", "auto_create_threads", "close_after_days", "max_reply_depth"]
 
 
 @admin.register(Thread)

@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -45,6 +47,13 @@ class Site(models.Model):
         help_text="Authors may edit or delete their own comment for this many minutes after posting it, with the "
         "signed commenter token their post returned (0: never).",
     )
+    close_after_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Close a thread to new comments this many days after it was created, which for a thread made by "
+        "its first comment is that comment (empty: never). A thread a moderator reopens afterwards stays open.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -67,14 +76,33 @@ class Thread(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="threads")
     key = models.CharField(max_length=500, help_text="The page path or URL.")
     title = models.CharField(max_length=300, blank=True)
-    is_open = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_open = models.BooleanField(default=True, help_text="Takes new comments (unless the site closed it by age).")
+    auto_close = models.BooleanField(
+        default=True,
+        help_text="Closes by itself the site's 'close after days' after it was created; reopening a thread past "
+        "that time turns this off.",
+    )
+    # When it began: now for a thread made by a comment or an administrator, the first comment's time for an
+    # imported one. The site's close_after_days counts from it.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "key"], name="thread_unique_key_per_site")]
 
     def __str__(self) -> str:
         return self.title or self.key
+
+    def closes_at(self, site: Site) -> datetime | None:
+        """When the site's ``close_after_days`` closes it (None: never). ``site`` is its site, passed in
+        because the caller has it: reading it through the thread would cost a query per submission."""
+        if not self.auto_close or not site.close_after_days:
+            return None
+        return self.created_at + timedelta(days=site.close_after_days)
+
+    def takes_comments(self, site: Site, now: datetime) -> bool:
+        """Whether a new comment is accepted: open, and not past the time the site closes it."""
+        closes_at = self.closes_at(site)
+        return self.is_open and (closes_at is None or now < closes_at)
 
 
 class Comment(models.Model):

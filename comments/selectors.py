@@ -8,9 +8,11 @@ import secrets
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.cache import cache
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from comments.models import Comment, Site, Thread, thread_key_canonical
 
@@ -169,6 +171,14 @@ def _chain_published(chain: Mapping[int, tuple[int | None, str]], pk: int | None
 
 def thread_get(*, site: Site, thread_key: str) -> Thread | None:
     return Thread.objects.filter(site=site, key=thread_key_canonical(thread_key)).first()
+
+
+def thread_accepting(*, site: Site, thread: Thread | None) -> tuple[bool, datetime | None]:
+    """Whether a new comment to this thread would be taken now, and when the site's ``close_after_days``
+    closes it (None: never). A thread not made yet takes one if the site makes threads on a first comment."""
+    if thread is None:
+        return site.auto_create_threads, None
+    return thread.takes_comments(site, timezone.now()), thread.closes_at(site)
 
 
 # A thread's listing version: a random token in the shared cache, replaced whenever a comment of the

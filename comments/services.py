@@ -121,6 +121,8 @@ def site_get(*, public_key: str) -> Site:
 
 
 def thread_get_or_create(*, site: Site, key: str) -> Thread:
+    """The thread a submission goes to; refused if it is unknown (on a site that does not create threads)
+    or closed, by a moderator or by its age (``Thread.takes_comments``: no query beyond the thread's)."""
     key = thread_key_canonical(key)
     if len(key) > Thread._meta.get_field("key").max_length:  # type: ignore[operator]  # (an int here)
         raise ValidationError({"thread": ["Ensure this field has no more than 499 characters."]})
@@ -129,9 +131,29 @@ def thread_get_or_create(*, site: Site, key: str) -> Thread:
         if not site.auto_create_threads:
             raise ValidationError({"thread": ["Unknown thread."]})
         thread, _ = Thread.objects.get_or_create(site=site, key=key)
-    if not thread.is_open:
+    if not thread.takes_comments(site, timezone.now()):
         raise ValidationError({"thread": ["This thread is closed."]})
     return thread
+
+
+def thread_close(*, thread: Thread) -> bool:
+    """Close a thread to new comments, whatever its age; return whether that changed it."""
+    changed = bool(Thread.objects.filter(pk=thread.pk, is_open=True).update(is_open=False))
+    thread.is_open = False
+    return changed
+
+
+def thread_reopen(*, thread: Thread, site: Site) -> bool:
+    """Open a thread to new comments again; return whether it was closed. A thread the site's
+    ``close_after_days`` had closed stops closing by age (else reopening it would change nothing)."""
+    now = timezone.now()
+    if thread.takes_comments(site, now):
+        return False
+    closes_at = thread.closes_at(site)
+    auto_close = thread.auto_close and not (closes_at is not None and closes_at <= now)
+    Thread.objects.filter(pk=thread.pk).update(is_open=True, auto_close=auto_close)
+    thread.is_open, thread.auto_close = True, auto_close
+    return True
 
 
 def _parent_get(*, thread: Thread, parent_id: int) -> Comment:

@@ -132,6 +132,13 @@ class PublishedCommentSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class ThreadPageSerializer(serializers.Serializer[dict[str, Any]]):
+    open = serializers.BooleanField(
+        help_text="Whether the thread takes new comments: false once a moderator closed it or the site's "
+        "close_after_days did (a POST then answers 400, thread: This thread is closed.)."
+    )
+    closes_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the site's close_after_days closes it (null: never, or closed already)."
+    )
     count = serializers.IntegerField(help_text="Published top-level comments.")
     total = serializers.IntegerField(help_text="All published comments, replies included.")
     page = serializers.IntegerField()
@@ -161,13 +168,20 @@ def thread_page_response(request: Request, thread_key: str) -> Response:
     page, page_size = query.validated_data["page"], query.validated_data["page_size"]
     thread = selectors.thread_get(site=site, thread_key=thread_key)
     version = selectors.listing_version(thread=thread) if thread is not None else None
+    takes_comments, closes_at = selectors.thread_accepting(site=site, thread=thread)
     headers = {"Cache-Control": f"public, max-age={LISTING_MAX_AGE}"}
     cache_key = ""
     if version is not None:
-        headers["ETag"] = f'W/"{version}.{page}.{page_size}.{site.max_reply_depth}"'
+        listing_tag = f"{version}.{page}.{page_size}.{site.max_reply_depth}"
+        # Closing a thread changes no listing version, so its state is in the ETag: a browser's copy that
+        # still shows the form is not confirmed with a 304.
+        state = "open" if takes_comments else "closed"
+        if takes_comments and closes_at:
+            state += f"-{int(closes_at.timestamp())}"
+        headers["ETag"] = f'W/"{listing_tag}.{state}"'
         if headers["ETag"] in request.headers.get("If-None-Match", ""):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        cache_key = f"thread-page:{thread.pk if thread else 0}:{headers['ETag']}"
+        cache_key = f"thread-page:{thread.pk if thread else 0}:{listing_tag}"
     listing = _cache_get(cache_key)
     if listing is None:
         result = selectors.thread_comments_page(site=site, thread=thread, page=page, page_size=page_size)
@@ -185,6 +199,8 @@ def thread_page_response(request: Request, thread_key: str) -> Response:
 
     has_next = page * page_size < listing["count"]
     body = {
+        "open": takes_comments,
+        "closes_at": closes_at.isoformat() if takes_comments and closes_at else None,
         "count": listing["count"],
         "total": listing["total"],
         "page": page,

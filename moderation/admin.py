@@ -42,6 +42,7 @@ from moderation import (
     services,
     shadow,
     sites,
+    threads,
 )
 from moderation.models import (
     UNDETERMINED_LANGUAGE,
@@ -54,6 +55,7 @@ from moderation.models import (
     ModeratorToken,
     Notification,
     SitePolicy,
+    ThreadPolicy,
 )
 from moderation.scoring import get_scorer
 from moderation.webhooks import signing_secret
@@ -190,6 +192,42 @@ def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: Que
     changed = Counter(status for status in result.decided.values())
     summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
     modeladmin.message_user(request, f"Re-scored: {summary}; {result.kept} kept for a person.", messages.SUCCESS)
+
+
+def thread_action(control: threads.ThreadControl, *, of_comments: bool) -> Callable[..., None]:
+    """An action on the selected threads, or on the threads of the selected comments (the queue)."""
+
+    def run(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        thread_ids = queryset.values_list("thread_id" if of_comments else "pk", flat=True)
+        chosen = sites.site_scoped(
+            Thread.objects.filter(pk__in=list(thread_ids)).select_related("site", "policy"),
+            user=request.user,
+            site_field="site_id",
+        )
+        verb = threads.CONTROL_VERBS[control]
+        changed = 0
+        for thread in chosen:
+            if threads.thread_control(thread=thread, actor=request.user, control=control):
+                modeladmin.log_change(request, thread, f"{verb} thread")
+                changed += 1
+        modeladmin.message_user(request, f"{verb} thread: {changed} thread(s) changed.", messages.SUCCESS)
+
+    run.__name__ = f"thread_{control.value}" + ("_of_comments" if of_comments else "")
+    verb = threads.CONTROL_VERBS[control]
+    description = f"{verb} the selected threads"
+    if of_comments:
+        description = f"Thread: {verb.lower()} the threads of the selected comments"
+    return admin.action(description=description, permissions=["moderate"])(run)
+
+
+def thread_state_html(thread: Thread) -> str:
+    """A thread's controls in a few words ("closed", "pre-moderated", its own thresholds), read with the
+    thread's site and policy (``select_related``: no query)."""
+    state = threads.thread_state(thread=thread, site=thread.site)
+    words = state.labels
+    if state.takes_comments and state.closes_at is not None:
+        words.append(f"closes {state.closes_at:%Y-%m-%d}")
+    return format_html_join(" ", '<span class="moderato-thread-state">{}</span>', ((word,) for word in words))
 
 
 def selected_commenters(request: HttpRequest, queryset: QuerySet[Comment]) -> list[readers.Commenter]:
@@ -398,6 +436,7 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         rescore_held,
         export_commenters,
         erase_commenters,
+        *(thread_action(control, of_comments=True) for control in threads.ThreadControl),
     ]
     inlines = [EditInline, ReportInline, DecisionInline]
     fields = (
@@ -460,7 +499,12 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         held_first = Case(
             When(status=Comment.Status.HELD, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
-        queryset = super().get_queryset(request).select_related("thread", "shadow").order_by(held_first, "created_at")
+        queryset = (
+            super()
+            .get_queryset(request)
+            .select_related("thread__site", "thread__policy", "shadow")
+            .order_by(held_first, "created_at")
+        )
         return queryset
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -538,11 +582,14 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
 
     @admin.display(description="author", ordering="author_name")
     def author(self, comment: Comment) -> str:
-        """The author's name with the thread and the language under it."""
+        """The author's name with the thread (a link to its controls, and its state) and the language under it."""
         return format_html(
-            '{}<span class="moderato-small moderato-thread">{}</span><span class="moderato-small">{}</span>',
+            '{}<span class="moderato-small moderato-thread"><a href="{}" title="thread controls">{}</a> {}</span>'
+            '<span class="moderato-small">{}</span>',
             comment.author_name,
+            reverse("admin:comments_thread_change", args=[comment.thread_id]),
             comment.thread,
+            thread_state_html(comment.thread),
             self.language_script(comment),
         )
 
@@ -1003,11 +1050,77 @@ class CommentEditAdmin(ReadOnlySiteScopedAdmin[CommentEdit]):
 admin.site.unregister(Thread)
 
 
+class ThreadPolicyForm(forms.ModelForm[ThreadPolicy]):
+    class Meta:
+        model = ThreadPolicy
+        fields = ["hold_all", "thresholds"]
+
+    def clean_thresholds(self) -> object:
+        """Only attributes the active models score (``policy.thread_holds_from_json``); empty is none."""
+        value = self.cleaned_data["thresholds"]
+        if value is None:
+            return {}
+        produced, _ = sites.model_default_thresholds()
+        try:
+            policy.thread_holds_from_json(value, known=produced)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return value
+
+
+class ThreadPolicyInline(admin.StackedInline[ThreadPolicy, Thread]):
+    """The thread's own moderation, on its page; a thread without one follows its site."""
+
+    model = ThreadPolicy
+    form = ThreadPolicyForm
+    can_delete = False
+    max_num = 1
+    readonly_fields = ["thresholds_in_force"]
+    fields = ["hold_all", "thresholds", "thresholds_in_force"]
+
+    @admin.display(description="thresholds in force")
+    def thresholds_in_force(self, row: ThreadPolicy) -> str:
+        """The site's thresholds with this thread's own in their place: what decides its comments now."""
+        if row.pk is None:
+            return "The site's."
+        thread = row.thread
+        in_force = threads.thread_thresholds(thread=thread, in_force=sites.site_thresholds(site=thread.site))
+        return format_html_join(
+            "",
+            "<div>{}: hold at {}{}{}</div>",
+            (
+                (
+                    attribute,
+                    f"{threshold.publish:g}",
+                    f", reject at {threshold.reject:g}" if threshold.reject is not None else "",
+                    " (this thread's)" if threshold.thread else " (the site's)",
+                )
+                for attribute, threshold in sorted(in_force.items())
+            ),
+        )
+
+
 @admin.register(Thread)
 class ModeratedThreadAdmin(SiteScopedAdmin[Thread], ThreadAdmin):
-    """The public side's thread list, limited to the moderator's sites."""
+    """The public side's thread list, limited to the moderator's sites, with each thread's controls."""
 
+    list_display = ["key", "title", "site", "state", "created_at"]
     list_filter = [site_filter("site_id"), "is_open"]
+    readonly_fields = ["state"]
+    inlines = [ThreadPolicyInline]
+    actions = [thread_action(control, of_comments=False) for control in threads.ThreadControl]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
+        return super().get_queryset(request).select_related("site", "policy")
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("comments.can_moderate")
+
+    @admin.display(description="state")
+    def state(self, thread: Thread) -> str:
+        if thread.pk is None:  # (the add page)
+            return "-"
+        return thread_state_html(thread) or "open"
 
 
 admin.site.unregister(Site)

@@ -670,12 +670,20 @@ def _threads_existing(*, site: Site, keys: set[str]) -> dict[str, int]:
 
 
 def _threads_create(*, site: Site, keys: list[str], plan: _Plan) -> dict[str, int]:
+    """The new threads, each begun at its first imported comment (a site that closes threads after so many
+    days closes an old article's thread, as the system it came from did)."""
     titles: dict[str, str] = {}
+    began: dict[str, datetime] = {}
     for external_id, record in plan.records.items():
+        key = plan.keys[external_id]
         if record.thread_title:
-            titles.setdefault(plan.keys[external_id], record.thread_title)
+            titles.setdefault(key, record.thread_title)
+        if record.created_at is not None and (key not in began or record.created_at < began[key]):
+            began[key] = record.created_at
+    now = timezone.now()
     created = Thread.objects.bulk_create(
-        [Thread(site=site, key=key, title=titles.get(key, "")[:300]) for key in keys], batch_size=BATCH
+        [Thread(site=site, key=key, title=titles.get(key, "")[:300], created_at=began.get(key, now)) for key in keys],
+        batch_size=BATCH,
     )
     return {thread.key: thread.pk for thread in created}
 

@@ -33,6 +33,7 @@ from moderation.compat.models import TrainingLabel
 from moderation.model_store import version_files_store
 from moderation.models import ModelVersion, ModerationDecision
 from moderation.services import comment_facts
+from moderation.threads import thread_thresholds
 
 if TYPE_CHECKING:
     from ml.retrain import LabelledSet
@@ -116,7 +117,7 @@ def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENT
     """How the candidate would have decided the last decided comments, against how they were decided."""
     attribute = ATTRIBUTE[name]
     recent = (
-        Comment.objects.select_related("thread__site")
+        Comment.objects.select_related("thread__site", "thread__policy")
         .exclude(status=Comment.Status.PENDING)
         .order_by("-decided_at", "-pk")[:limit]
     )
@@ -128,7 +129,7 @@ def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENT
     changes: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
     for comment, score in zip(comments, new_scores.tolist(), strict=True):
-        thresholds = sites.site_thresholds(site=comment.thread.site)
+        thresholds = thread_thresholds(thread=comment.thread, in_force=sites.site_thresholds(site=comment.thread.site))
         facts = comment_facts(comment=comment)
         before = policy.decide(scores=comment.scores, thresholds=thresholds, facts=facts).outcome
         after = policy.decide(scores=comment.scores | {attribute: score}, thresholds=thresholds, facts=facts).outcome

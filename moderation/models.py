@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from comments.models import Comment, Site
+from comments.models import Comment, Site, Thread
 from moderation import policy
 
 
@@ -123,6 +123,43 @@ class SitePolicy(models.Model):
             raise ValidationError(
                 {"shadow_mode": "Shadow mode publishes what pre-moderation would hold: turn one of them off."}
             )
+
+
+def validate_thread_thresholds(value: object) -> None:
+    try:
+        policy.thread_holds_from_json(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class ThreadPolicy(models.Model):
+    """How one thread's comments are moderated where it differs from its site's policy: a sensitive story
+    pre-moderated, or held at stricter thresholds. A thread without a row follows its site.
+
+    Whether the thread takes comments at all is the public side's (``Thread.is_open``, and the site's
+    ``close_after_days``).
+    """
+
+    thread = models.OneToOneField(Thread, on_delete=models.CASCADE, primary_key=True, related_name="policy")
+    hold_all = models.BooleanField(
+        default=False,
+        help_text="Pre-moderate this thread: hold every comment for a moderator, whatever its scores (a trusted "
+        "commenter's too).",
+    )
+    thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_thread_thresholds],
+        help_text='This thread\'s own hold thresholds, e.g. {"TOXICITY": 0.1}: a score at or above it holds the '
+        "comment, in place of the site's publish threshold (the site's reject thresholds still apply).",
+    )
+
+    class Meta:
+        verbose_name = "thread moderation"
+        verbose_name_plural = "thread moderation"
+
+    def __str__(self) -> str:
+        return f"moderation of thread {self.thread}"
 
 
 # An entry of a moderator's languages: an ISO 639-1 code, optionally with an ISO 15924 script

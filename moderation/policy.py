@@ -35,6 +35,7 @@ class ReasonCode(enum.StrEnum):
     HOLD_THRESHOLD = "hold_threshold"
     BLOCKED_WORDS = "blocked_words"
     PREMODERATION = "premoderation"
+    THREAD_PREMODERATION = "thread_premoderation"  # a moderator pre-moderates this one thread
     FIRST_COMMENT = "first_comment"
     LINKS = "links"
     SCORING_FAILED = "scoring_failed"
@@ -53,6 +54,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.REJECT_THRESHOLD: "Score above the reject threshold",
     ReasonCode.SCORE_MISSING: "Score missing",
     ReasonCode.PREMODERATION: "Pre-moderation: all",
+    ReasonCode.THREAD_PREMODERATION: "Pre-moderation: this thread",
     ReasonCode.FIRST_COMMENT: "Pre-moderation: first comment",
     ReasonCode.LINKS: "Pre-moderation: links",
     ReasonCode.BLOCKED_WORDS: "Blocked words",
@@ -72,6 +74,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
 class Threshold:
     publish: float
     reject: float | None = None
+    thread: bool = False  # ``publish`` is the thread's own (``thread_holds_applied``), not the site's
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Facts:
     form_seconds: float | None = None  # from the widget's form token to the submission; None: no token
     min_form_seconds: float = 0  # at or below this, a human could not have written it (0: off)
     require_form_token: bool = False  # the site posts only through the widget
+    thread_premoderated: bool = False  # a moderator holds every comment of this thread, a trusted commenter's too
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,37 @@ def thresholds_from_json(raw: object) -> dict[str, Threshold]:
     return parsed
 
 
+def thread_holds_from_json(raw: object, *, known: Iterable[str] | None = None) -> dict[str, float]:
+    """Parse a thread's own hold thresholds, ``{"TOXICITY": 0.1, ...}``; raise ValueError on bad values.
+
+    ``known``: the attributes the active models produce; a hold on any other would hold every comment
+    of the thread as "score missing", which is pre-moderation by accident, so it is refused.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValueError(
+            'thread thresholds must be an object mapping attribute names to numbers, e.g. {"TOXICITY": 0.1}'
+        )
+    allowed = None if known is None else set(known)
+    holds: dict[str, float] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str) or not name.isupper():
+            raise ValueError(f"{name!r} is not an attribute name in capitals, such as TOXICITY")
+        if allowed is not None and name not in allowed:
+            raise ValueError(f"{name} is not scored by the active models (they score {', '.join(sorted(allowed))})")
+        holds[name] = _probability(name, "hold", value)
+    return holds
+
+
+def thread_holds_applied(thresholds: Mapping[str, Threshold], holds: Mapping[str, float]) -> dict[str, Threshold]:
+    """A thread's thresholds: its own hold thresholds in place of the site's publish values, the site's
+    reject thresholds kept (a thread that holds more still rejects what the site rejects)."""
+    applied = dict(thresholds)
+    for attribute, publish in holds.items():
+        site = thresholds.get(attribute)
+        applied[attribute] = Threshold(publish=publish, reject=site.reject if site else None, thread=True)
+    return applied
+
+
 def _probability(name: str, key: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValueError(f"{name}.{key} must be a number from 0 to 1, not {value!r}")
@@ -198,7 +233,8 @@ def decide(
 
     A blocked commenter or a score at a reject threshold rejects. Otherwise a blocked word, a
     score at a publish threshold, or pre-moderation (all comments, first comments, links; a
-    trusted commenter skips these three) holds. Attributes without a threshold are ignored.
+    trusted commenter skips these three; a pre-moderated thread holds everyone's) holds.
+    Attributes without a threshold are ignored.
     """
     rejects: list[Reason] = []
     holds: list[Reason] = []
@@ -227,10 +263,11 @@ def decide(
                 )
             )
         elif score >= threshold.publish:
+            whose = "the thread's" if threshold.thread else "the"
             holds.append(
                 Reason(
                     code=ReasonCode.HOLD_THRESHOLD,
-                    detail=f"{attribute} {score:.2f} is at or above the publish threshold {threshold.publish:.2f}.",
+                    detail=f"{attribute} {score:.2f} is at or above {whose} publish threshold {threshold.publish:.2f}.",
                     attribute=attribute,
                     score=round(score, 4),
                     threshold=threshold.publish,
@@ -261,6 +298,13 @@ def decide(
         )
     if facts.blocked_words:
         holds.append(Reason(code=ReasonCode.BLOCKED_WORDS, detail=f"Blocked words: {', '.join(facts.blocked_words)}."))
+    if facts.thread_premoderated:
+        holds.append(
+            Reason(
+                code=ReasonCode.THREAD_PREMODERATION,
+                detail="The thread is pre-moderated: every comment is held for a moderator.",
+            )
+        )
     if not facts.trusted:
         if facts.hold_all:
             holds.append(Reason(code=ReasonCode.PREMODERATION, detail="The site holds every comment for a moderator."))
@@ -302,7 +346,8 @@ def scoring_failed(attempts: int) -> Decision:
 # it would have done. These rules still act on a site in shadow mode: they protect the site itself
 # (bots, floods of the same text) or carry out a person's decision (a blocked commenter or e-mail
 # domain), not Moderato's judgement of a text; and a comment the scorer could not handle is held for a
-# person, as ever. Rate limits act before a comment is stored, whatever the mode.
+# person, as ever; a thread a moderator pre-moderates is their decision about that story, not
+# Moderato's judgement. Rate limits act before a comment is stored, whatever the mode.
 ENFORCED_IN_SHADOW_MODE = frozenset(
     {
         ReasonCode.BLOCKED_COMMENTER,
@@ -311,6 +356,7 @@ ENFORCED_IN_SHADOW_MODE = frozenset(
         ReasonCode.TOO_FAST,
         ReasonCode.NO_FORM_TOKEN,
         ReasonCode.SCORING_FAILED,
+        ReasonCode.THREAD_PREMODERATION,
     }
 )
 
@@ -363,6 +409,8 @@ def facts_from_reasons(reasons: Iterable[Mapping[str, Any]]) -> Facts:
             fields["blocked_words"] = tuple(found.group(1).split(", ")) if found else ("?",)
         elif code == ReasonCode.PREMODERATION:
             fields["hold_all"] = True
+        elif code == ReasonCode.THREAD_PREMODERATION:
+            fields["thread_premoderated"] = True
         elif code == ReasonCode.FIRST_COMMENT:
             fields["first_comment"] = True
         elif code == ReasonCode.LINKS:

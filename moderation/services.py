@@ -40,6 +40,7 @@ from moderation.models import (
 from moderation.notifications import comment_change_notify, decision_notify
 from moderation.scoring import get_scorer
 from moderation.sites import comment_moderator_check, site_policy, site_thresholds
+from moderation.threads import thread_premoderated, thread_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def comment_score(*, comment_id: int) -> str:
 
 
 def comment_claim(*, comment_id: int) -> Comment | None:
-    """Count one more scoring attempt on a pending comment and read it, with its thread, site and policy.
+    """Count one more scoring attempt on a pending comment and read it, with its thread, site and policies.
 
     None if it is no longer pending; a comment whose ``scoring_attempts`` reads 0 is pending but has
     used all its attempts (a worker killed during the last one): the caller holds it for a person.
@@ -151,7 +152,7 @@ def comment_claim(*, comment_id: int) -> Comment | None:
     maximum = settings.MODERATO_MAX_SCORING_ATTEMPTS
     pending = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING)
     claimed = pending.filter(scoring_attempts__lt=maximum).update(scoring_attempts=F("scoring_attempts") + 1)
-    comment = pending.select_related("thread__site__policy").first()
+    comment = pending.select_related("thread__site__policy", "thread__policy").first()
     if comment is not None and not claimed:
         comment.scoring_attempts = 0
     return comment
@@ -198,7 +199,7 @@ def comment_evaluate(*, comment: Comment) -> Evaluation:
         comment=comment,
         scores=scorer.score(comment.body),
         versions=_attribute_versions(scorer),
-        thresholds=site_thresholds(site=comment.thread.site),
+        thresholds=thread_thresholds(thread=comment.thread, in_force=site_thresholds(site=comment.thread.site)),
         facts=comment_facts(comment=comment),
         shadow=site_policy(site=comment.thread.site).shadow_mode,
     )
@@ -274,7 +275,9 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
     """
     decided: dict[int, str] = {}
     kept = 0
-    comments = Comment.objects.select_related("thread__site").filter(pk__in=comment_ids, status=Comment.Status.HELD)
+    comments = Comment.objects.select_related("thread__site", "thread__policy").filter(
+        pk__in=comment_ids, status=Comment.Status.HELD
+    )
     for comment in comments:
         if comment.decisions.exists() or any(
             r.get("code") == policy.ReasonCode.READER_REPORTS for r in comment.reasons
@@ -341,6 +344,7 @@ def _facts(*, comment: Comment, rules_of_site: SitePolicy, flags: dict[str, str]
         require_form_token=rules_of_site.hold_without_form_token,
         duplicate=duplicate,
         hold_all=rules_of_site.hold_all,
+        thread_premoderated=thread_premoderated(thread=comment.thread),
         # One query, only on the sites that hold first comments.
         first_comment=rules_of_site.hold_first_comment and not trusted and not commenter_has_published(comment=comment),
         links=rules.links_count(comment.body),
@@ -439,9 +443,10 @@ def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | N
 
 
 def comments_read(*, comment_ids: list[int]) -> list[Comment]:
-    """The pending ones of these comments, each with its thread, site and policy (read once per thread)."""
+    """The pending ones of these comments, each with its thread, site and policies (read once per thread)."""
     comments = list(Comment.objects.filter(pk__in=comment_ids, status=Comment.Status.PENDING).order_by("pk"))
-    threads = Thread.objects.select_related("site__policy").in_bulk({comment.thread_id for comment in comments})
+    thread_ids = {comment.thread_id for comment in comments}
+    threads = Thread.objects.select_related("site__policy", "policy").in_bulk(thread_ids)
     for comment in comments:
         comment.thread = threads[comment.thread_id]
     return comments
@@ -536,7 +541,7 @@ def _comments_score_one_by_one(*, comment_ids: list[int]) -> Batch:
     for position, comment_id in enumerate(comment_ids):
         try:
             comment = (
-                Comment.objects.select_related("thread__site__policy")
+                Comment.objects.select_related("thread__site__policy", "thread__policy")
                 .filter(pk=comment_id, status=Comment.Status.PENDING)
                 .first()
             )
@@ -566,7 +571,7 @@ def comments_evaluate(*, comments: list[Comment]) -> list[Evaluation]:
             comment=comment,
             scores=comment_scores,
             versions=dict(versions),
-            thresholds=thresholds[comment.thread.site_id],
+            thresholds=thread_thresholds(thread=comment.thread, in_force=thresholds[comment.thread.site_id]),
             facts=facts,
             shadow=site_policy(site=comment.thread.site).shadow_mode,
         )

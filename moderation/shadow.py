@@ -21,6 +21,7 @@ from moderation import policy
 from moderation.models import ModerationDecision, ShadowDecision
 from moderation.scoring import get_scorer
 from moderation.sites import site_thresholds
+from moderation.threads import thread_holds_read
 
 OUTCOMES = tuple(outcome.value for outcome in policy.Outcome)
 REPORT_DAYS = 30
@@ -247,7 +248,9 @@ def what_if(*, site: Site, overrides: dict[str, policy.Threshold], last: int = W
         Comment.objects.filter(thread__site=site, decided_at__isnull=False)
         .exclude(status=Comment.Status.PENDING)
         .order_by("-decided_at", "-pk")
-        .values_list("pk", "scores", "reasons", "model_versions", "shadow__reasons")[:last]
+        .values_list(
+            "pk", "scores", "reasons", "model_versions", "shadow__reasons", "thread_id", "thread__policy__thresholds"
+        )[:last]
     )
     active = set(get_scorer().versions.values())
     counts_now: Counter[str] = Counter()
@@ -255,14 +258,20 @@ def what_if(*, site: Site, overrides: dict[str, policy.Threshold], last: int = W
     changes: list[tuple[int, policy.Decision, policy.Decision]] = []
     decisions: dict[int, tuple[str, str]] = {}
     unscored = other_model = 0
-    for pk, scores, reasons, versions, shadow_reasons in recent:
+    for pk, scores, reasons, versions, shadow_reasons, thread_id, thread_thresholds in recent:
         if not scores:
             unscored += 1
             continue
         other_model += any(version not in active for version in versions.values())
         facts = policy.facts_from_reasons(shadow_reasons if shadow_reasons is not None else reasons)
-        before = policy.decide(scores=scores, thresholds=now_thresholds, facts=facts)
-        after = policy.decide(scores=scores, thresholds=then_thresholds, facts=facts)
+        # A thread's own hold thresholds stay in force in both replays: the question is the site's.
+        holds = thread_holds_read(thread_thresholds, thread_id=thread_id)
+        before = policy.decide(
+            scores=scores, thresholds=policy.thread_holds_applied(now_thresholds, holds), facts=facts
+        )
+        after = policy.decide(
+            scores=scores, thresholds=policy.thread_holds_applied(then_thresholds, holds), facts=facts
+        )
         counts_now[before.outcome.value] += 1
         counts_then[after.outcome.value] += 1
         decisions[pk] = (before.outcome.value, after.outcome.value)

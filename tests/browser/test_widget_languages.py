@@ -170,16 +170,58 @@ def test_it_shows_the_forms_and_the_servers_messages_in_the_readers_language(
 
 
 def test_it_says_in_the_readers_language_that_a_thread_is_closed(page, live_server, other_origin, site, language_files):
+    """Closed while the reader was writing: the server's refusal, in Polish, and the text kept."""
     pl = texts("pl")
-    Thread.objects.create(site=site, key="/zamkniety", is_open=False)
+    thread = Thread.objects.create(site=site, key="/zamkniety")
     page.goto(article(live_server, other_origin, thread="/zamkniety", html_lang="pl-PL"))
+    expect(page.locator("#moderato-thread h2")).to_have_text(pl["none"])  # the thread read: open
 
     page.get_by_label(pl["comment"], exact=True).fill("Ciekawy artykuł, dziękuję.")
     page.get_by_label(pl["name"], exact=True).fill("Ala")
+    Thread.objects.filter(pk=thread.pk).update(is_open=False)
     page.get_by_role("button", name=pl["post"]).click()
 
     expect(page.locator("#moderato-thread .nt[data-kind=err]")).to_have_text(pl["threadClosed"])
     expect(page.get_by_label(pl["comment"], exact=True)).to_have_value("Ciekawy artykuł, dziękuję.")
+
+
+def test_a_closed_thread_shows_its_comments_and_says_it_is_closed_instead_of_the_form(
+    page, live_server, other_origin, site, language_files
+):
+    uk = texts("uk")
+    key = thread_with(site, "/zakryto", 2)
+    Thread.objects.filter(key=key).update(is_open=False)
+    page.goto(article(live_server, other_origin, thread=key, html_lang="uk"))
+
+    expect(page.locator("#moderato-thread h2")).to_have_text("2 коментарі")
+    expect(page.locator("#moderato-thread .nt")).to_have_text(uk["threadClosed"])
+    expect(page.locator("#moderato-thread form")).to_have_count(0)
+    expect(page.get_by_role("button", name=uk["reply"])).to_have_count(0)
+    expect(page.get_by_role("button", name=uk["report"])).to_have_count(2)
+
+
+def test_a_thread_the_site_closes_after_some_days_shows_the_date_in_the_readers_language(
+    page, live_server, other_origin, site, language_files
+):
+    hr = texts("hr")
+    site.close_after_days = 14
+    site.save()
+    began = timezone.now() - timedelta(days=3)
+    Thread.objects.create(site=site, key="/most", created_at=began)
+    page.goto(article(live_server, other_origin, thread="/most", html_lang="hr"))
+
+    date = page.evaluate(
+        "(iso) => new Date(iso).toLocaleDateString('hr', { day: 'numeric', month: 'long', year: 'numeric' })",
+        (began + timedelta(days=14)).isoformat(),
+    )
+    expect(page.get_by_text(hr["closesOn"].replace("{date}", date))).to_be_visible()
+    expect(page.get_by_role("button", name=hr["post"])).to_be_visible()
+
+    # A thread past its days says it is closed.
+    Thread.objects.create(site=site, key="/stari-most", created_at=began - timedelta(days=20))
+    page.goto(article(live_server, other_origin, thread="/stari-most", html_lang="hr"))
+    expect(page.locator("#moderato-thread .nt")).to_have_text(hr["threadClosed"])
+    expect(page.get_by_role("button", name=hr["post"])).to_have_count(0)
 
 
 def test_an_author_edits_and_deletes_in_the_readers_language(page, live_server, other_origin, site, worker):

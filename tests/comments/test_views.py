@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
@@ -79,6 +81,65 @@ def test_it_refuses_a_closed_thread(api, site):
     response = post(api, reply(site, thread="/old"))
     assert response.status_code == 400
     assert response.json() == {"thread": ["This thread is closed."]}
+    assert not Comment.objects.exists()
+
+
+def test_a_site_closes_its_threads_the_given_days_after_they_began(api, site, monkeypatch):
+    site.close_after_days = 7
+    site.save()
+    began = Thread.objects.create(site=site, key="/news/bridge").created_at
+    monkeypatch.setattr(timezone, "now", lambda: began + timedelta(days=7, seconds=-1))
+    assert post(api, reply(site)).status_code == 202
+
+    monkeypatch.setattr(timezone, "now", lambda: began + timedelta(days=7))
+    response = post(api, reply(site, comment="Too late."))
+    assert response.status_code == 400
+    assert response.json() == {"thread": ["This thread is closed."]}
+    assert list(Comment.objects.values_list("body", flat=True)) == ["Nice piece."]
+    # A thread that begins now on the same site takes comments.
+    monkeypatch.undo()
+    assert post(api, reply(site, thread="/news/tunnel", comment="Too late?")).status_code == 202
+
+
+def test_a_comment_to_a_premoderated_thread_is_accepted_then_held(api, site):
+    from moderation import services as moderation
+    from moderation.models import ThreadPolicy
+
+    ThreadPolicy.objects.create(thread=Thread.objects.create(site=site, key="/news/bridge"), hold_all=True)
+    answer = post(api, reply(site))
+    assert answer.status_code == 202 and answer.json()["status"] == "pending"
+
+    moderation.comment_score(comment_id=answer.json()["id"])
+    comment = Comment.objects.get(pk=answer.json()["id"])
+    assert comment.status == "held" and [r["code"] for r in comment.reasons] == ["thread_premoderation"]
+    assert api.get(answer.json()["status_url"]).json()["status"] == "held"
+
+
+def test_the_thread_listing_says_whether_it_takes_comments_and_until_when(api, site):
+    site.close_after_days = 10
+    site.save()
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    query = {"site": site.public_key, "thread": "/news/bridge"}
+    first = api.get(URL, query)
+    assert (first.json()["open"], first.json()["closes_at"]) == (
+        True,
+        (thread.created_at + timedelta(days=10)).isoformat(),
+    )
+    etag = first.headers["ETag"]
+    assert api.get(URL, query, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+    # Closing changes no comment, but a browser's copy with the form is not confirmed.
+    Thread.objects.filter(pk=thread.pk).update(is_open=False)
+    closed = api.get(URL, query, HTTP_IF_NONE_MATCH=etag)
+    assert closed.status_code == 200 and (closed.json()["open"], closed.json()["closes_at"]) == (False, None)
+    path = api.get("/api/v1/threads/news/bridge/comments", {"site": site.public_key})
+    assert path.json()["open"] is False
+    # A thread not made yet takes a first comment if the site makes threads for them.
+    unknown = {"site": site.public_key, "thread": "/news/new"}
+    assert (api.get(URL, unknown).json()["open"], api.get(URL, unknown).json()["closes_at"]) == (True, None)
+    site.auto_create_threads = False
+    site.save()
+    assert api.get(URL, unknown).json()["open"] is False
 
 
 def test_it_refuses_an_unknown_thread_when_the_site_does_not_create_them(api, site):
@@ -595,6 +656,19 @@ def test_a_submission_costs_two_queries_once_its_site_is_known(api, site):
     from django.test.utils import CaptureQueriesContext
 
     assert post(api, reply(site)).status_code == 202  # the site is read and kept; the thread created
+    with CaptureQueriesContext(connection) as queries:
+        assert post(api, reply(site, comment="Second.")).status_code == 202
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 2, statements  # the thread, the comment
+
+
+def test_closing_threads_by_age_costs_a_submission_no_query(api, site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    site.close_after_days = 30
+    site.save()
+    assert post(api, reply(site)).status_code == 202
     with CaptureQueriesContext(connection) as queries:
         assert post(api, reply(site, comment="Second.")).status_code == 202
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]

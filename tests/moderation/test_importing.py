@@ -106,6 +106,9 @@ def test_it_imports_the_comments_with_their_statuses_threads_and_times(site, fil
     assert first.scores == {} and first.scoring_attempts == 0
     total = sum(expected["statuses"].values())
     assert f"Created 2 thread(s) and {total} comment(s)" in output
+    # A new thread begins at its first comment: the site's close_after_days counts from there.
+    for thread in Thread.objects.filter(site=site):
+        assert thread.created_at == min(c.created_at for c in comments.values() if c.thread_id == thread.pk)
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -208,6 +208,7 @@ EVERY_RULE = {
     "too_fast": Facts(form_seconds=1.26, min_form_seconds=3),
     "blocked_words": Facts(blocked_words=("bridge troll", "idiot")),
     "premoderation": Facts(hold_all=True),
+    "thread_premoderation": Facts(thread_premoderated=True, trusted=True),
     "first_comment": Facts(first_comment=True),
     "links": Facts(links=4, hold_links_at=2),
     "trusted_skips": Facts(trusted=True, hold_all=True, first_comment=True, links=5, hold_links_at=1),
@@ -263,6 +264,7 @@ def test_the_facts_read_back_decide_again_under_other_thresholds():
         (Facts(form_seconds=1.0, min_form_seconds=3), {"TOXICITY": 0.1, "SPAM": 0.1}, "held", "held", ["too_fast"]),
         (Facts(require_form_token=True), {"TOXICITY": 0.1, "SPAM": 0.1}, "held", "held", ["no_form_token"]),
         (Facts(blocked="ip:x", trap_filled=True), {"SPAM": 0.1}, "rejected", "rejected", ["blocked_commenter", "trap"]),
+        (Facts(thread_premoderated=True), {"TOXICITY": 0.9, "SPAM": 0.1}, "held", "held", ["thread_premoderation"]),
         (Facts(), {"TOXICITY": 0.1, "SPAM": 0.1}, "published", "published", []),
     ],
 )
@@ -281,3 +283,74 @@ def test_shadow_mode_holds_a_comment_the_scorer_could_not_handle():
     from moderation.policy import shadow_applied
 
     assert shadow_applied(scoring_failed(3)) == scoring_failed(3)
+
+
+# One thread's controls (moderation.threads) -----------------------------------------------------
+
+
+def test_a_premoderated_thread_holds_a_clean_comment_even_from_a_trusted_commenter():
+    for facts in (Facts(thread_premoderated=True), Facts(thread_premoderated=True, trusted=True)):
+        decision = decide(scores={"TOXICITY": 0.0, "SPAM": 0.0}, thresholds=THRESHOLDS, facts=facts)
+        assert decision.outcome is Outcome.HELD
+        [reason] = decision.reasons
+        assert reason.code == "thread_premoderation"
+        assert "thread is pre-moderated" in reason.detail
+
+
+def test_a_threads_hold_threshold_is_used_before_the_sites_and_the_sites_reject_stays():
+    from moderation.policy import thread_holds_applied
+
+    strict = thread_holds_applied(THRESHOLDS, {"TOXICITY": 0.1, "SPAM": 0.2})
+    assert strict == {
+        "TOXICITY": Threshold(publish=0.1, thread=True),
+        "SPAM": Threshold(publish=0.2, reject=0.95, thread=True),
+    }
+    scores = {"TOXICITY": 0.3, "SPAM": 0.0}  # under the site's 0.5
+    assert decide(scores=scores, thresholds=THRESHOLDS).outcome is Outcome.PUBLISHED
+    held = decide(scores=scores, thresholds=strict)
+    assert held.outcome is Outcome.HELD
+    [reason] = held.reasons
+    assert (reason.code, reason.attribute, reason.threshold) == ("hold_threshold", "TOXICITY", 0.1)
+    assert reason.detail == "TOXICITY 0.30 is at or above the thread's publish threshold 0.10."
+    assert decide(scores={"TOXICITY": 0.0, "SPAM": 0.97}, thresholds=strict).outcome is Outcome.REJECTED
+    # A thread may hold less than its site, too; attributes it does not name stay the site's.
+    lenient = thread_holds_applied(THRESHOLDS, {"TOXICITY": 0.9})
+    assert lenient["SPAM"] == THRESHOLDS["SPAM"]
+    assert decide(scores={"TOXICITY": 0.7, "SPAM": 0.0}, thresholds=lenient).outcome is Outcome.PUBLISHED
+
+
+def test_a_thread_without_holds_keeps_its_sites_thresholds_word_for_word():
+    from moderation.policy import thread_holds_applied
+
+    assert thread_holds_applied(THRESHOLDS, {}) == THRESHOLDS
+    decision = decide(scores={"TOXICITY": 0.6, "SPAM": 0.0}, thresholds=THRESHOLDS)
+    assert decision.reasons[0].detail == "TOXICITY 0.60 is at or above the publish threshold 0.50."
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([0.1], "must be an object"),
+        ({"toxicity": 0.1}, "capitals"),
+        ({"TOXICITY": 1.2}, "from 0 to 1"),
+        ({"TOXICITY": -0.1}, "from 0 to 1"),
+        ({"TOXICITY": True}, "from 0 to 1"),
+        ({"TOXICITY": {"publish": 0.1}}, "from 0 to 1"),
+        ({"INSULT": 0.1}, "INSULT is not scored by the active models"),
+    ],
+)
+def test_it_refuses_bad_thread_thresholds_with_a_message(raw, message):
+    from moderation.policy import thread_holds_from_json
+
+    with pytest.raises(ValueError, match=message):
+        thread_holds_from_json(raw, known=["TOXICITY", "SPAM"])
+
+
+def test_it_reads_thread_thresholds_from_0_to_1():
+    from moderation.policy import thread_holds_from_json
+
+    assert thread_holds_from_json({"TOXICITY": 0, "SPAM": 1}, known=["TOXICITY", "SPAM"]) == {
+        "TOXICITY": 0.0,
+        "SPAM": 1.0,
+    }
+    assert thread_holds_from_json({"INSULT": 0.5}) == {"INSULT": 0.5}  # the model's validator knows no models

@@ -58,6 +58,7 @@ HOLD_NO_READERS_DATA = {
     "comments.Site": "the publisher's settings",
     "comments.Thread": "the publisher's pages",
     "moderation.SitePolicy": "the publisher's settings and word lists",
+    "moderation.ThreadPolicy": "a thread's pre-moderation and thresholds (the publisher's settings)",
     "moderation.ModelArtifactFile": "model files",
     "moderation.Erasure": "counts, never whose (by design)",
     "moderation.WorkerHeartbeat": "worker host names",

@@ -55,6 +55,7 @@
     "nameRequired": "Please enter your name here",
     "emailInvalid": "Please enter a valid email address",
     "threadClosed": "Comments on this article are closed.",
+    "closesOn": "Comments close on {date}",
     "parentGone": "The comment you are replying to is no longer available.",
     "checking": "Thanks! Your comment is being checked…",
     "published": "Thanks! Your comment has been published.",
@@ -323,10 +324,12 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
     const notice = h("p", { class: "nt", role: "status", "aria-live": "polite" });
     const replyingTo = h("span");
     const replying = h("p", { class: "to", hidden: true }, replyingTo, h("button", { type: "button", class: "l", onclick: () => cancelReply(true), text: T.cancelReply }));
+    const closing = h("p", { class: "to", hidden: true });
     const form = h(
       "form",
       { class: "form", novalidate: true, "aria-labelledby": "form-heading" },
       h("h3", { id: "form-heading", text: T.heading }),
+      closing,
       replying,
       field("comment", T.comment, text),
       h("div", { class: "row" }, field("name", T.name, name), field("email", T.email, email, T.optional)),
@@ -376,7 +379,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       reportButton.addEventListener("click", () => report(comment.id, reportBox, reportButton));
       const replies = h("ol", { class: "rp" });
       const bodyBox = h("div", { class: "b" }, ...linkify(comment.comment));
-      const acts = h("div", { class: "acts" }, replyButton, reportButton);
+      const acts = h("div", { class: "acts" }, closed ? null : replyButton, reportButton);
       if (comment.deleted) {
         bodyBox.className = "b gone";
         bodyBox.textContent = T.deleted;
@@ -422,6 +425,12 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
         const data = await response.json();
         page = data.page;
         total = data.total;
+        if (data.open === false) closeThread();
+        else if (data.closes_at) {
+          const date = new Date(data.closes_at).toLocaleDateString(LOCALE, { day: "numeric", month: "long", year: "numeric" });
+          closing.textContent = fmt(T.closesOn, { date });
+          closing.hidden = false;
+        }
         showCount();
         for (const comment of data.results) add(comment, list);
         more.hidden = !data.next;
@@ -432,6 +441,17 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       } finally {
         more.disabled = false;
       }
+    }
+
+    // A closed thread (a moderator's, or the site's after so many days): no form and no Reply, only the
+    // comments; the reader's unsent draft stays in sessionStorage.
+    let closed = false;
+    function closeThread() {
+      if (closed) return;
+      closed = true;
+      if (parentId) cancelReply(false);
+      home.replaceChildren(h("p", { class: "nt", role: "status", text: T.threadClosed }));
+      for (const node of nodes.values()) node.replyButton.remove();
     }
 
     // Replies: the form moves under the comment replied to.
