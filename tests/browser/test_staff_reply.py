@@ -100,3 +100,34 @@ def test_the_mark_speaks_the_reader_s_language(page: Page, live_server, demo_sit
     page.route(f"{live_server.url}/de/bruecke", lambda route: route.fulfill(content_type="text/html", body=html))
     page.goto(f"{live_server.url}/de/bruecke")
     expect(page.locator("#moderato-thread .sb")).to_have_text("Redaktion")
+
+
+def test_a_moderator_replies_from_the_queue_with_the_keyboard_and_the_row_follows(page: Page, live_server, demo_site):
+    thread, _ = Thread.objects.get_or_create(site=demo_site, key=DEMO_THREAD)
+    now = timezone.now()
+    first, second = (
+        Comment.objects.create(thread=thread, author_name=name, body=body, status="held", decided_at=now)
+        for name, body in (("Margaret", QUESTION), ("Tomás", "And the tolls?"))
+    )
+    log_in_as_a_moderator_of(page, live_server, demo_site)
+    queue = f"{live_server.url}/admin/comments/comment/?status__exact=held"
+    page.goto(queue)
+    row = page.locator("#result_list tbody tr").filter(has=page.locator(f"#decide-{first.pk}"))
+    expect(row).to_have_class("moderato-current")
+
+    page.keyboard.press("y")
+    box = row.get_by_label("reply as the site")
+    expect(box).to_be_focused()
+    page.keyboard.type("   ")
+    page.keyboard.press("Control+Enter")  # nothing to read: refused, and the box keeps what was typed
+    expect(row.locator(".moderato-result")).to_have_text("Write the reply first: it is empty.")
+    box.fill(ANSWER)
+    page.keyboard.press("Control+Enter")
+
+    expect(row.locator(".moderato-result")).to_contain_text(f"Approved comment #{first.pk} and replied")
+    expect(row.locator(".moderato-status")).to_have_text("Published")
+    expect(row.locator("details.moderato-reply")).not_to_have_attribute("open", "")
+    assert page.url == queue  # never reloaded
+    reply = Comment.objects.get(by_staff=True)
+    assert (reply.parent_id, reply.body) == (first.pk, ANSWER)
+    assert Comment.objects.get(pk=second.pk).status == "held"
