@@ -10,7 +10,8 @@ the comment it answers gets the reply notice they asked for, through the outbox
 Readers see a reply only under a published comment. A moderator answering a held comment usually
 publishes it too (``approve``: the same approval as the decide buttons, with its audit row); without
 it the reply waits, published but unlisted, until the comment is. A rejected comment is answered only
-together with its approval, and a deleted one not at all.
+together with its approval, and a deleted one not at all. A closed thread is closed to readers: the site
+still answers in it.
 """
 
 from __future__ import annotations

@@ -77,6 +77,12 @@ def test_a_reply_to_a_reply_hangs_under_the_same_top_level_comment(alice, thread
     assert (reply.parent_id, reply.root_id) == (answer.pk, top.pk)
 
 
+def test_a_closed_thread_is_closed_to_readers_not_to_the_site(alice, thread):
+    question = make(thread, "Why are comments closed?", status="published")
+    Thread.objects.filter(pk=thread.pk).update(is_open=False)
+    assert staff_reply_post(comment_id=question.pk, actor=alice, body=ANSWER).reply.status == "published"
+
+
 def test_it_signs_with_the_staff_name_of_the_site_policy(alice, thread):
     thread.site.policy.staff_name = "The editors"
     thread.site.policy.save()
