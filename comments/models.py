@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -172,6 +173,17 @@ class Comment(models.Model):
     external_id = models.CharField(
         max_length=100, blank=True, help_text="Id in the system it was imported from, e.g. wordpress:123."
     )
+    # moderation.staff: a reply a moderator posted as the site, published at once and marked as such in the
+    # listing. ``staff_user`` is who wrote it (null once their account is deleted: the reply stays marked).
+    by_staff = models.BooleanField(default=False, help_text="A reply a moderator posted as the site.")
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The moderator who posted this staff reply.",
+    )
 
     class Meta:
         permissions = [("can_moderate", "Can moderate comments")]
@@ -190,6 +202,9 @@ class Comment(models.Model):
             models.CheckConstraint(
                 condition=Q(parent__isnull=True, root__isnull=True) | Q(parent__isnull=False, root__isnull=False),
                 name="comment_reply_has_root",
+            ),
+            models.CheckConstraint(
+                condition=Q(by_staff=True) | Q(staff_user__isnull=True), name="comment_staff_user_on_staff_reply"
             ),
             models.UniqueConstraint(
                 fields=["thread", "external_id"],

@@ -98,6 +98,8 @@ def comment_as_json(comment: Comment) -> dict[str, Any]:
     }
     if comment.edited_at is not None:
         rendered["edited"] = comment.edited_at.isoformat()
+    if comment.by_staff:
+        rendered["staff"] = True
     return rendered
 
 
@@ -127,6 +129,9 @@ class PublishedCommentSerializer(serializers.Serializer[dict[str, Any]]):
     edited = serializers.DateTimeField(required=False, help_text="Only when its author's edit was published.")
     deleted = serializers.BooleanField(
         required=False, help_text='Only when its author deleted it: kept as "[deleted]" for its replies.'
+    )
+    staff = serializers.BooleanField(
+        required=False, help_text="Only on a moderator's reply as the site (signed with the site's staff name): true."
     )
     replies = serializers.ListField(child=serializers.DictField(), help_text="Published replies, same shape.")
 

@@ -42,6 +42,7 @@ from moderation import (
     services,
     shadow,
     sites,
+    staff,
     threads,
 )
 from moderation.models import (
@@ -452,7 +453,12 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         decide = path(
             "<int:comment_id>/decide/", self.admin_site.admin_view(self.decide_view), name="comments_comment_decide"
         )
-        return [decide, *super().get_urls()]
+        reply = path(
+            "<int:comment_id>/reply/",
+            self.admin_site.admin_view(self.staff_reply_view),
+            name="comments_comment_staff_reply",
+        )
+        return [decide, reply, *super().get_urls()]
 
     def decide_view(self, request: HttpRequest, comment_id: int) -> HttpResponse:
         """Decide one comment from its row in the queue or from its page, with an optional note.
@@ -485,6 +491,50 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
             return answer.refused(request, self, 409, " ".join(exc.messages))
         text = f"{action.label}: comment #{comment_id}" + (f" (note: {decision.note})" if decision.note else "") + "."
         return answer.done(request, self, decision, text)
+
+    def staff_reply_view(self, request: HttpRequest, comment_id: int) -> HttpResponse:
+        """Reply to one comment as the site (``staff.staff_reply_post``), from its row in the queue or from
+        its page, optionally approving it too; answers as ``decide_view`` does, with the comment's status."""
+        if request.method != "POST":
+            return HttpResponse(status=405, headers={"Allow": "POST"})
+        if not self.has_moderate_permission(request):
+            raise PermissionDenied
+        if not self.get_queryset(request).filter(pk=comment_id).exists():
+            raise Http404  # another site's comment is as absent as a missing one
+        as_json = "application/json" in request.headers.get("Accept", "")
+        answer = DecideAnswer(as_json=as_json, back=self.decide_return_url(request, comment_id), comment_id=comment_id)
+        expected = request.POST.get("status", "")
+        try:
+            posted = staff.staff_reply_post(
+                comment_id=comment_id,
+                actor=request.user,
+                body=request.POST.get("body", ""),
+                approve=bool(request.POST.get("approve")),
+                expected_status=expected if expected in Comment.Status.values else "",
+            )
+        except ValidationError as exc:  # a bad text is the form's fault (400), a comment's status a conflict
+            return answer.refused(request, self, 400 if hasattr(exc, "error_dict") else 409, " ".join(exc.messages))
+        reply = posted.reply
+        done = f"Approved comment #{comment_id} and replied" if posted.approved else f"Replied to comment #{comment_id}"
+        seen = "" if posted.listed else ", and readers see it once the comments above it are published"
+        text = f'{done} as "{reply.author_name}": reply #{reply.pk} is published{seen}.'
+        return answer.answer(request, self, 200, posted.parent_status, {"action": "reply", "message": text})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Comment | None:
+        """The comment of its page, read with its site and the site's policy in the same query: the reply box
+        names the staff name it signs with."""
+        if from_field is not None:
+            return super().get_object(request, object_id, from_field)
+        try:
+            return self.get_queryset(request).select_related("thread__site__policy").get(pk=int(object_id))
+        except (Comment.DoesNotExist, ValueError):
+            return None
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "reply_max_length": staff.REPLY_MAX_LENGTH}
+        return super().change_view(request, object_id, form_url, context)
 
     def decide_return_url(self, request: HttpRequest, comment_id: int) -> str:
         """``next`` when it is a page of this site, else the queue; anchored on the comment's row."""
@@ -652,15 +702,31 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
             '<button type="submit" form="{}" name="action" value="{}" class="moderato-{}" title="{}">{}</button>',
             ((form, action.value, action.value, action.label, label) for action, label in DECIDE_BUTTONS),
         )
+        reply_form = f"reply-form-{comment.pk}"
+        reply = (
+            ""
+            if comment.status == Comment.Status.DELETED or comment.deleted_at
+            else format_html(
+                '<details class="moderato-reply"><summary>Reply as the site (Y)</summary>'
+                '<textarea form="{}" name="body" rows="3" maxlength="{}" aria-label="reply as the site"'
+                ' class="moderato-reply-body"></textarea>{}'
+                '<button type="submit" form="{}" class="moderato-reply-send">Reply</button></details>',
+                reply_form,
+                staff.REPLY_MAX_LENGTH,
+                approve_too(comment, form=reply_form),
+                reply_form,
+            )
+        )
         return format_html(
             '<div class="moderato-decide" id="decide-{0}" data-form="{1}">'
             # Enter in the note must not approve: a disabled first button makes the implicit submission do nothing.
             '<button type="submit" form="{1}" disabled hidden></button>'
             '<input type="text" form="{1}" name="note" maxlength="500" placeholder="note (N)" aria-label="note"'
-            ' class="moderato-note">{2}<output class="moderato-result" role="status"></output></div>',
+            ' class="moderato-note">{2}{3}<output class="moderato-result" role="status"></output></div>',
             comment.pk,
             form,
             buttons,
+            reply,
         )
 
     @admin.display(description="waited")
@@ -710,6 +776,19 @@ DECIDE_BUTTONS = [
     (ModerationAction.TOXIC, "Toxic"),
     (ModerationAction.NOT_TOXIC, "Not toxic"),
 ]
+
+
+def approve_too(comment: Comment, *, form: str) -> str:
+    """The reply box's "approve it too" checkbox: none under a published comment, ticked under a held or
+    pending one (readers see a reply only under a published comment), left to the moderator under a
+    rejected one (``staff.staff_reply_post`` refuses a reply there without it)."""
+    if comment.status == Comment.Status.PUBLISHED:
+        return ""
+    return format_html(
+        '<label><input type="checkbox" form="{}" name="approve" value="yes"{}> and approve the comment</label>',
+        form,
+        "" if comment.status == Comment.Status.REJECTED else " checked",
+    )
 
 
 def comment_spans(comment: Comment) -> list[dict[str, Any]]:
@@ -921,7 +1000,16 @@ class SitePolicyInline(admin.StackedInline[SitePolicy, Site]):
         ("Word lists and blocks", {"fields": ["blocked_words", "allowed_words", "blocked_email_domains"]}),
         (
             "Moderators and notifications",
-            {"fields": ["moderators", "email_moderators", "webhook_url", "webhook_secret", "webhook_signing_secret"]},
+            {
+                "fields": [
+                    "moderators",
+                    "staff_name",
+                    "email_moderators",
+                    "webhook_url",
+                    "webhook_secret",
+                    "webhook_signing_secret",
+                ]
+            },
         ),
         ("Readers' data", {"fields": ["erasure"]}),
     ]

@@ -54,7 +54,9 @@ class Dashboard:
 
 
 def _comments(user: Any) -> QuerySet[Comment]:
-    scoped = sites.site_scoped(Comment.objects.all(), user=user, site_field="thread__site_id")
+    """The readers' comments the user moderates: the site's own replies (``moderation.staff``) were
+    decided by no model and no moderator."""
+    scoped = sites.site_scoped(Comment.objects.filter(by_staff=False), user=user, site_field="thread__site_id")
     return languages.language_scoped(scoped, user=user)
 
 

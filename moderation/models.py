@@ -88,6 +88,12 @@ class SitePolicy(models.Model):
         help_text="Moderators of this site. A moderator on no site's list moderates nothing, unless given the "
         "permission 'Can moderate every site'.",
     )
+    staff_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The name a moderator's reply as the site is signed with, e.g. 'The editors' (blank: the site's "
+        "name). Readers see it with a staff badge.",
+    )
     report_threshold = models.PositiveSmallIntegerField(
         default=3, help_text="Reader reports that put a published comment back in the moderation queue."
     )

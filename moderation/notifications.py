@@ -172,6 +172,7 @@ def comment_payload(comment: Comment, *, event: str) -> dict[str, Any]:
             "parent": comment.parent_id,
             "status": comment.status,
             "name": comment.author_name,
+            "staff": comment.by_staff,  # a moderator's reply as the site (moderation.staff)
             "comment": comment.body,
             "scores": comment.scores,
             "model_versions": comment.model_versions,

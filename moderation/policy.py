@@ -46,6 +46,7 @@ class ReasonCode(enum.StrEnum):
     NO_FORM_TOKEN = "no_form_token"  # noqa: S105 (a reason code, not a secret)
     EDIT_SUPERSEDED = "edit_superseded"  # an author's edit that a newer edit of theirs replaced
     IMPORTED = "imported"  # decided by the system it was imported from (moderation.importing)
+    STAFF_REPLY = "staff_reply"  # a moderator's reply as the site, published at once (moderation.staff)
 
 
 # How the moderators' queue names each reason.
@@ -67,6 +68,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.NO_FORM_TOKEN: "Not sent through the widget",
     ReasonCode.EDIT_SUPERSEDED: "Replaced by a newer edit",
     ReasonCode.IMPORTED: "Imported with this status",
+    ReasonCode.STAFF_REPLY: "Staff reply",
 }
 
 
@@ -327,6 +329,11 @@ def decide(
 def reader_reports(reports: int) -> Reason:
     """The reason a published comment went back to the queue."""
     return Reason(code=ReasonCode.READER_REPORTS, detail=f"{reports} reader reports put it back in the queue.")
+
+
+def staff_reply(moderator: str) -> Reason:
+    """Why a comment was published without scores: a moderator wrote it as the site."""
+    return Reason(code=ReasonCode.STAFF_REPLY, detail=f"Staff reply by {moderator}.")
 
 
 def edit_superseded() -> Reason:

@@ -285,6 +285,20 @@ def test_it_lists_only_published_comments_with_replies_nested(api, site):
     assert same == body
 
 
+def test_a_staff_reply_is_listed_with_staff_true_and_a_reader_s_comment_without_the_field(api, site):
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    question = published(thread, "When did it open?")
+    Comment.objects.filter(pk=published(thread, "In 2025.", parent=question, name="Daily Planet").pk).update(
+        by_staff=True
+    )
+    [listed] = api.get(URL, {"site": "planet", "thread": "/news/bridge"}).json()["results"]
+    assert "staff" not in listed
+    assert listed["replies"][0] | {"created": ""} == {
+        "id": listed["replies"][0]["id"], "parent": question.pk, "name": "Daily Planet", "comment": "In 2025.",
+        "created": "", "staff": True, "replies": [],
+    }  # fmt: skip
+
+
 def test_it_pages_top_level_comments_oldest_first(api, site):
     thread = Thread.objects.create(site=site, key="/a")
     for n in range(5):

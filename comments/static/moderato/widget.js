@@ -77,6 +77,7 @@
     "delete": "Delete",
     "confirmDelete": "Delete your comment?",
     "deleted": "[deleted]",
+    "staff": "Staff",
     "editChecking": "Your edit is being checked…",
     "editPublished": "Your edit has been published.",
     "editHeld": "Your edit is awaiting moderation; the comment keeps its text until then.",
@@ -187,6 +188,8 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
 .rt{margin:1em 0 0}
 .ck{display:flex;gap:.5em;align-items:baseline}.ck input{width:auto}.ck label{font-weight:400}
 .gone{color:var(--_mu);font-style:italic}
+.sb{font-size:.75em;font-weight:700;color:var(--_at);background:var(--_a);border-radius:1em;padding:0 .6em}
+.staff>.a>.av{background:var(--_a);color:var(--_at)}
 `;
 
   const h = (tag, props, ...kids) => {
@@ -372,7 +375,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       const created = new Date(comment.created);
       const initial = (Array.from(comment.name.trim())[0] || "?").toUpperCase();
       const avatar = h("div", { class: "av", "aria-hidden": "true", text: initial });
-      avatar.style.backgroundColor = `hsl(${hue(comment.name)},42%,42%)`;
+      if (!comment.staff) avatar.style.backgroundColor = `hsl(${hue(comment.name)},42%,42%)`;
       const replyButton = h("button", { type: "button", class: "l", text: T.reply, onclick: () => replyTo(comment.id) });
       const reportButton = h("button", { type: "button", class: "l", text: T.report, "aria-expanded": "false" });
       const reportBox = h("div");
@@ -392,7 +395,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
       }
       const li = h(
         "li",
-        { class: "c", "data-comment-id": comment.id },
+        { class: comment.staff ? "c staff" : "c", "data-comment-id": comment.id },
         h(
           "article",
           { class: "a" },
@@ -400,7 +403,7 @@ input:focus,textarea:focus{border-color:var(--_a);outline:2px solid color-mix(in
           h(
             "div",
             { class: "mn" },
-            h("header", { class: "hd" }, h("strong", { class: "n", text: comment.name }), h("time", { datetime: comment.created, title: isNaN(created) ? null : created.toLocaleString(LOCALE), text: ago(created) })),
+            h("header", { class: "hd" }, h("strong", { class: "n", text: comment.name }), comment.staff ? h("span", { class: "sb", text: T.staff }) : null, h("time", { datetime: comment.created, title: isNaN(created) ? null : created.toLocaleString(LOCALE), text: ago(created) })),
             bodyBox,
             acts,
             reportBox

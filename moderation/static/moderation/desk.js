@@ -3,6 +3,8 @@
  * Queue (body.moderato-queue): each row's buttons post its form with fetch and the row is updated in
  * place, so the queue keeps its filters, page and scroll; J/K move a visible focus between rows.
  * Comment page (body.moderato-page): the keys press the page's buttons, an ordinary form post.
+ * Replies as the site (Y), from a row or the page, are posted with fetch too, so that a refused reply
+ * keeps its text in the box.
  * Without this script every button still works: the form posts and the server redirects back.
  * Text from the server is only ever set with textContent.
  */
@@ -55,6 +57,9 @@
 
   function decided(row, form, answer) {
     form.elements.status.value = answer.status;
+    var replyForm = document.getElementById(form.id.replace("decide-form-", "reply-form-"));
+    if (replyForm) replyForm.elements.status.value = answer.status;
+    if (!row) return;
     var cell = row.querySelector(".moderato-status");
     if (cell) cell.textContent = answer.status_label;
     row.classList.remove("moderato-held", "moderato-published", "moderato-rejected");
@@ -99,6 +104,69 @@
       });
   }
 
+  function replyBox() {
+    var panel = rowPanel(current);
+    if (!panel) return null;
+    return queue ? panel.querySelector(".moderato-reply") : document.querySelector("form.moderato-reply");
+  }
+
+  function replyOpen() {
+    var box = replyBox();
+    if (!box) return;
+    if (box.tagName === "DETAILS") box.open = true;
+    var field = box.querySelector(".moderato-reply-body");
+    if (field) field.focus();
+  }
+
+  // A reply as the site: the answer goes where the moderator looks (the row's result, or under the
+  // page's reply box); the comment's status follows when the reply approved it too.
+  function sendReply(form) {
+    var id = form.id.replace("reply-form-", "");
+    var decideForm = document.getElementById("decide-form-" + id);
+    var row = queue ? document.getElementById("decide-" + id).closest("tr") : null;
+    var panel = queue ? document.getElementById("decide-" + id) : form;
+    var busy = row || form;
+    if (busy.getAttribute("aria-busy") === "true") return;
+    var body = new FormData(form);
+    busy.setAttribute("aria-busy", "true");
+    show(panel, "Replying\u2026", false);
+    fetch(form.getAttribute("action"), {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        if (type.indexOf("application/json") === -1) throw new Error("HTTP " + response.status);
+        return response.json().then(function (answer) {
+          if (decideForm) decided(row, decideForm, answer);
+          if (!queue) {
+            var heading = document.getElementById("decide-" + id);
+            if (heading) heading.textContent = "Decide: this comment is " + answer.status_label.toLowerCase();
+          }
+          if (!response.ok) {
+            show(panel, answer.error, true);
+            return;
+          }
+          var text = panel.querySelector(".moderato-reply-body") || form.querySelector(".moderato-reply-body");
+          if (text) text.value = "";
+          var approve = document.querySelector('input[name="approve"][form="' + form.id + '"]') ||
+            form.querySelector('input[name="approve"]');
+          if (approve && answer.status === "published") approve.parentNode.remove();
+          var details = panel.querySelector("details.moderato-reply");
+          if (details) details.open = false;
+          show(panel, answer.message, false);
+        });
+      })
+      .catch(function (error) {
+        show(panel, "Not sent (" + error.message + "): reload to see the comment as it is now.", true);
+      })
+      .finally(function () {
+        busy.removeAttribute("aria-busy");
+      });
+  }
+
   function decide(action) {
     var panel = rowPanel(current);
     var form = panelForm(panel);
@@ -131,6 +199,13 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    var reply = event.target.classList && event.target.classList.contains("moderato-reply-body");
+    if (reply && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      var owner = event.target.form;
+      if (owner) owner.requestSubmit();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var overlay = help();
     if (overlay && !overlay.hidden) {
@@ -143,7 +218,8 @@
     var target = event.target;
     if (typing(target)) {
       var leave = event.key === "Escape" || (event.key === "Enter" && target.tagName === "INPUT");
-      if (target.classList.contains("moderato-note") && leave) {
+      var field = target.classList.contains("moderato-note") || target.classList.contains("moderato-reply-body");
+      if (field && leave) {
         event.preventDefault();
         target.blur();
         if (rows[current]) rows[current].focus({ preventScroll: true });
@@ -155,6 +231,7 @@
     else if (key === "j" && queue) select(current + 1, true);
     else if (key === "k" && queue) select(current - 1, true);
     else if (key === "n") note();
+    else if (key === "y") replyOpen();
     else if (KEYS[key]) decide(KEYS[key]);
     else return;
     event.preventDefault();
@@ -162,6 +239,11 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (/^reply-form-\d+$/.test(form.id)) {
+      event.preventDefault();
+      sendReply(form);
+      return;
+    }
     if (!queue || !/^decide-form-\d+$/.test(form.id)) return;
     var button = event.submitter;
     if (!button || button.name !== "action") return;
