@@ -298,6 +298,8 @@ def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, ali
 
     assert Comment.objects.get(pk=toxic.pk).scores["TOXICITY"] >= DEFAULT_THRESHOLDS["TOXICITY"].publish
     assert not ModerationDecision.objects.exists()
+    page = client.get(f"{QUEUE}{clean.pk}/change/").content.decode()
+    assert "<td>system (asked by alice)</td><td>scored again (held → published)</td>" in page
 
 
 def test_it_highlights_explained_words_and_escapes_everything_else():
