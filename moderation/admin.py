@@ -26,6 +26,7 @@ from django.utils.timesince import timesince
 
 from comments.admin import SiteAdmin, ThreadAdmin
 from comments.models import Comment, CommentEdit, Report, Site, Thread
+from comments.status import DELETED_TEXT
 from ml.language import LANGUAGES as DETECTED_LANGUAGES
 from moderation import charts as charts_svg
 from moderation import (
@@ -43,6 +44,7 @@ from moderation import (
     shadow,
     sites,
     staff,
+    story,
     threads,
 )
 from moderation.models import (
@@ -73,16 +75,6 @@ class ReadOnlyInline(admin.TabularInline[models.Model, Comment]):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-class DecisionInline(ReadOnlyInline):
-    model = ModerationDecision
-    fields = ("created_at", "actor", "action", "from_status", "to_status", "labels", "note")
-    readonly_fields = fields
-    verbose_name_plural = "History of decisions"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[models.Model]:
-        return super().get_queryset(request).select_related("actor")  # one query for any number of decisions
 
 
 class EditInline(ReadOnlyInline):
@@ -189,7 +181,7 @@ def rescore_held(modeladmin: "CommentAdmin", request: HttpRequest, queryset: Que
         queryset.filter(status=Comment.Status.HELD), user=request.user, site_field="thread__site_id"
     )
     held = languages.language_scoped(held, user=request.user)
-    result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)))
+    result = services.held_comments_rescore(comment_ids=list(held.values_list("pk", flat=True)), asked_by=request.user)
     changed = Counter(status for status in result.decided.values())
     summary = ", ".join(f"{n} {status}" for status, n in sorted(changed.items())) or "nothing to re-score"
     modeladmin.message_user(request, f"Re-scored: {summary}; {result.kept} kept for a person.", messages.SUCCESS)
@@ -439,11 +431,11 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
         erase_commenters,
         *(thread_action(control, of_comments=True) for control in threads.ThreadControl),
     ]
-    inlines = [EditInline, ReportInline, DecisionInline]
+    inlines = [EditInline, ReportInline]
     fields = (
         "status", "thread", "thread_context", "author_name", "author_email", "commenter_history", "explanation",
         "score_bars", "reason_list", "model_versions", "language_script", "ip_hash", "user_agent", "created_at",
-        "decided_at", "scoring_attempts",
+        "decided_at", "scoring_attempts", "story",
     )  # fmt: skip
     readonly_fields = fields
     change_list_template = "moderation/admin/comment_change_list.html"
@@ -620,6 +612,11 @@ class CommentAdmin(SiteScopedAdmin[Comment]):
             first,
             same if comment.commenter or comment.ip_hash else "- (no token, no address: this comment alone)",
         )
+
+    @admin.display(description="story")
+    def story(self, comment: Comment) -> str:
+        """Every change of its state, oldest first: when, who, what, and the details (``moderation.story``)."""
+        return story_table(story.comment_story(comment))
 
     @admin.display(description="status", ordering="status")
     def status_waited(self, comment: Comment) -> str:
@@ -840,6 +837,81 @@ def highlighted(text: str, spans: list[dict[str, Any]], limit: int | None = None
     if end < len(text):
         parts.append("…")
     return mark_safe("".join(parts))  # noqa: S308  (every part is escaped above)
+
+
+def story_table(lines: list[story.StoryEvent]) -> str:
+    """The story as a table: when, who, what (with the change of status), details."""
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                timezone.localtime(line.at).strftime("%Y-%m-%d %H:%M:%S"),
+                story_who(line),
+                story_what(line),
+                format_html_join("", "<div>{}</div>", ((detail,) for detail in story_details(line))),
+            )
+            for line in lines
+        ),
+    )
+    return format_html(
+        '<table class="moderato-story"><thead><tr><th>when</th><th>who</th><th>what</th><th>details</th></tr>'
+        "</thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+def story_who(line: story.StoryEvent) -> str:
+    if line.actor == story.Actor.PERSON:
+        return line.user or "a moderator (account removed)"
+    if line.actor == story.Actor.READER:
+        return "a reader" if line.kind == story.REPORTED else "the author"
+    return f"system (asked by {line.user})" if line.user else "system"
+
+
+def story_what(line: story.StoryEvent) -> str:
+    what = line.label
+    if line.action:
+        what += f": {ModerationAction(line.action).label}"
+    if line.from_status and line.to_status and line.from_status != line.to_status:
+        what += f" ({line.from_status} → {line.to_status})"
+    elif line.to_status:
+        what += f" ({line.to_status})"
+    return what
+
+
+def story_details(line: story.StoryEvent) -> list[str]:
+    """The details of one line, each a short sentence: scores with their model versions, reasons, the note."""
+    details = line.details
+    found: list[str] = []
+    if line.note:
+        found.append(f"Note: {line.note}")
+    if line.labels:
+        found.append("Teaches: " + ", ".join(f"{name} {value}" for name, value in sorted(line.labels.items())))
+    if "edit" in details:
+        found.append(f"Edit #{details['edit']}" + (f": {details['state']}" if details.get("state") else ""))
+    versions = details.get("versions") or {}
+    found += [
+        f"{name} {value:.2f} ({versions.get(name, '?')})"
+        for name, value in sorted((details.get("scores") or {}).items())
+    ]
+    found += [reason_text(reason) for reason in details.get("reasons") or []]
+    if details.get("language"):
+        found.append(f"Language: {details['language']}")
+    if (shadow := details.get("shadow")) and shadow.get("outcome") != line.to_status:
+        would = "; ".join(reason_text(reason) for reason in shadow.get("reasons") or [])
+        found.append(f"Shadow mode: would have {shadow.get('outcome')} it" + (f": {would}" if would else ""))
+    if details.get("reason"):
+        found.append(f"Reason: {details['reason']}")
+    if details.get("placeholder"):
+        found.append(f"Kept as {DELETED_TEXT} for its replies")
+    if details.get("mode"):
+        found.append(f"Erasure mode: {details['mode']}")
+    if details.get("source"):
+        found.append(f"From {details['source']} ({details.get('external_id', '')})")
+    if details.get("backfilled"):
+        found.append("Reconstructed from the rows kept before stories were (its time may be approximate)")
+    return found
 
 
 def bar_colour(value: float) -> str:

@@ -279,6 +279,55 @@ class ModerationDecision(models.Model):
         return f"{self.get_action_display()} on comment #{self.comment_id}"
 
 
+class CommentEvent(models.Model):
+    """One change of a comment's state, written by the function that made it, in its transaction:
+    the comment's story (``moderation.story``), which the moderators' page and the API read.
+
+    Acts that are a row of their own already are not copied here: the submission (the comment's
+    ``created_at``), a reader's report (``Report``), an author's new text (``CommentEdit``). A
+    moderator's decision is both an event (``decision`` points to it) and a ``ModerationDecision``,
+    the row re-scoring and learning read; its note and labels live there only.
+    """
+
+    class Actor(models.TextChoices):
+        SYSTEM = "system"
+        PERSON = "person", "moderator"
+        READER = "reader"
+
+    class Kind(models.TextChoices):
+        SCORED = "scored", "scored and decided"
+        SCORING_FAILED = "scoring_failed", "held: scoring failed"
+        RESCORED = "rescored", "scored again"
+        REPORTS_HELD = "reports_held", "back in the queue: readers' reports"
+        DECIDED = "decided", "moderator's decision"
+        EDIT_SCORED = "edit_scored", "its author's edit scored"
+        EDIT_DECIDED = "edit_decided", "its author's edit decided"
+        DELETED = "deleted", "deleted by its author"
+        ERASED = "erased", "erased (readers' data)"
+        PLACEHOLDER_REMOVED = "placeholder_removed", "placeholder taken off the page"
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=8, choices=Actor.choices)
+    # The moderator who acted (a decision, an erasure from the admin) or asked (a re-scoring from the admin).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    from_status = models.CharField(max_length=16, blank=True, choices=Comment.Status.choices)
+    to_status = models.CharField(max_length=16, blank=True, choices=Comment.Status.choices)
+    decision = models.ForeignKey(ModerationDecision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Scores, model versions, reasons, the edit or erasure concerned."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["comment", "at"], name="comment_event_story")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of comment #{self.comment_id}"
+
+
 class CommenterFlag(models.Model):
     """A moderator's word on a commenter of one site: trusted (skips pre-moderation) or blocked.
 

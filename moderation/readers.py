@@ -21,6 +21,9 @@ or identity is covered, in the same transaction:
 - ``ModelVersion``: a deleted comment's text quoted in a model version's replay (its examples);
 - ``ModerationDecision``: the moderators' notes and the labels (their words no longer train the
   models); the decision itself stays, or goes with a deleted comment;
+- ``CommentEvent``: the comment's story keeps its lines (who changed what, when) but, emptied, none
+  of their details (scores, reasons with highlighted words, identities); anonymised, no identity in
+  their reasons; an ``erased`` line says what happened, and nothing of whose;
 - ``Notification``: the webhook payloads (name, text) and the delivery log's last answer; e-mails not
   yet sent to the commenter (export and erase links, reply-notice confirmations, notices of replies);
 - ``CommenterFlag``: trust and blocks that name the commenter (token, address hash and name, e-mail);
@@ -47,6 +50,7 @@ from comments.status import DELETED_TEXT, Status
 from moderation.commenters import commenter_identities
 from moderation.models import (
     CommenterFlag,
+    CommentEvent,
     Erasure,
     ModelVersion,
     ModerationDecision,
@@ -57,8 +61,16 @@ from moderation.models import (
 from moderation.notifications import READER_EVENTS, REPLY_CONFIRM, REPLY_NOTICE, reader_link_notify
 from moderation.policy import ReasonCode
 from moderation.services import listing_changed
+from moderation.story import event_new, events_record
 
 DELETED = DELETED_TEXT  # an erased comment's placeholder is an author's deletion's: one notion
+# Who erased, in the story: the reader themselves, a moderator in the admin, or the command.
+ERASED_BY = {
+    Erasure.Via.EMAIL_LINK: CommentEvent.Actor.READER,
+    Erasure.Via.COMMENTER_TOKEN: CommentEvent.Actor.READER,
+    Erasure.Via.ADMIN: CommentEvent.Actor.PERSON,
+    Erasure.Via.COMMAND: CommentEvent.Actor.SYSTEM,
+}
 ON_THE_PAGE = (Status.PUBLISHED, Status.HELD, Status.PENDING)  # a reply that keeps its parent's placeholder shown
 EXPORT_FORMAT = "moderato-commenter-export-1"
 
@@ -275,6 +287,8 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
         for model in (CommentEdit, ShadowDecision, Comment):
             _identity_reasons_forget(model, ids=anonymised)
         CommenterFlag.objects.filter(site_id=commenter.site_id, identity__in=identities).delete()
+        CommentEvent.objects.filter(comment_id__in=emptied).update(details={})
+        _event_reasons_forget(comment_ids=anonymised)
         # A new decided_at also voids the one-click e-mail links of these comments and any late
         # explanation (both check it).
         now = timezone.now()
@@ -305,6 +319,22 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
         if anonymised:
             Comment.objects.filter(pk__in=anonymised).update(**anonymous, author_name=DELETED)
         Comment.objects.filter(pk__in=removed).delete()
+        events_record(
+            [
+                event_new(
+                    comment_id=comment.pk,
+                    kind=CommentEvent.Kind.ERASED,
+                    actor=ERASED_BY[Erasure.Via(via)],
+                    user=actor,
+                    from_status=comment.status,
+                    to_status=Status.DELETED if comment.pk in emptied - shown else comment.status,
+                    details={"mode": mode, "placeholder": comment.pk in placeholders},
+                    at=now,
+                )
+                for comment in mine
+                if comment.pk in kept
+            ]
+        )
         gone = removed | (emptied - shown)
         _placeholders_prune(parent_ids={c.parent_id for c in mine if c.pk in gone and c.parent_id} - erased_ids)
         for thread in threads.values():
@@ -392,6 +422,18 @@ def _placeholders_prune(*, parent_ids: set[int]) -> None:
         if not rows:
             return
         Comment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=Status.DELETED, decided_at=now)
+        events_record(
+            [
+                event_new(
+                    comment_id=pk,
+                    kind=CommentEvent.Kind.PLACEHOLDER_REMOVED,
+                    from_status=Status.PUBLISHED,
+                    to_status=Status.DELETED,
+                    at=now,
+                )
+                for pk, _ in rows
+            ]
+        )
         parent_ids = {parent for _, parent in rows if parent is not None}
 
 
@@ -423,6 +465,21 @@ def _identity_reasons_forget(model: type[Comment] | type[CommentEdit] | type[Sha
     for pk, reasons in list(model.objects.filter(**{f"{field}__in": ids}).values_list("pk", "reasons")):
         if (scrubbed := _reasons_without_identity(reasons)) != reasons:
             model.objects.filter(pk=pk).update(reasons=scrubbed)
+
+
+def _event_reasons_forget(*, comment_ids: set[int]) -> None:
+    """Anonymised comments' stories: the reasons of a scoring (and of what shadow mode would have done)
+    may name a blocked identity."""
+    for pk, details in list(CommentEvent.objects.filter(comment_id__in=comment_ids).values_list("pk", "details")):
+        scrubbed = dict(details)
+        if "reasons" in scrubbed:
+            scrubbed["reasons"] = _reasons_without_identity(list(scrubbed["reasons"]))
+        if "shadow" in scrubbed:
+            shadow = dict(scrubbed["shadow"])
+            shadow["reasons"] = _reasons_without_identity(list(shadow.get("reasons") or []))
+            scrubbed["shadow"] = shadow
+        if scrubbed != details:
+            CommentEvent.objects.filter(pk=pk).update(details=scrubbed)
 
 
 def _reasons_without_identity(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:

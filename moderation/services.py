@@ -1,7 +1,8 @@
 """Every change of a comment's status: scoring, re-scoring, moderators' actions, reader reports.
 
 This module is the one owner of ``Comment.status`` after submission. Each function that changes
-it also notifies (``notifications.decision_notify``, after commit), so no caller has to remember.
+it also notifies (``notifications.decision_notify``, after commit) and writes the change into the
+comment's story (``story.events_record``, in the same transaction), so no caller has to remember.
 Every write that decides a comment is a compare-and-set ``UPDATE ... WHERE status = <expected>``: a
 task that runs twice, or arrives after a moderator has acted, changes nothing.
 """
@@ -32,6 +33,7 @@ from moderation.explaining import comment_explain_later, reasons_need_spans
 from moderation.models import (
     TRUSTABLE_PREFIXES,
     CommenterFlag,
+    CommentEvent,
     ModerationAction,
     ModerationDecision,
     ShadowDecision,
@@ -40,6 +42,7 @@ from moderation.models import (
 from moderation.notifications import comment_change_notify, decision_notify
 from moderation.scoring import get_scorer
 from moderation.sites import comment_moderator_check, site_policy, site_thresholds
+from moderation.story import event_new, events_record, scoring_details
 from moderation.threads import thread_premoderated, thread_thresholds
 
 logger = logging.getLogger(__name__)
@@ -171,10 +174,40 @@ def _comment_score_claimed(*, comment: Comment) -> str:
         )
         if not written:
             return "skipped"
+        events_record([scored_event(comment=comment, evaluation=evaluation)])
         decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
         _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
         shadow_decisions_record(decided=[(comment, evaluation)])
     return evaluation.decision.outcome.value
+
+
+def scored_event(
+    *,
+    comment: Comment,
+    evaluation: Evaluation,
+    kind: CommentEvent.Kind = CommentEvent.Kind.SCORED,
+    from_status: str = Comment.Status.PENDING,
+    user: Any = None,
+) -> CommentEvent:
+    """The story's line for a decision the pipeline wrote into ``comment`` (``comment_decide``'s ``into``)."""
+    judgement = evaluation.judgement
+    return event_new(
+        comment_id=comment.pk,
+        kind=kind,
+        user=user,
+        from_status=from_status,
+        to_status=evaluation.decision.outcome.value,
+        at=comment.decided_at,
+        details=scoring_details(
+            scores=evaluation.scores,
+            versions=evaluation.versions,
+            reasons=[reason.as_dict() for reason in evaluation.decision.reasons],
+            language=evaluation.language.code,
+            shadow=None
+            if judgement is None
+            else (judgement.outcome.value, [reason.as_dict() for reason in judgement.reasons]),
+        ),
+    )
 
 
 def _explain_if_held(*, comment_id: int, decision: policy.Decision) -> None:
@@ -267,11 +300,11 @@ class Rescore:
     kept: int  # held by a person's decision or by readers' reports: left alone
 
 
-def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
+def held_comments_rescore(*, comment_ids: list[int], asked_by: Any = None) -> Rescore:
     """Score held comments again (after a model or threshold change) and apply the new decision.
 
     Only comments the pipeline held are touched: one a moderator has decided, or readers' reports
-    sent back to the queue, stays for a person.
+    sent back to the queue, stays for a person. ``asked_by``: the moderator who asked, for the story.
     """
     decided: dict[int, str] = {}
     kept = 0
@@ -293,8 +326,20 @@ def held_comments_rescore(*, comment_ids: list[int]) -> Rescore:
                 model_versions=evaluation.versions,
                 from_status=Comment.Status.HELD,
                 language=evaluation.language,
+                into=comment,
             )
             if written:
+                events_record(
+                    [
+                        scored_event(
+                            comment=comment,
+                            evaluation=evaluation,
+                            kind=CommentEvent.Kind.RESCORED,
+                            from_status=Comment.Status.HELD,
+                            user=asked_by,
+                        )
+                    ]
+                )
                 decided[comment.pk] = evaluation.decision.outcome.value
                 if evaluation.decision.outcome != policy.Outcome.HELD:
                     decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome)
@@ -459,6 +504,13 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
     with transaction.atomic():  # the decisions and their notifications, together or not at all
         decided = list(zip(comments, evaluations, strict=True))
         written = comments_decide(decided=decided)
+        events_record(
+            [
+                scored_event(comment=comment, evaluation=evaluation)
+                for comment, evaluation in decided
+                if comment.pk in written
+            ]
+        )
         for comment, evaluation in zip(comments, evaluations, strict=True):
             if comment.pk not in written:
                 outcomes[comment.pk] = "skipped"
@@ -631,9 +683,21 @@ def comment_scoring_give_up(*, comment_id: int, attempts: int) -> str:
     """Hold a comment whose scoring kept failing, so that it never loops."""
     logger.error("comment %s: scoring failed %s times, holding it for a moderator", comment_id, attempts)
     with transaction.atomic():
-        written = comment_decide(comment_id=comment_id, decision=policy.scoring_failed(attempts))
+        failed = policy.scoring_failed(attempts)
+        written = comment_decide(comment_id=comment_id, decision=failed)
         if not written:
             return "skipped"
+        events_record(
+            [
+                event_new(
+                    comment_id=comment_id,
+                    kind=CommentEvent.Kind.SCORING_FAILED,
+                    from_status=Comment.Status.PENDING,
+                    to_status=failed.outcome.value,
+                    details={"reasons": [reason.as_dict() for reason in failed.reasons]},
+                )
+            ]
+        )
         decision_notify(comment_id=comment_id, status=policy.Outcome.HELD)
     return policy.Outcome.HELD.value
 
@@ -705,7 +769,8 @@ def comment_moderate(
         if expected_status and comment.status != expected_status:
             raise ValidationError(f"Comment #{comment_id} is {comment.status} now, no longer {expected_status}.")
         from_status = comment.status
-        Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=timezone.now())
+        now = timezone.now()
+        Comment.objects.filter(pk=comment_id).update(status=to_status, decided_at=now)
         if Comment.Status.PUBLISHED in (from_status, to_status):
             listing_changed(thread=comment.thread)
         decision = ModerationDecision.objects.create(
@@ -717,6 +782,20 @@ def comment_moderate(
             labels=labels,
             note=note[:500],
         )
+        events_record(
+            [
+                event_new(
+                    comment_id=comment_id,
+                    kind=CommentEvent.Kind.DECIDED,
+                    actor=CommentEvent.Actor.PERSON,
+                    user=actor,
+                    from_status=from_status,
+                    to_status=to_status,
+                    decision_id=decision.pk,
+                    at=now,
+                )
+            ]
+        )
         decision_notify(comment_id=comment_id, status=to_status)
         return decision
 
@@ -727,11 +806,22 @@ def comment_reports_check(*, comment_id: int, reports: int) -> bool:
     comment = Comment.objects.select_related("thread__site").get(pk=comment_id)
     if comment.status != Comment.Status.PUBLISHED or reports < site_policy(site=comment.thread.site).report_threshold:
         return False
-    reasons = [*comment.reasons, policy.reader_reports(reports).as_dict()]
+    reason = policy.reader_reports(reports).as_dict()
     written = Comment.objects.filter(pk=comment_id, status=Comment.Status.PUBLISHED).update(
-        status=Comment.Status.HELD, reasons=reasons
+        status=Comment.Status.HELD, reasons=[*comment.reasons, reason]
     )
     if written:
+        events_record(
+            [
+                event_new(
+                    comment_id=comment_id,
+                    kind=CommentEvent.Kind.REPORTS_HELD,
+                    from_status=Comment.Status.PUBLISHED,
+                    to_status=Comment.Status.HELD,
+                    details={"reports": reports, "reasons": [reason]},
+                )
+            ]
+        )
         listing_changed(thread=comment.thread)
         decision_notify(comment_id=comment_id, status=Comment.Status.HELD)
     return bool(written)
@@ -785,13 +875,25 @@ def _comment_edit_decide(
     with transaction.atomic():
         if not CommentEdit.objects.filter(pk=edit.pk, state=CommentEdit.State.PENDING).update(**fields):
             return "skipped"  # superseded, or decided by another run
+        state = outcome.value
         if outcome == policy.Outcome.PUBLISHED and not _comment_edit_apply(
             edit=edit, reasons=reasons, evaluation=evaluation, only_published=True
         ):
             # The comment left the page meanwhile (readers' reports, a moderator): a person decides.
             CommentEdit.objects.filter(pk=edit.pk).update(state=CommentEdit.State.HELD)
-            return policy.Outcome.HELD.value
-    return outcome.value
+            state = policy.Outcome.HELD.value
+        details: dict[str, Any] = {"edit": edit.pk, "state": state, "reasons": reasons}
+        if evaluation is not None:
+            details |= scoring_details(
+                scores=evaluation.scores,
+                versions=evaluation.versions,
+                reasons=reasons,
+                language=evaluation.language.code,
+            )
+        events_record(
+            [event_new(comment_id=edit.comment_id, kind=CommentEvent.Kind.EDIT_SCORED, details=details, at=now)]
+        )
+    return state
 
 
 def _comment_edit_apply(
@@ -856,7 +958,7 @@ def comment_edit_moderate(*, edit_id: int, actor: Any, approve: bool, note: str 
             comment.refresh_from_db()
             comment_change_notify(comment=comment, event="comment.edited")
         action = ModerationAction.APPROVE if approve else ModerationAction.REJECT
-        return ModerationDecision.objects.create(
+        decision = ModerationDecision.objects.create(
             comment=comment,
             actor=actor,
             action=action,
@@ -864,6 +966,19 @@ def comment_edit_moderate(*, edit_id: int, actor: Any, approve: bool, note: str 
             to_status=comment.status,
             note=(f"edit #{edit_id} {'approved' if approve else 'rejected'}" + (f": {note}" if note else ""))[:500],
         )
+        events_record(
+            [
+                event_new(
+                    comment_id=comment.pk,
+                    kind=CommentEvent.Kind.EDIT_DECIDED,
+                    actor=CommentEvent.Actor.PERSON,
+                    user=actor,
+                    decision_id=decision.pk,
+                    details={"edit": edit_id, "state": state},
+                )
+            ]
+        )
+        return decision
 
 
 def comment_author_delete(*, comment_id: int) -> str:
@@ -886,6 +1001,19 @@ def comment_author_delete(*, comment_id: int) -> str:
     if comment.status != Comment.Status.PUBLISHED or not replies.exists():
         fields |= {"status": Comment.Status.DELETED, "decided_at": now}
     Comment.objects.filter(pk=comment_id).update(**fields)
+    events_record(
+        [
+            event_new(
+                comment_id=comment_id,
+                kind=CommentEvent.Kind.DELETED,
+                actor=CommentEvent.Actor.READER,
+                from_status=comment.status,
+                to_status=str(fields.get("status", comment.status)),
+                details={"placeholder": "status" not in fields},
+                at=now,
+            )
+        ]
+    )
     CommentEdit.objects.filter(comment_id=comment_id).update(body="")
     CommentEdit.objects.filter(
         comment_id=comment_id, state__in=[CommentEdit.State.PENDING, CommentEdit.State.HELD]

@@ -143,7 +143,7 @@ def test_a_moderator_decides_ten_held_comments_with_the_keyboard_only(page, live
         assert (decision.actor, decision.action, decision.note) == (moderator, {"a": "approve", "r": "reject",
                                                                                 "s": "spam"}[key], note)  # fmt: skip
         page.goto(f"{live_server.url}{QUEUE}{comment.pk}/change/")
-        history = page.locator("#decisions-group")
+        history = page.locator(".field-story")
         expect(history).to_contain_text(decision.get_action_display())
         expect(history).to_contain_text(note)
 
@@ -189,7 +189,7 @@ def test_a_moderator_decides_on_the_comment_page_with_a_key_and_a_note(page, liv
     page.keyboard.press("Escape")
     page.keyboard.press("a")
     expect(page.locator(".messagelist")).to_contain_text(f"Approve (publish): comment #{comment.pk}")
-    expect(page.locator("#decisions-group")).to_contain_text("a reader's <b>quote</b>, not abuse")  # escaped
+    expect(page.locator(".field-story")).to_contain_text("a reader's <b>quote</b>, not abuse")  # escaped
     assert page.url.startswith(f"{live_server.url}{QUEUE}{comment.pk}/change/")
     comment.refresh_from_db()
     assert comment.status == "published"

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -162,12 +163,29 @@ def test_it_lets_nobody_edit_or_delete_the_audit_trail(client, alice, thread):
     )
 
 
-def test_it_shows_the_history_of_decisions_on_the_detail_page(client, alice, thread):
-    comment = make(thread, "text")
+def test_the_detail_page_tells_the_comment_s_story_with_the_moderators_and_their_notes(client, alice, thread):
+    from moderation import services
+
+    comment = make(thread, "You are a worthless idiot and a disgusting piece of trash, shut up", status="pending")
+    assert services.comment_score(comment_id=comment.pk) == "held"
     client.force_login(alice)
-    act(client, "spam", comment)
+    client.post(
+        f"{QUEUE}{comment.pk}/decide/",
+        {"action": "spam", "note": "Same <b>troll</b> as yesterday.", "next": f"{QUEUE}{comment.pk}/change/"},
+    )
+    comment.refresh_from_db()
     page = client.get(f"{QUEUE}{comment.pk}/change/").content.decode()
-    assert "History of decisions" in page and "Mark as spam" in page
+    story = page[page.index('class="moderato-story"') : page.index("</table>", page.index('class="moderato-story"'))]
+    lines = [re.findall(r"<td>(.*?)</td>", line, re.S) for line in story.split("<tr>")[2:]]
+    assert [(who, what) for _, who, what, _ in lines] == [
+        ("the author", "submitted"),
+        ("system", "scored and decided (pending → held)"),
+        ("alice", "moderator&#x27;s decision: Mark as spam (held → rejected)"),
+    ]
+    toxicity = comment.scores["TOXICITY"]
+    assert f"TOXICITY {toxicity:.2f} ({comment.model_versions['TOXICITY']})" in lines[1][3]
+    assert "Held: TOXICITY" in lines[1][3] and "Language: en" in lines[1][3]
+    assert "Note: Same &lt;b&gt;troll&lt;/b&gt; as yesterday." in lines[2][3] and "Teaches: SPAM 1" in lines[2][3]
 
 
 def test_a_moderator_limited_to_a_site_sees_and_decides_only_its_comments(client, alice, thread):
@@ -280,6 +298,8 @@ def test_it_rescores_held_comments_but_leaves_those_a_person_decided(client, ali
 
     assert Comment.objects.get(pk=toxic.pk).scores["TOXICITY"] >= DEFAULT_THRESHOLDS["TOXICITY"].publish
     assert not ModerationDecision.objects.exists()
+    page = client.get(f"{QUEUE}{clean.pk}/change/").content.decode()
+    assert "<td>system (asked by alice)</td><td>scored again (held → published)</td>" in page
 
 
 def test_it_highlights_explained_words_and_escapes_everything_else():

@@ -70,7 +70,8 @@ def test_a_comment_page_stays_within_its_query_budget(client, alice, thread, dja
         services.comment_moderate(comment_id=comment.pk, actor=alice, action=action, note="n")
     client.force_login(alice)
     cache_clear()
-    with django_assert_max_num_queries(13):  # 15 decisions, 30 replies, 11 comments of the commenter
+    # 15 decisions, 30 replies, 11 comments of the commenter; the story costs 2 (the decisions it replaced, 1).
+    with django_assert_max_num_queries(14):
         page = client.get(f"{QUEUE}{comment.pk}/change/")
     assert page.status_code == 200
 
@@ -93,3 +94,23 @@ def test_a_moderator_limited_to_languages_costs_the_same_queries_for_5_rows_as_f
     fill(thread, 45, language="bg", script="Cyrl", ip_hash="h", author_email="x@example.org")
     assert queries(client, QUEUE) == few
     assert few <= 14  # the moderators' own budget and one read of their languages
+
+
+def test_a_comment_page_costs_the_same_queries_for_a_short_story_as_for_a_long_one(client, alice, thread):  # noqa: F811
+    from comments.services import comment_report
+    from moderation import services
+
+    def page_of(comment) -> int:
+        queries(client, f"{QUEUE}{comment.pk}/change/")  # the first request of a process reads the active models
+        return queries(client, f"{QUEUE}{comment.pk}/change/")
+
+    client.force_login(alice)
+    short = make(thread, "Shut up", reasons=[REASON])
+    services.comment_moderate(comment_id=short.pk, actor=alice, action=ModerationAction.APPROVE, note="n")
+    long = make(thread, "Shut up too", reasons=[REASON])
+    for action in [ModerationAction.APPROVE, ModerationAction.REJECT] * 10:
+        services.comment_moderate(comment_id=long.pk, actor=alice, action=action, note="n")
+    services.comment_moderate(comment_id=long.pk, actor=alice, action=ModerationAction.APPROVE)
+    for n in range(3):  # the third sends it back to the queue
+        comment_report(comment_id=long.pk, site_key=thread.site.public_key, reason="r", address=f"10.0.0.{n}")
+    assert page_of(short) == page_of(long)

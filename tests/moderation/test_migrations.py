@@ -119,3 +119,69 @@ def test_thread_keys_without_their_slash_join_or_become_the_canonical_thread():
         assert comments.filter(thread_id=canonical.pk).count() == 2 and comments.count() == 4
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_comments_stored_before_events_get_their_story_from_their_rows():
+    from datetime import timedelta
+
+    old = migrate([("comments", "0014_comment_staff_reply"), ("moderation", "0016_site_policy_staff_name")])
+    Site, Thread = old.get_model("comments", "Site"), old.get_model("comments", "Thread")
+    Comment, Report = old.get_model("comments", "Comment"), old.get_model("comments", "Report")
+    CommentEdit = old.get_model("comments", "CommentEdit")
+    Decision, User = old.get_model("moderation", "ModerationDecision"), old.get_model("auth", "User")
+    site = Site.objects.create(name="Gazette", public_key="gazette-0015")
+    thread = Thread.objects.create(site=site, key="/a")
+    dora = User.objects.create(username="dora-0015")
+    posted = timezone.now() - timedelta(hours=2)
+    scored = {"scores": {"TOXICITY": 0.9}, "model_versions": {"TOXICITY": "toxicity-old"}, "language": "en"}
+    hold = [{"code": "hold_threshold", "attribute": "TOXICITY", "score": 0.9, "threshold": 0.5}]
+
+    def comment(status, **fields):
+        return Comment.objects.create(
+            thread=thread, author_name="A", body="x", status=status, created_at=posted, **fields
+        )
+
+    alone = comment("held", decided_at=posted + timedelta(seconds=1), reasons=hold, **scored)
+    decided = comment("rejected", decided_at=posted + timedelta(hours=1), reasons=hold, **scored)
+    Decision.objects.create(
+        comment=decided, actor=dora, action="spam", from_status="held", to_status="rejected", note="Bot."
+    )
+    reported = comment(
+        "held",
+        decided_at=posted + timedelta(seconds=1),
+        reasons=[{"code": "reader_reports", "detail": "3 reader reports put it back in the queue."}],
+        **scored,
+    )
+    Report.objects.create(comment=reported, ip_hash="r1", reason="rude")
+    imported = comment("published", decided_at=posted, external_id="wordpress:9", reasons=[{"code": "imported"}])
+    deleted = comment("deleted", decided_at=posted, deleted_at=posted + timedelta(minutes=5), **scored)
+    edited = comment("published", decided_at=posted, reasons=[], **scored)
+    CommentEdit.objects.create(comment=edited, body="y", state="published", decided_at=posted, scores={"SPAM": 0.1})
+    try:
+        new = migrate([("moderation", "0018_comment_events_backfill")])
+        Event = new.get_model("moderation", "CommentEvent")
+
+        def story(row):
+            events = Event.objects.filter(comment_id=row.pk).order_by("at", "pk")
+            return list(events.values_list("kind", "actor", "from_status", "to_status"))
+
+        assert story(alone) == [("scored", "system", "pending", "held")]
+        first = Event.objects.get(comment_id=alone.pk)
+        assert first.at == alone.decided_at and first.details["backfilled"] is True
+        assert first.details["scores"] == {"TOXICITY": 0.9} and first.details["versions"] == {
+            "TOXICITY": "toxicity-old"
+        }
+        assert story(decided) == [("scored", "system", "pending", "held"), ("decided", "person", "held", "rejected")]
+        moderator = Event.objects.get(comment_id=decided.pk, kind="decided")
+        assert (moderator.user_id, moderator.decision.note) == (dora.pk, "Bot.")
+        assert story(reported) == [
+            ("scored", "system", "pending", "published"),
+            ("reports_held", "system", "published", "held"),
+        ]
+        assert story(imported) == []  # the story reads the import from the comment itself
+        assert story(deleted) == [("deleted", "reader", "", "deleted")]
+        assert [e[0] for e in story(edited)] == ["scored", "edit_scored"]
+        assert Event.objects.get(comment_id=edited.pk, kind="edit_scored").details["state"] == "published"
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

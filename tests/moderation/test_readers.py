@@ -23,6 +23,7 @@ from moderation import importing, readers, services
 from moderation.emails import reader_link_token
 from moderation.models import (
     CommenterFlag,
+    CommentEvent,
     Erasure,
     ModelVersion,
     ModerationDecision,
@@ -168,6 +169,13 @@ def alices(thread, site):
             comment=comment, site=site, outcome="rejected", applied="published", reasons=BLOCKED,
             decided_at=timezone.now(),
         )  # fmt: skip
+    # The comments' stories: a scoring's reasons quote her words and name her blocked address.
+    for comment in (replied, held, imported):
+        CommentEvent.objects.create(
+            comment=comment, at=timezone.now(), actor="system", kind="scored", from_status="pending",
+            to_status=comment.status, details={"scores": {"TOXICITY": 0.2}, "versions": {"TOXICITY": "toxicity-test"},
+            "reasons": [*replied.reasons, *BLOCKED], "shadow": {"outcome": "rejected", "reasons": BLOCKED}},
+        )  # fmt: skip
     # A model version's replay quotes comments it would decide differently.
     examples = [
         {"comment": c.pk, "text": c.body[:200], "before": "published", "after": "held"} for c in (alone, bob_reply)
@@ -220,7 +228,7 @@ def test_every_table_with_text_is_set_up_with_her_data_or_named_here(alices):
     assert holding_her == {
         "comments.Comment", "comments.CommentEdit", "comments.Report", "moderation.ShadowDecision",
         "moderation.ModerationDecision", "moderation.CommenterFlag", "moderation.ModelVersion",
-        "moderation.Notification",
+        "moderation.Notification", "moderation.CommentEvent",
     }  # fmt: skip
 
 
@@ -270,6 +278,17 @@ def test_erasure_deletes_her_comments_and_keeps_a_replied_one_as_a_placeholder(a
     assert (record.via, record.mode, record.comments, record.deleted, record.placeholders) == (
         "command", "delete", 6, 4, 2
     )  # fmt: skip
+    # The stories of the rows that stay keep their lines without the details; the erasure is a line of its own.
+    story = CommentEvent.objects.filter(comment=alices["replied"]).order_by("at", "pk")
+    assert list(story.values_list("kind", "actor", "user", "from_status", "to_status", "details")) == [
+        ("scored", "system", None, "pending", "published", {}),
+        ("erased", "system", None, "published", "published", {"mode": "delete", "placeholder": True}),
+    ]
+    imported = CommentEvent.objects.filter(comment=alices["imported"]).order_by("at", "pk")
+    assert list(imported.values_list("kind", "to_status", "details")) == [
+        ("scored", "published", {}),
+        ("erased", "deleted", {"mode": "delete", "placeholder": False}),
+    ]
 
 
 def test_an_imported_comment_keeps_its_external_id_so_importing_again_brings_nothing_back(alices, site):
@@ -343,6 +362,14 @@ def test_anonymising_keeps_the_text_and_removes_every_trace_of_the_author(alices
         assert Comment.objects.get(pk=alices["imported"].pk).external_id == "wordpress:7"
         assert not Notification.objects.filter(event__in=["reply.confirm", "comment.reply"]).exists()
         assert Erasure.objects.get().anonymised == 6
+        # The stories keep the scores and the blocked words, not her address.
+        scrubbed = {"code": "blocked_commenter", "detail": "The commenter was blocked."}
+        for details in CommentEvent.objects.filter(kind="scored").values_list("details", flat=True):
+            assert details["scores"] == {"TOXICITY": 0.2} and details["reasons"][-2:] == [BLOCKED[0], scrubbed]
+            assert details["shadow"]["reasons"] == [BLOCKED[0], scrubbed]
+        assert (
+            CommentEvent.objects.filter(kind="erased", details={"mode": "anonymise", "placeholder": False}).count() == 6
+        )
     finally:
         MARKERS.append("looking-glass")
 
@@ -535,6 +562,8 @@ def test_the_admin_asks_then_erases_and_records_the_moderator(client, moderator,
     assert b"Erased 8 comment(s) of 2 commenter(s)" in done.content
     assert set(Comment.objects.values_list("body", "status")) == {("", "deleted")}
     assert sorted(Erasure.objects.values_list("actor__username", "comments")) == [("carol", 2), ("carol", 6)]
+    erased = CommentEvent.objects.filter(kind="erased")
+    assert set(erased.values_list("actor", "user__username")) == {("person", "carol")}
     history = client.get("/admin/moderation/erasure/")
     assert history.status_code == 200 and b"a moderator, in the admin" in history.content
     assert EMAIL.lower().encode() not in history.content and b"Bob" not in history.content
