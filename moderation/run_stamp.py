@@ -9,8 +9,9 @@ those lines again and exits 0 when
 
 - the inputs are unchanged: the base URL, the settings that decide where things are
   (``WATCHED_SETTINGS``), the files of every migrations directory, static source directory and
-  the shipped model artifacts (names, sizes, modification times), ``config/settings.py`` and the
-  collection stamp in ``STATIC_ROOT``, the admin password and demo key files;
+  the shipped model artifacts (names, sizes, modification times), ``config/settings.py``,
+  ``prepare_run`` and ``demo_setup`` themselves, the collection stamp in ``STATIC_ROOT``, the admin
+  password and demo key files;
 - the database still holds every migration recorded (a database replaced by an older copy, or
   deleted, fails here whatever the stamp says), the admin account, the demo site and a live key.
 
@@ -50,7 +51,7 @@ WATCHED_SETTINGS = {
 }
 ADMIN_USERNAME = "admin"
 DEMO_SITE = "demo"
-# What demo_setup makes sure of, as SQL (tests/moderation/test_run_stamp.py holds the table names to the models').
+# What demo_setup makes sure of, as SQL (tests/moderation/test_run_stamp.py fails if a table is renamed).
 DEMO_QUERIES = (
     ("SELECT 1 FROM auth_user WHERE username = ?", (ADMIN_USERNAME,)),
     (
@@ -156,7 +157,7 @@ def stamp_read(data_dir: Path) -> Stamp | None:
             return None
         raw["migrations"] = [(app, name) for app, name in raw["migrations"]]
         return Stamp(**raw)
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # none, or not one this code wrote
         return None
 
 

@@ -185,3 +185,10 @@ def test_a_database_other_than_sqlite_always_takes_the_slow_path(tmp_path):
     )
     assert (tmp_path / run_stamp.STAMP_NAME).stat().st_mode & 0o777 == 0o600
     assert run_stamp.prepared_output(data_dir=tmp_path, base_url=BASE_URL, environ={}) is None
+
+
+@pytest.mark.parametrize("text", ["", "[]", "{}", '{"format": 1}', "not JSON"])
+def test_a_missing_or_unreadable_stamp_takes_the_slow_path(tmp_path, text):
+    (tmp_path / run_stamp.STAMP_NAME).write_text(text)
+    assert run_stamp.prepared_output(data_dir=tmp_path, base_url=BASE_URL, environ={}) is None
+    assert run_stamp.prepared_output(data_dir=tmp_path / "none", base_url=BASE_URL, environ={}) is None
