@@ -19,12 +19,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 ## run: SQLite + a file-system broker, gunicorn on $(HOST):$(PORT), a real Celery worker and beat, under
 ## config/supervise.py (a child that dies is restarted; Ctrl-C or SIGTERM stops them all within 10 s).
-## prepare_run migrates, collects static files and creates the demo site only when needed; the
+## prepare_run migrates, collects static files and creates the demo site only when needed, and is
+## skipped altogether while its run stamp holds (moderation/run_stamp.py: no Django, about 50 ms); the
 ## processes log warnings and errors only (LOG_LEVEL=INFO make run for every request and task).
 run: export LOG_LEVEL ?= WARNING
 run: export MODERATO_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.runtime
-	@$(PY) manage.py prepare_run --base-url http://$(HOST):$(PORT)
+	@$(PY) -m moderation.run_stamp --base-url http://$(HOST):$(PORT) \
+	  || $(PY) manage.py prepare_run --base-url http://$(HOST):$(PORT)
 	@rm -rf "$${MODERATO_METRICS_DIR:-$(MODERATO_DATA_DIR)/metrics}"  # the previous run's metrics files
 	@exec $(PY) -m config.supervise --bind $(HOST):$(PORT) --web-workers 2 --threads 4 --concurrency 2 --quiet \
 	  --ready-message "Serving http://$(HOST):$(PORT)/ (API docs: /api/docs/); Ctrl-C stops everything"

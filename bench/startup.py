@@ -32,6 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from config.supervise import descendants  # noqa: E402
 
+# Not in a shell's environment when it types make run: the services (make run is the embedded
+# default), and the settings module that importing config (above) sets in this process.
+SHELL_UNSET = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -102,7 +106,7 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="moderato-startup-"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in SHELL_UNSET}
     env |= {"PORT": str(port), "MODERATO_DATA_DIR": str(scratch / "var"), "STATIC_ROOT": str(scratch / "static")}
     print(f"{args.command!r} on port {port}, data in {scratch}")
     print("| run | API 200, s | /healthz 200, s | stop signal | stopped in, s | exit status | stdout lines | stderr |")

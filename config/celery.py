@@ -58,6 +58,7 @@ def refuse_to_start_without_the_shipped_models(**_: object) -> None:
     exception raised here: only ``SystemExit`` stops the worker.
     """
     from ml.artifacts import ArtifactError
+    from ml.language import detect_language
     from moderation.scoring import shipped_models_load
 
     try:
@@ -65,6 +66,10 @@ def refuse_to_start_without_the_shipped_models(**_: object) -> None:
     except (ArtifactError, OSError) as exc:
         logging.getLogger(__name__).critical("the shipped models cannot be loaded, not starting: %s", exc)
         raise SystemExit(1) from exc
+    # The language identifier too, here rather than in each pool process: the children inherit it (half
+    # a second of CPU saved per child, its arrays shared), and a worker whose heartbeat /healthz sees
+    # has children ready to take a task at once, not still loading it (nor slow to stop meanwhile).
+    detect_language("Load the language identifier.")
     # Connected here, not at import: Celery's Django fixup connects its own worker_process_init handler in
     # its worker_init handler, which runs before this one, and that handler drops the database
     # connections a child inherits from this process. Loading the models reads the database: before
@@ -73,13 +78,11 @@ def refuse_to_start_without_the_shipped_models(**_: object) -> None:
 
 
 def load_models_in_worker(**_: object) -> None:
-    """Load the models and the language identifier once per worker process, before the first task needs
-    them (the identifier takes about a second: the first batch after a restart would wait for it)."""
-    from ml.language import detect_language
+    """Read the active model versions once per worker process, before the first task needs them (the
+    shipped models and the language identifier come loaded from the parent)."""
     from moderation.scoring import get_scorer
 
     get_scorer()
-    detect_language("Load the language identifier.")
 
 
 @setup_logging.connect

@@ -21,6 +21,7 @@ PLANTED = {
     "ml": ("ml/corpus.py", "import django.db"),
     "public-side": ("comments/selectors.py", "from moderation import policy"),
     "policy": ("moderation/policy.py", "import django.utils.timezone"),
+    "run-stamp": ("moderation/run_stamp.py", "import django.conf"),
     "models": ("moderation/compat/models.py", "from moderation import sites"),
     "compat": ("moderation/notifications.py", "from moderation.compat import languages"),
     "public-layers": ("comments/models.py", "from comments import services"),

@@ -3,7 +3,7 @@
 The signal goes to make's whole process group, as Ctrl-C and ``kill -- -PGID`` send it: within 10 s
 every process it started is gone (gunicorn's, Celery's pool included, in sessions of their own),
 make exits with the status of the signal (130 or 143 in a shell; 0 if it ever ends first), and
-nothing is written to stderr.
+nothing is written to stderr. The second start skips prepare_run (its run stamp holds).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def test_make_run_stops_on_sigint_and_sigterm_to_its_process_group_within_10_s(t
     env = embedded_env(tmp_path / "var") | {"PORT": str(port), "STATIC_ROOT": str(tmp_path / "static")}
     env.pop("MODERATO_WORKER_HEARTBEAT_SECONDS")  # make run's own settings, except where the data lives
     env.pop("LOG_LEVEL", None)
+    stamp = tmp_path / "var" / "prepare-run.json"
+    stamps = []
     for signum, statuses in ((signal.SIGINT, {0, -signal.SIGINT}), (signal.SIGTERM, {0, -signal.SIGTERM})):
         out, err = tmp_path / f"{signum.name}.out", tmp_path / f"{signum.name}.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -76,3 +78,7 @@ def test_make_run_stops_on_sigint_and_sigterm_to_its_process_group_within_10_s(t
         assert "SIGKILL" not in output and "Traceback" not in output, output[-3000:]
         assert output.splitlines()[0].startswith(f"Admin: http://127.0.0.1:{port}/admin/ user admin password ")
         assert f"Serving http://127.0.0.1:{port}/" in output
+        stamps.append((stamp.stat().st_mtime_ns, output.splitlines()[:2]))
+    # The second start found nothing to prepare: prepare_run did not run (it rewrites the stamp), and
+    # the lines it printed the first time were printed again.
+    assert stamps[1] == stamps[0]

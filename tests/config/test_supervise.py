@@ -23,6 +23,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+# Not in a shell's environment when it types make run: the services (make run is the embedded
+# default), and the settings module pytest-django sets in this process.
+SHELL_UNSET = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
 
 SUPERVISE = """
 import json, sys
@@ -233,7 +236,7 @@ def free_port() -> int:
 
 def embedded_env(data_dir: Path) -> dict[str, str]:
     """``make run``'s environment: SQLite and the file broker in a data directory of their own."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in SHELL_UNSET}
     return env | {
         "MODERATO_DATA_DIR": str(data_dir),
         "MODERATO_METRICS_DIR": str(data_dir / "metrics"),
