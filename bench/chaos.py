@@ -706,6 +706,7 @@ def reconcile(*, site: Any, load: Load, receiver: Receiver, injector: Injector) 
         "stored without a 202 (answer lost)": len(rows.keys() - accepted),
         "scored more than once (attempts > 1)": sum(1 for pk in accepted if pk in rows and rows[pk][3] > 1),
         "re-queued by the sweep": sum(1 for pk in accepted if pk in rows and rows[pk][4] > 0),
+        "re-queued more than once": sum(1 for pk in accepted if pk in rows and rows[pk][4] > 1),
         "decided twice": sum(
             1 for pk in decided if len(outbox.get(pk, [])) > 1 or len(events_by_comment.get(pk, ())) > 1
         ),
