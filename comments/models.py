@@ -143,6 +143,11 @@ class Comment(models.Model):
     scoring_attempts = models.PositiveSmallIntegerField(default=0)
     requeued_at = models.DateTimeField(null=True, blank=True)
     requeues = models.PositiveSmallIntegerField(default=0, help_text="Times the sweep queued it again.")
+    # The worker process that holds its scoring task (took the message, or claimed an attempt) and since
+    # when; empty while no worker has it. The sweep re-queues at once a comment whose holder has died.
+    claimed_by = models.CharField(max_length=255, blank=True, help_text="Node name of the worker holding it.")
+    claimed_pid = models.PositiveIntegerField(null=True, blank=True, help_text="Process id within that worker.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
     # comments.tokens: the random id the commenter token names (new with each submission sent without a
     # valid token), and the seconds from the widget's form token to this submission (null: no token).
     commenter = models.CharField(

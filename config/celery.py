@@ -16,6 +16,7 @@ from celery.signals import (
     setup_logging,
     task_postrun,
     task_prerun,
+    task_received,
     worker_init,
     worker_process_init,
     worker_process_shutdown,
@@ -111,6 +112,21 @@ def comment_id_of(task: Any, args: Any, kwargs: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
+@task_received.connect
+def scoring_message_taken(request: Any = None, **_: object) -> None:
+    """A comment's scoring message reached this worker's main process: record it as the comment's holder
+    (``moderation.tasks.comment_score_taken``), so that the message is not lost with a killed worker."""
+    from moderation.health import SCORING_TASK
+
+    if request is None or request.name != SCORING_TASK:
+        return
+    comment_id = comment_id_of(request.task, request.args, request.kwargs)
+    if comment_id is not None:
+        from moderation.tasks import comment_score_taken
+
+        comment_score_taken(comment_id=comment_id, hostname=request.hostname)
+
+
 @task_prerun.connect
 def database_connections_check(**_: object) -> None:
     """Close a connection that failed in an earlier task or outlived CONN_MAX_AGE, as Django does at
@@ -148,8 +164,19 @@ def metrics_process_forget(pid: int | None = None, **_: object) -> None:
     metrics.process_dead(pid or os.getpid())
 
 
+def worker_processes(worker: Any) -> list[int]:
+    """The worker's main process and its pool's processes (none yet while the pool starts, or with a
+    pool of threads, whose tasks run in the main process)."""
+    try:
+        pool = list(worker.pool.info.get("processes", []))
+    except AttributeError:
+        pool = []
+    return [os.getpid(), *pool]
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Write this worker's heartbeat row on start and every MODERATO_WORKER_HEARTBEAT_SECONDS.
+    """Write this worker's heartbeat row, naming its processes, on start and every
+    MODERATO_WORKER_HEARTBEAT_SECONDS.
 
     It runs on the worker's own timer (the event loop's on Redis, a timer thread on the file
     broker), so a worker whose loop is stuck stops beating. Each beat also forgets the metrics
@@ -167,15 +194,15 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
         from moderation import health
 
-        health.worker_heartbeat_record(hostname=worker.hostname, starting=True)
+        health.worker_heartbeat_record(hostname=worker.hostname, starting=True, pids=worker_processes(worker))
         self.timer_entry = worker.timer.call_repeatedly(
-            settings.MODERATO_WORKER_HEARTBEAT_SECONDS, self.beat, (worker.hostname,), priority=10
+            settings.MODERATO_WORKER_HEARTBEAT_SECONDS, self.beat, (worker,), priority=10
         )
 
-    def beat(self, hostname: str) -> None:
+    def beat(self, worker: Any) -> None:
         from moderation import health, metrics
 
-        health.worker_heartbeat_record(hostname=hostname)
+        health.worker_heartbeat_record(hostname=worker.hostname, pids=worker_processes(worker))
         metrics.dead_processes_forget()
 
     def stop(self, worker: Any) -> None:
@@ -187,3 +214,19 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(WorkerHeartbeat)
+
+
+class ScoringMessagesDropped(bootsteps.StartStopStep):
+    """Each time the worker (re)connects to the broker: Celery has dropped the messages it held unstarted
+    with the old connection, so the comments whose scoring messages they were are released for the
+    sweep (``moderation.tasks.comment_scores_dropped``); the first start finds none."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, consumer: Any) -> None:
+        from moderation.tasks import comment_scores_dropped
+
+        comment_scores_dropped(hostname=consumer.hostname)
+
+
+app.steps["consumer"].add(ScoringMessagesDropped)

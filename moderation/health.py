@@ -3,7 +3,8 @@
 ``/healthz`` checks the database (``SELECT 1``), the broker (a Redis ``PING`` with a one-second
 timeout, or the file broker's folders), the workers (a ``WorkerHeartbeat`` row newer than four
 heartbeats: each worker writes one on start and every ``MODERATO_WORKER_HEARTBEAT_SECONDS``, from
-its own timer, which works on both brokers where Celery's remote-control ping does not), the
+its own timer, which works on both brokers where Celery's remote-control ping does not; it names the
+worker's processes, so that the sweep knows which comments a dead process held: ``Workers``), the
 scheduler (the pending-comments sweep, which beat starts every ``MODERATO_SWEEP_EVERY_SECONDS``,
 ran lately: without it a comment whose task was lost waits forever; reported as degraded, since the
 service still takes and decides comments) and the models (loaded, with their versions). It
@@ -18,8 +19,9 @@ import ast
 import json
 import logging
 import os
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,14 +149,48 @@ def worker_stale_after() -> timedelta:
     return timedelta(seconds=4 * settings.MODERATO_WORKER_HEARTBEAT_SECONDS)
 
 
+@dataclass(frozen=True)
+class Workers:
+    """The workers' processes as their latest heartbeats name them (``workers_now``)."""
+
+    beats: dict[str, tuple[datetime, frozenset[int]]]  # node name -> (last beat, its processes then)
+    stale_before: datetime
+
+    def holding(self, *, hostname: str, pid: int | None, since: datetime | None) -> bool:
+        """Whether the process can still be at the work it took ``since``: its worker beat lately, and
+        named the process at its last beat, or has not beaten since (a process newer than the beat).
+
+        A worker killed and started again beats at once without the old processes; a pool child killed
+        and replaced is missing from the next beat; a worker that stays away stops beating.
+        """
+        beat = self.beats.get(hostname)
+        if beat is None or beat[0] < self.stale_before:
+            return False
+        seen_at, pids = beat
+        return pid in pids or (since is not None and since >= seen_at)
+
+
+def workers_now() -> Workers:
+    from moderation.models import WorkerHeartbeat
+
+    beats = {
+        hostname: (seen_at, frozenset(pids or ()))
+        for hostname, seen_at, pids in WorkerHeartbeat.objects.exclude(hostname=SCHEDULER_ROW).values_list(
+            "hostname", "seen_at", "pids"
+        )
+    }
+    return Workers(beats=beats, stale_before=timezone.now() - worker_stale_after())
+
+
 def connection_refresh() -> None:
     """Drop a dead or expired connection first: the heartbeat runs on a timer, outside any request."""
     if not connection.in_atomic_block:
         close_old_connections()
 
 
-def worker_heartbeat_record(*, hostname: str, starting: bool = False) -> None:
-    """Write this worker's heartbeat; never raises (a worker must not die of a database blip)."""
+def worker_heartbeat_record(*, hostname: str, starting: bool = False, pids: Sequence[int] = ()) -> None:
+    """Write this worker's heartbeat, with its processes (``pids``: the main one and its pool's); never
+    raises (a worker must not die of a database blip)."""
     from moderation.models import WorkerHeartbeat
 
     now = timezone.now()
@@ -163,9 +199,11 @@ def worker_heartbeat_record(*, hostname: str, starting: bool = False) -> None:
         if starting:
             # Forget workers gone for a day (renamed, scaled down), so the table stays small.
             WorkerHeartbeat.objects.filter(seen_at__lt=now - timedelta(days=1)).delete()
-            WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={"started_at": now, "seen_at": now})
-        elif not WorkerHeartbeat.objects.filter(hostname=hostname).update(seen_at=now):
-            WorkerHeartbeat.objects.create(hostname=hostname, started_at=now, seen_at=now)
+            WorkerHeartbeat.objects.update_or_create(
+                hostname=hostname, defaults={"started_at": now, "seen_at": now, "pids": list(pids)}
+            )
+        elif not WorkerHeartbeat.objects.filter(hostname=hostname).update(seen_at=now, pids=list(pids)):
+            WorkerHeartbeat.objects.create(hostname=hostname, started_at=now, seen_at=now, pids=list(pids))
     except DatabaseError:
         logger.warning("worker heartbeat of %s not written", hostname, exc_info=True)
 

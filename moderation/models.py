@@ -546,6 +546,9 @@ class WorkerHeartbeat(models.Model):
     hostname = models.CharField(max_length=255, unique=True, help_text="The worker's node name, e.g. celery@host.")
     started_at = models.DateTimeField()
     seen_at = models.DateTimeField(db_index=True)
+    # Its main process and pool at the last beat: a comment held by a process not among them (killed,
+    # replaced) is taken up again by the sweep at once.
+    pids = models.JSONField(default=list, blank=True, help_text="Process ids of the worker at its last beat.")
 
     def __str__(self) -> str:
         return f"{self.hostname} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -27,7 +27,7 @@ from comments.selectors import thread_listing_changed
 from ml.language import Language, detect_language
 from ml.scoring import Scorer
 from ml.vocabulary import Attribute
-from moderation import policy, rules
+from moderation import health, policy, rules
 from moderation.commenters import commenter_has_published, commenter_identities
 from moderation.explaining import comment_explain_later, reasons_need_spans
 from moderation.models import (
@@ -57,6 +57,37 @@ class ScoringInterrupted(Exception):
     def __init__(self, comment_id: int, claimed: bool) -> None:
         super().__init__(f"comment {comment_id}: the database connection failed while scoring")
         self.comment_id, self.claimed = comment_id, claimed
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A worker process holding a comment's scoring: the worker's node name and the process's id, as its
+    heartbeat names them (``health.Workers``)."""
+
+    hostname: str
+    pid: int
+
+
+def _held_by(holder: Holder | None) -> dict[str, Any]:
+    """The comment's holder fields: this process since now, or nobody."""
+    if holder is None:
+        return {"claimed_by": "", "claimed_pid": None, "claimed_at": None}
+    return {"claimed_by": holder.hostname, "claimed_pid": holder.pid, "claimed_at": timezone.now()}
+
+
+def comment_hold(*, comment_id: int, holder: Holder) -> None:
+    """A worker has taken a pending comment's scoring message (run later, or retried at a set time): it
+    holds the comment from now, so that the sweep knows the message is gone with it if it dies."""
+    Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING).update(**_held_by(holder))
+
+
+def comments_holds_drop(*, holder: Holder) -> int:
+    """The worker's main process has lost its broker connection, and with it the scoring messages it held
+    unstarted (Celery drops them; the broker gives them back after its visibility timeout): its comments
+    are held by nobody alive from now, for the sweep's next run. Return how many."""
+    return Comment.objects.filter(
+        status=Comment.Status.PENDING, claimed_by=holder.hostname, claimed_pid=holder.pid
+    ).update(claimed_pid=None, claimed_at=None)
 
 
 def comment_attempt_give_back(*, comment_id: int) -> None:
@@ -125,14 +156,15 @@ def listing_changed(*, thread: Thread) -> None:
     transaction.on_commit(lambda: thread_listing_changed(thread=thread), robust=True)
 
 
-def comment_score(*, comment_id: int) -> str:
+def comment_score(*, comment_id: int, holder: Holder | None = None) -> str:
     """Score a pending comment and decide it; return the outcome, or "skipped" if not pending.
 
     Exceptions from the scorer propagate so that the task retries; once the attempts reach
     MODERATO_MAX_SCORING_ATTEMPTS the comment is held for a person instead of scored again.
+    ``holder``: the worker process scoring it (``comment_claim``).
     """
     try:
-        comment = comment_claim(comment_id=comment_id)
+        comment = comment_claim(comment_id=comment_id, holder=holder)
     except (OperationalError, InterfaceError) as exc:
         raise ScoringInterrupted(comment_id, claimed=False) from exc
     if comment is None:
@@ -145,8 +177,9 @@ def comment_score(*, comment_id: int) -> str:
         raise ScoringInterrupted(comment_id, claimed=True) from exc
 
 
-def comment_claim(*, comment_id: int) -> Comment | None:
-    """Count one more scoring attempt on a pending comment and read it, with its thread, site and policies.
+def comment_claim(*, comment_id: int, holder: Holder | None = None) -> Comment | None:
+    """Count one more scoring attempt on a pending comment, held by ``holder`` from now, and read it, with
+    its thread, site and policies.
 
     None if it is no longer pending; a comment whose ``scoring_attempts`` reads 0 is pending but has
     used all its attempts (a worker killed during the last one): the caller holds it for a person.
@@ -154,7 +187,9 @@ def comment_claim(*, comment_id: int) -> Comment | None:
     """
     maximum = settings.MODERATO_MAX_SCORING_ATTEMPTS
     pending = Comment.objects.filter(pk=comment_id, status=Comment.Status.PENDING)
-    claimed = pending.filter(scoring_attempts__lt=maximum).update(scoring_attempts=F("scoring_attempts") + 1)
+    claimed = pending.filter(scoring_attempts__lt=maximum).update(
+        scoring_attempts=F("scoring_attempts") + 1, **_held_by(holder)
+    )
     comment = pending.select_related("thread__site__policy", "thread__policy").first()
     if comment is not None and not claimed:
         comment.scoring_attempts = 0
@@ -429,8 +464,9 @@ class Batch:
         return len(self.outcomes) + len(self.failed)
 
 
-def pending_comments_claim_fresh(*, limit: int, max_chars: int) -> list[int]:
-    """Count the first attempt of the oldest fresh pending comments and return their ids, in order.
+def pending_comments_claim_fresh(*, limit: int, max_chars: int, holder: Holder | None = None) -> list[int]:
+    """Count the first attempt of the oldest fresh pending comments, held by ``holder`` from now, and
+    return their ids, in order.
 
     Fresh: pending and never attempted (``scoring_attempts`` 0). At most ``limit`` comments and
     ``max_chars`` characters of text (at least one comment, however long). One statement, ``UPDATE ...
@@ -441,23 +477,28 @@ def pending_comments_claim_fresh(*, limit: int, max_chars: int) -> list[int]:
     """
     table = connection.ops.quote_name(Comment._meta.db_table)
     pending = Comment.Status.PENDING.value
+    held = _held_by(holder)
+    claimed_at = Comment._meta.get_field("claimed_at").get_db_prep_save(held["claimed_at"], connection)
     with connection.cursor() as cursor:
         cursor.execute(
             # Only the table's name (the model's) is formatted in; the values are parameters. The oldest
             # first, from the (status, created_at) index: no sort of the backlog, however long.
-            f"UPDATE {table} SET scoring_attempts = scoring_attempts + 1"  # noqa: S608
+            f"UPDATE {table} SET scoring_attempts = scoring_attempts + 1,"  # noqa: S608
+            f" claimed_by = %s, claimed_pid = %s, claimed_at = %s"
             f" WHERE id IN (SELECT id FROM (SELECT id, chars, SUM(chars) OVER (ORDER BY created_at, id) AS total"
             f" FROM (SELECT id, created_at, LENGTH(body) AS chars FROM {table}"
             f" WHERE status = %s AND scoring_attempts = 0 ORDER BY created_at LIMIT %s) AS head) AS bounded"
             f" WHERE total <= %s OR total = chars)"
             f" AND status = %s AND scoring_attempts = 0 RETURNING id",
-            [pending, limit, max_chars, pending],
+            [held["claimed_by"], held["claimed_pid"], claimed_at, pending, limit, max_chars, pending],
         )
         return sorted(pk for (pk,) in cursor.fetchall())
 
 
-def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | None = None) -> Batch:
-    """Claim a batch of fresh pending comments, score them together and decide each one.
+def pending_comments_score_batch(
+    *, limit: int | None = None, max_chars: int | None = None, holder: Holder | None = None
+) -> Batch:
+    """Claim a batch of fresh pending comments for ``holder``, score them together and decide each one.
 
     Each decision is written as the single path writes it (compare-and-set on ``status = 'pending'``,
     with its outbox rows), all in one transaction; a comment a moderator decided meanwhile is skipped.
@@ -469,7 +510,7 @@ def pending_comments_score_batch(*, limit: int | None = None, max_chars: int | N
     limit = settings.MODERATO_SCORING_BATCH if limit is None else limit
     max_chars = settings.MODERATO_SCORING_BATCH_CHARS if max_chars is None else max_chars
     try:
-        ids = pending_comments_claim_fresh(limit=limit, max_chars=max_chars)
+        ids = pending_comments_claim_fresh(limit=limit, max_chars=max_chars, holder=holder)
     except (OperationalError, InterfaceError) as exc:
         raise BatchInterrupted([]) from exc
     if not ids:
@@ -706,39 +747,61 @@ REQUEUE_BACKOFF_MAX = 6  # at most 64 times older_than between two re-queues of 
 
 
 def pending_comments_claim_stale(
-    *, older_than: timedelta, limit: int = 1000, still_queued_from: int | None = None, fresh: bool = True
+    *,
+    older_than: timedelta,
+    limit: int = 1000,
+    still_queued_from: int | None = None,
+    fresh: bool = True,
+    holder: Holder | None = None,
 ) -> list[int]:
-    """Return pending comments waiting longer than their back-off and mark them re-queued now.
+    """Return pending comments whose scoring nobody is doing any more, and mark them re-queued now, held
+    by ``holder`` (the sweep's process, which sends their messages) until a worker takes a message.
 
-    A comment is stale when it was created ``older_than`` ago, or last re-queued ``older_than`` times
-    2 to the number of re-queues ago (30 s, 1 min, 2 min ... up to 2**REQUEUE_BACKOFF_MAX times): its
-    task was lost (broker down at submission, worker killed) or is stuck behind a long queue. The
-    back-off keeps a backlog that takes minutes to drain from being queued again and again.
-    ``still_queued_from``: the comment whose task is at the front of the broker's queue; comments
-    submitted after it are still queued behind it, and left alone. ``fresh``: also the comments that
-    no attempt has started on (False while a drain is awake: it claims those itself).
+    At once: a comment held by a worker process that is gone (``health.Workers.holding``): killed with
+    a batch in hand, or with its scoring message taken and not yet run, which the broker would give
+    back only after its visibility timeout. The others after a back-off: a comment nobody holds, or
+    held by a live process, is stale when it was created, last re-queued and last taken ``older_than``
+    ago, and last re-queued ``older_than`` times 2 to the number of re-queues ago (30 s, 1 min, 2 min
+    ... up to 2**REQUEUE_BACKOFF_MAX times): its task was lost before any worker took it (broker down
+    at submission), or dropped by a live worker, or is stuck behind a long queue. The back-off keeps a
+    backlog that takes minutes to drain from being queued again and again. ``still_queued_from``: the
+    comment whose task is at the front of the broker's queue; comments submitted after it that no
+    worker holds are still queued behind it, and left alone. ``fresh``: also the comments that no
+    attempt has started on (False while a drain is awake: it claims those itself). A sweep killed
+    before it has sent every message leaves the rest held by a dead process: the next sweep sends them.
     """
     now = timezone.now()
     cutoff = now - older_than
+    pending = Comment.objects.filter(status=Comment.Status.PENDING)
+    if not fresh:
+        pending = pending.filter(scoring_attempts__gt=0)
+    workers = health.workers_now()
+    orphaned = [
+        pk
+        for pk, hostname, pid, since in pending.exclude(claimed_by="")
+        .order_by("created_at")
+        .values_list("pk", "claimed_by", "claimed_pid", "claimed_at")
+        if not workers.holding(hostname=hostname, pid=pid, since=since)
+    ][:limit]
     candidates = (
-        Comment.objects.filter(status=Comment.Status.PENDING, created_at__lt=cutoff)
+        pending.filter(created_at__lt=cutoff)
         .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff))
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=cutoff))
+        .exclude(pk__in=orphaned)
         .order_by("created_at")
         .values_list("pk", "requeued_at", "requeues")
     )
     if still_queued_from is not None:
-        candidates = candidates.filter(pk__lt=still_queued_from)
-    if not fresh:
-        candidates = candidates.filter(scoring_attempts__gt=0)
-    ids = []
+        candidates = candidates.filter(Q(pk__lt=still_queued_from) | ~Q(claimed_by=""))
+    ids = list(orphaned)
     for pk, requeued_at, requeues in candidates.iterator():
+        if len(ids) >= limit:
+            break
         if requeued_at is None or requeued_at < now - older_than * 2 ** min(requeues, REQUEUE_BACKOFF_MAX):
             ids.append(pk)
-            if len(ids) >= limit:
-                break
     if ids:
         Comment.objects.filter(pk__in=ids, status=Comment.Status.PENDING).update(
-            requeued_at=now, requeues=F("requeues") + 1
+            requeued_at=now, requeues=F("requeues") + 1, **_held_by(holder)
         )
     return ids
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from datetime import timedelta
 
@@ -43,12 +44,48 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRIES = 5
 
 
+def _holder(task: Task[..., object]) -> services.Holder | None:
+    """This worker process, as its heartbeat names it (None when run in the caller's process)."""
+    hostname = task.request.hostname
+    if task.request.is_eager or not hostname:
+        return None
+    return services.Holder(hostname=hostname, pid=os.getpid())
+
+
+def comment_score_taken(*, comment_id: int, hostname: str) -> None:
+    """A worker's main process has taken a comment's scoring message from the broker (it runs it when a
+    process of its pool is free, or at its retry time): that process holds the comment from now.
+
+    Killed before the message runs, the worker takes the message with it until the broker's visibility
+    timeout (10 minutes on Redis); the sweep, which sees the holder gone, re-queues the comment at once.
+    Never raises: it runs in the worker's event loop.
+    """
+    try:
+        health.connection_refresh()
+        services.comment_hold(comment_id=comment_id, holder=services.Holder(hostname=hostname, pid=os.getpid()))
+    except db.Error:
+        logger.warning("comment %s: its holder not recorded", comment_id, exc_info=True)
+
+
+def comment_scores_dropped(*, hostname: str) -> None:
+    """A worker's main process (re)connected to the broker: the scoring messages it held unstarted were
+    dropped with the old connection (``services.comments_holds_drop``). Never raises."""
+    try:
+        health.connection_refresh()
+        dropped = services.comments_holds_drop(holder=services.Holder(hostname=hostname, pid=os.getpid()))
+    except db.Error:
+        logger.warning("%s: the comments it held not released", hostname, exc_info=True)
+        return
+    if dropped:
+        logger.info("%s: %s comments' scoring messages dropped with the broker connection", hostname, dropped)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def comment_score(self: Task[[int], str], comment_id: int) -> str:
     """Score and decide one comment (and notify); safe to run twice or after a moderator has acted."""
     started = time.monotonic()
     try:
-        outcome = services.comment_score(comment_id=comment_id)
+        outcome = services.comment_score(comment_id=comment_id, holder=_holder(self))
     except services.ScoringInterrupted as exc:
         # The connection dropped (a database restart, a killed backend): a fresh one, the attempt back,
         # and again soon; the sweep takes over if the database stays away.
@@ -156,7 +193,7 @@ def pending_comments_drain(self: Task[[], int]) -> int:
     key_deleted = False
     try:
         while True:
-            batch = services.pending_comments_score_batch()
+            batch = services.pending_comments_score_batch(holder=_holder(self))
             claimed += batch.claimed
             if not batch.claimed:
                 if key_deleted:
@@ -229,9 +266,9 @@ def comment_edit_score_later(*, edit_id: int) -> None:
     transaction.on_commit(queue, robust=True)
 
 
-@shared_task(acks_late=True)
-def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
-    """Re-queue comments left pending too long; return how many were queued.
+@shared_task(bind=True, acks_late=True)
+def pending_comments_sweep(self: Task[[int | None], int], older_than_seconds: int | None = None) -> int:
+    """Re-queue comments whose holder died (at once) or left pending too long; return how many were queued.
 
     Beat passes its own MODERATO_SWEEP_AFTER_SECONDS, so whichever worker runs the sweep
     applies the scheduler's setting.
@@ -247,7 +284,7 @@ def pending_comments_sweep(older_than_seconds: int | None = None) -> int:
     # and they are queued singly as well (back-off as ever): the sweep does not rely on the drain.
     awake = pending_comments_drain_awake()
     ids = services.pending_comments_claim_stale(
-        older_than=timedelta(seconds=seconds), still_queued_from=front, fresh=not awake
+        older_than=timedelta(seconds=seconds), still_queued_from=front, fresh=not awake, holder=_holder(self)
     )
     if ids and not awake:
         pending_comments_drain_wake()

@@ -168,6 +168,8 @@ def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site
     from django.utils import timezone
 
     from comments.models import Thread
+    from moderation import health
+    from moderation.models import WorkerHeartbeat
     from moderation.tasks import comment_score, pending_comments_sweep
 
     thread = Thread.objects.create(site=site, key="/backlog")
@@ -178,6 +180,11 @@ def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site
     Comment.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=1))
     for comment in backlog:
         comment_score.delay(comment.pk)
+    # The flush before this test took the worker's heartbeat row; until its next beat (a second) the
+    # sweep would take the worker for gone and queue again the backlog it has taken.
+    deadline = time.monotonic() + 10
+    while not WorkerHeartbeat.objects.exclude(hostname=health.SCHEDULER_ROW).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     pending_comments_sweep.delay(older_than_seconds=600)
     deadline = time.monotonic() + 120
     while not Comment.objects.filter(pk=stale.pk, requeues=1).exists() and time.monotonic() < deadline:
@@ -185,6 +192,7 @@ def test_the_sweep_runs_on_its_own_queue_ahead_of_a_scoring_backlog(worker, site
     still_pending = Comment.objects.filter(pk__in=[c.pk for c in backlog], status="pending").count()
     assert Comment.objects.filter(pk=stale.pk, requeues=1).exists()
     assert still_pending > 200, f"the sweep ran after {400 - still_pending} of 400 backlog comments"
+    assert Comment.objects.filter(requeues__gt=0).count() == 1  # the backlog taken by a live worker: left alone
     wait_for_status(backlog[-1].pk, {"published"}, timeout=120)
 
 

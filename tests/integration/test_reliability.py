@@ -140,3 +140,51 @@ def test_it_decides_every_comment_after_a_draining_worker_is_killed(site, tmp_pa
     assert len(attempts) == len(ids) and all(1 <= n <= 3 for n in attempts.values())
     assert all(attempts[pk] >= 2 for pk in claimed_at_kill)  # the killed batch's attempt stays counted
     assert set(Comment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"published"}
+
+
+def test_the_sweep_requeues_at_once_what_a_killed_worker_had_taken_and_leaves_a_live_workers_alone(site, tmp_path):
+    """A worker takes scoring messages that it runs later (at a retry's time here; behind a busy pool
+    under load) and is killed with them: the broker gives them back only after its visibility timeout
+    (10 minutes on Redis; the file broker never). Each comment names the process that took it, so the
+    sweep leaves them alone while that worker lives, and re-queues them at its next run once the worker
+    has started again without that process, however young the comments are."""
+    from django.utils import timezone
+
+    env, publisher = own_broker(tmp_path)
+    thread = Thread.objects.create(site=site, key="/taken")
+    ids = [
+        Comment.objects.create(thread=thread, author_name=f"Reader {n}", body=f"A calm remark about item {n}.").pk
+        for n in range(5)
+    ]
+    args = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--loglevel=INFO", "-n", "victim@%h"]
+    victim = start_process(args, tmp_path / "victim.log", "ready.", **env)
+    try:
+        for comment_id in ids:
+            publisher.send_task("moderation.tasks.comment_score", args=[comment_id], queue="celery", countdown=600)
+        taken = Comment.objects.filter(pk__in=ids, claimed_by__startswith="victim@")
+        deadline = time.monotonic() + 30
+        while taken.count() < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert taken.count() == len(ids), "the victim did not take the messages: the test tested nothing"
+        # Old enough for the back-off, but held by a live process: left alone.
+        Comment.objects.filter(pk__in=ids).update(created_at=timezone.now() - timedelta(minutes=5))
+        assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+        Comment.objects.filter(pk__in=ids).update(created_at=timezone.now())
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)  # the messages in hand are gone with it
+        victim.wait()
+    assert Comment.objects.filter(pk__in=ids, status="pending").count() == len(ids)
+
+    # Started again under the same name, as compose restarts a container: its first beat names new processes.
+    survivor = start_process(args, tmp_path / "survivor.log", "ready.", **env)
+    try:
+        requeued = services.pending_comments_claim_stale(older_than=timedelta(seconds=30))
+        assert sorted(requeued) == ids  # a few seconds old: only a dead holder sends them back this soon
+        publish_scoring(publisher, requeued)
+        deadline = time.monotonic() + 30
+        while Comment.objects.filter(pk__in=ids, status="pending").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop_process(survivor)
+    assert set(Comment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"published"}
+    assert set(Comment.objects.filter(pk__in=ids).values_list("requeues", flat=True)) == {1}

@@ -131,6 +131,123 @@ def test_each_requeue_of_a_comment_waits_twice_as_long(thread, requeues, wait):
     assert Comment.objects.get(pk=comment.pk).requeues == requeues + 1
 
 
+ALICE = "worker1@alice"
+
+
+def beat(*, pids, starting=False):
+    """Alice's worker writes its heartbeat, naming these processes (its main process, then its pool)."""
+    from moderation import health
+
+    health.worker_heartbeat_record(hostname=ALICE, starting=starting, pids=pids)
+
+
+def claimed_by_alice(thread, pid):
+    """A fresh comment that a drain in Alice's process ``pid`` claimed just now."""
+    comment = pending(thread)
+    holder = services.Holder(hostname=ALICE, pid=pid)
+    assert services.pending_comments_claim_fresh(limit=10, max_chars=10_000, holder=holder) == [comment.pk]
+    return comment
+
+
+@pytest.mark.parametrize(
+    "death",
+    [
+        "pool-child-killed-and-replaced",
+        "worker-killed-and-started-again",
+        "worker-stopped-beating",
+        "worker-row-gone",
+    ],
+)
+def test_the_sweep_requeues_at_once_a_comment_held_by_a_process_that_is_gone(thread, death):
+    """Its batch died with the process: no waiting for the comment to be 30 s old, nor for any back-off."""
+    from moderation.models import WorkerHeartbeat
+
+    beat(pids=[100, 101, 102], starting=True)
+    comment = claimed_by_alice(thread, pid=101)
+    if death == "pool-child-killed-and-replaced":
+        beat(pids=[100, 102, 103])
+    elif death == "worker-killed-and-started-again":
+        beat(pids=[200, 201, 202], starting=True)
+    elif death == "worker-stopped-beating":
+        WorkerHeartbeat.objects.update(seen_at=timezone.now() - timedelta(minutes=2))
+    else:
+        WorkerHeartbeat.objects.all().delete()
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [comment.pk]
+    comment.refresh_from_db()
+    assert (comment.requeues, comment.claimed_by, comment.claimed_pid, comment.claimed_at) == (1, "", None, None)
+    # Queued again and held by nobody yet: the back-off as ever (30 s, then 60 ...).
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+
+
+def test_the_sweep_leaves_a_comment_held_by_a_live_process_alone_until_its_back_off(thread):
+    now = timezone.now()
+    beat(pids=[100, 101, 102], starting=True)
+    comment = claimed_by_alice(thread, pid=101)
+    Comment.objects.filter(pk=comment.pk).update(created_at=now - timedelta(minutes=5))
+    beat(pids=[100, 101, 102])
+    # Five minutes old, but taken just now by a process that is alive: its worker is at it.
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+    # Held that long by a live process: it dropped the task (its retries ran out), so the back-off applies.
+    Comment.objects.filter(pk=comment.pk).update(claimed_at=now - timedelta(seconds=31))
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [comment.pk]
+
+
+def test_a_process_started_after_the_last_beat_is_taken_for_alive(thread):
+    """A pool child that replaced a killed one claims before its worker's next beat names it."""
+    beat(pids=[100, 101], starting=True)
+    comment = claimed_by_alice(thread, pid=105)
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+    beat(pids=[100, 105])
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+    beat(pids=[100, 106])  # killed in turn
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [comment.pk]
+
+
+def test_a_scoring_message_taken_by_a_worker_makes_its_main_process_the_holder(thread):
+    """Taken from the broker, to run when a pool process is free: killed before that, the worker takes
+    the message with it (until the broker's visibility timeout), and the sweep re-queues the comment."""
+    beat(pids=[100, 101], starting=True)
+    comment = pending(thread, scoring_attempts=1, requeues=1, requeued_at=timezone.now())
+    services.comment_hold(comment_id=comment.pk, holder=services.Holder(hostname=ALICE, pid=100))
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []
+    beat(pids=[300, 301], starting=True)
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [comment.pk]
+    assert Comment.objects.get(pk=comment.pk).requeues == 2
+
+
+def test_messages_dropped_with_a_lost_broker_connection_are_requeued_at_the_next_sweep(thread):
+    """Redis restarted: the worker lives on, but Celery dropped the messages it held unstarted."""
+    beat(pids=[100, 101], starting=True)
+    taken, running = pending(thread, scoring_attempts=1), pending(thread, scoring_attempts=1)
+    services.comment_hold(comment_id=taken.pk, holder=services.Holder(hostname=ALICE, pid=100))
+    services.comment_claim(comment_id=running.pk, holder=services.Holder(hostname=ALICE, pid=101))
+    assert services.comments_holds_drop(holder=services.Holder(hostname=ALICE, pid=100)) == 1
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [taken.pk]
+
+
+def test_a_sweep_killed_before_sending_its_messages_leaves_them_to_the_next_sweep(thread):
+    """The sweep holds what it marks re-queued until a worker takes the message: killed in between, it
+    leaves those comments held by a dead process, not waiting out a back-off for a message never sent."""
+    beat(pids=[100, 101], starting=True)
+    comment = pending(thread, scoring_attempts=1)
+    Comment.objects.filter(pk=comment.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    sweep = services.Holder(hostname=ALICE, pid=101)
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30), holder=sweep) == [comment.pk]
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == []  # the sweep lives
+    beat(pids=[100, 102])  # its pool process was killed and replaced
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30)) == [comment.pk]
+
+
+def test_a_claim_records_its_holder_and_a_decided_comment_is_never_requeued(thread):
+    beat(pids=[100, 101], starting=True)
+    comment = pending(thread)
+    assert services.comment_score(comment_id=comment.pk, holder=services.Holder(hostname=ALICE, pid=101))
+    comment.refresh_from_db()
+    assert (comment.status, comment.claimed_by, comment.claimed_pid) == ("published", ALICE, 101)
+    beat(pids=[200, 201], starting=True)
+    assert services.pending_comments_claim_stale(older_than=timedelta(seconds=0)) == []
+
+
 def test_a_moderator_decision_wins_over_a_late_scoring_task(thread):
     from django.contrib.auth.models import Group, User
 
