@@ -124,10 +124,11 @@ def thread_get_or_create(*, site: Site, key: str) -> Thread:
     key = thread_key_canonical(key)
     if len(key) > Thread._meta.get_field("key").max_length:  # type: ignore[operator]  # (an int here)
         raise ValidationError({"thread": ["Ensure this field has no more than 499 characters."]})
-    thread = Thread.objects.filter(site=site, key=key).first()
-    if thread is None:
+    try:
+        thread = Thread.objects.get(site=site, key=key)  # (unique: no ORDER BY to build, as first() has)
+    except Thread.DoesNotExist:
         if not site.auto_create_threads:
-            raise ValidationError({"thread": ["Unknown thread."]})
+            raise ValidationError({"thread": ["Unknown thread."]}) from None
         thread, _ = Thread.objects.get_or_create(site=site, key=key)
     if not thread.is_open:
         raise ValidationError({"thread": ["This thread is closed."]})

@@ -331,7 +331,7 @@ MODERATO_RETENTION_DAYS = env_int("MODERATO_RETENTION_DAYS", 90, minimum=1)
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",  # Django's, one client per pool (config/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_PREFIX,
             # Rate limits read the cache on every request: a Redis that does not answer must cost
