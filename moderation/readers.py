@@ -56,7 +56,7 @@ from moderation.models import (
 )
 from moderation.notifications import READER_EVENTS, REPLY_CONFIRM, REPLY_NOTICE, reader_link_notify
 from moderation.policy import ReasonCode
-from moderation.services import listing_changed
+from moderation.services import listings_changed
 
 DELETED = DELETED_TEXT  # an erased comment's placeholder is an author's deletion's: one notion
 ON_THE_PAGE = (Status.PUBLISHED, Status.HELD, Status.PENDING)  # a reply that keeps its parent's placeholder shown
@@ -307,8 +307,7 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
         Comment.objects.filter(pk__in=removed).delete()
         gone = removed | (emptied - shown)
         _placeholders_prune(parent_ids={c.parent_id for c in mine if c.pk in gone and c.parent_id} - erased_ids)
-        for thread in threads.values():
-            listing_changed(thread=thread)
+        listings_changed(threads=list(threads.values()))
         result = Erased(len(erased_ids), len(removed) + len(tombstones), len(placeholders), len(anonymised))
         Erasure.objects.create(
             site_id=commenter.site_id,
