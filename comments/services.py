@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -124,15 +124,26 @@ def thread_get_or_create(*, site: Site, key: str) -> Thread:
     key = thread_key_canonical(key)
     if len(key) > Thread._meta.get_field("key").max_length:  # type: ignore[operator]  # (an int here)
         raise ValidationError({"thread": ["Ensure this field has no more than 499 characters."]})
-    try:
-        thread = Thread.objects.get(site=site, key=key)  # (unique: no ORDER BY to build, as first() has)
-    except Thread.DoesNotExist:
+    thread = _thread_get(site=site, key=key)
+    if thread is None:
         if not site.auto_create_threads:
-            raise ValidationError({"thread": ["Unknown thread."]}) from None
+            raise ValidationError({"thread": ["Unknown thread."]})
         thread, _ = Thread.objects.get_or_create(site=site, key=key)
     if not thread.is_open:
         raise ValidationError({"thread": ["This thread is closed."]})
     return thread
+
+
+def _thread_get(*, site: Site, key: str) -> Thread | None:
+    """The site's thread of this (canonical) key, or None.
+
+    In SQL: building this query with the ORM, on every submission, cost three times what running it
+    does (0.4 against 0.14 ms of CPU; bench/submit_profile.py).
+    """
+    quote = connection.ops.quote_name
+    table, site_id, key_column = (quote(name) for name in (Thread._meta.db_table, "site_id", "key"))
+    query = f"SELECT * FROM {table} WHERE {site_id} = %s AND {key_column} = %s"  # noqa: S608  (names only)
+    return next(iter(Thread.objects.raw(query, [site.pk, key])), None)
 
 
 def _parent_get(*, thread: Thread, parent_id: int) -> Comment:
