@@ -6,7 +6,7 @@ import contextlib
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -211,7 +211,15 @@ def listing_version(*, thread: Thread) -> str | None:
 
 def thread_listing_changed(*, thread: Thread) -> None:
     """A comment of this thread entered or left the listing: every cached page of it is stale."""
+    thread_listings_changed(threads=[thread])
+
+
+def thread_listings_changed(*, threads: Collection[Thread]) -> None:
+    """``thread_listing_changed`` of many threads, in one round trip to the cache (a batch of decisions)."""
+    if not threads:
+        return
     try:
-        cache.set(_version_key(thread), secrets.token_hex(8), timeout=VERSION_SECONDS)
+        cache.set_many({_version_key(thread): secrets.token_hex(8) for thread in threads}, timeout=VERSION_SECONDS)
     except Exception:  # pages then live out their cache time (comments.views.LISTING_PAGE_SECONDS) at most
-        logger.warning("thread listing cache unavailable: thread %s not invalidated", thread.pk, exc_info=True)
+        ids = ", ".join(str(thread.pk) for thread in threads)
+        logger.warning("thread listing cache unavailable: threads %s not invalidated", ids, exc_info=True)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -126,7 +126,7 @@ def thread_get_or_create(*, site: Site, key: str) -> Thread:
     key = thread_key_canonical(key)
     if len(key) > Thread._meta.get_field("key").max_length:  # type: ignore[operator]  # (an int here)
         raise ValidationError({"thread": ["Ensure this field has no more than 499 characters."]})
-    thread = Thread.objects.filter(site=site, key=key).first()
+    thread = _thread_get(site=site, key=key)
     if thread is None:
         if not site.auto_create_threads:
             raise ValidationError({"thread": ["Unknown thread."]})
@@ -154,6 +154,18 @@ def thread_reopen(*, thread: Thread, site: Site) -> bool:
     Thread.objects.filter(pk=thread.pk).update(is_open=True, auto_close=auto_close)
     thread.is_open, thread.auto_close = True, auto_close
     return True
+
+
+def _thread_get(*, site: Site, key: str) -> Thread | None:
+    """The site's thread of this (canonical) key, or None.
+
+    In SQL: building this query with the ORM, on every submission, cost three times what running it
+    does (0.4 against 0.14 ms of CPU; bench/submit_profile.py).
+    """
+    quote = connection.ops.quote_name
+    table, site_id, key_column = (quote(name) for name in (Thread._meta.db_table, "site_id", "key"))
+    query = f"SELECT * FROM {table} WHERE {site_id} = %s AND {key_column} = %s"  # noqa: S608  (names only)
+    return next(iter(Thread.objects.raw(query, [site.pk, key])), None)
 
 
 def _parent_get(*, thread: Thread, parent_id: int) -> Comment:

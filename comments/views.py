@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import unicodedata
 from collections.abc import Callable
 from typing import Any, cast
@@ -66,6 +67,29 @@ class Text(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators.append(no_lone_surrogates)
+
+
+class FlatSerializer(serializers.Serializer[dict[str, Any]]):
+    """A serializer of plain fields that copies its declared fields shallowly for each instance.
+
+    DRF deep-copies them, which builds every field and its validators again on every request: a tenth
+    of a submission's CPU (bench/submit_profile.py). A plain field keeps no state of its own but what
+    binding sets (its name, label, source and parent), and binding sets it on the copy. A field with a
+    child or a nested serializer binds that one to itself when built, so it is refused here.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        nested = [
+            name
+            for name, field in cls._declared_fields.items()
+            if isinstance(field, serializers.BaseSerializer | serializers.ListField | serializers.DictField)
+        ]
+        if nested:
+            raise TypeError(f"{cls.__qualname__}: {', '.join(nested)} cannot be copied shallowly")
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
 def public_status(comment: Comment) -> str:
@@ -153,7 +177,7 @@ class ThreadPageSerializer(serializers.Serializer[dict[str, Any]]):
     results = PublishedCommentSerializer(many=True)
 
 
-class ThreadQuerySerializer(serializers.Serializer[dict[str, Any]]):
+class ThreadQuerySerializer(FlatSerializer):
     site = Text(max_length=64)
     page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=20)
@@ -258,7 +282,7 @@ class CommentCollection(APIView):
     def get_throttles(self) -> list[BaseThrottle]:
         return [SubmitRateThrottle()] if self.request.method == "POST" else []
 
-    class SubmitInputSerializer(serializers.Serializer[dict[str, Any]]):
+    class SubmitInputSerializer(FlatSerializer):
         site = Text(max_length=64)
         thread = Text(max_length=500)
         name = Text(
@@ -420,7 +444,7 @@ def edit_status(comment: Comment) -> str | None:
 
 
 class CommentDetail(APIView):
-    class AuthorInputSerializer(serializers.Serializer[dict[str, Any]]):
+    class AuthorInputSerializer(FlatSerializer):
         commenter_token = Text(
             max_length=400,
             required=False,
@@ -588,7 +612,7 @@ class FormToken(APIView):
 
     authentication_classes: list[type] = []
 
-    class FormTokenQuerySerializer(serializers.Serializer[dict[str, Any]]):
+    class FormTokenQuerySerializer(FlatSerializer):
         site = Text(max_length=64)
 
     @extend_schema(
@@ -611,7 +635,7 @@ class CommentReport(APIView):
     authentication_classes: list[type] = []
     throttle_classes = [ReportRateThrottle]
 
-    class ReportInputSerializer(serializers.Serializer[dict[str, Any]]):
+    class ReportInputSerializer(FlatSerializer):
         site = Text(max_length=64)
         reason = Text(max_length=300, required=False, allow_blank=True, default="")
 

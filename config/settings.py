@@ -228,6 +228,9 @@ MODERATO_MAX_SCORING_ATTEMPTS = env_int("MODERATO_MAX_SCORING_ATTEMPTS", 3, mini
 # (a batch of long comments is smaller, so that no batch takes long).
 MODERATO_SCORING_BATCH = env_int("MODERATO_SCORING_BATCH", 500, minimum=1)
 MODERATO_SCORING_BATCH_CHARS = env_int("MODERATO_SCORING_BATCH_CHARS", 250_000, minimum=1)
+# After a batch that was not full the drain waits this long before claiming again (moderation.tasks): under
+# a steady load one batch then takes the comments of that time, each paying a share of the batch's queries.
+MODERATO_SCORING_LINGER_MS = env_int("MODERATO_SCORING_LINGER_MS", 50)
 MODERATO_IDEMPOTENCY_KEEP_HOURS = env_int("MODERATO_IDEMPOTENCY_KEEP_HOURS", 48, minimum=24)
 # How long a process keeps a site (its key, allowed origins, thread rules) before reading it again;
 # a change made in the admin applies at once in that process, in the others within this time.
@@ -331,7 +334,7 @@ MODERATO_RETENTION_DAYS = env_int("MODERATO_RETENTION_DAYS", 90, minimum=1)
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",  # Django's, one client per pool (config/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_PREFIX,
             # Rate limits read the cache on every request: a Redis that does not answer must cost

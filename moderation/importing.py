@@ -36,7 +36,7 @@ from django.utils import timezone
 from comments.models import Comment, Site, Thread, thread_key_canonical
 from comments.services import ip_hash
 from moderation import policy, tasks
-from moderation.services import listing_changed
+from moderation.services import listings_changed
 
 logger = logging.getLogger(__name__)
 
@@ -760,8 +760,7 @@ def _comments_create(
             ids = _insert_returning_ids(fields=fields, rows=len(batch), params=params)
             for external_id, pk, root_id in zip(batch, ids, roots, strict=True):
                 written[external_id] = (pk, root_id)
-    for thread in Thread.objects.filter(pk__in=listed):
-        listing_changed(thread=thread)
+    listings_changed(threads=list(Thread.objects.filter(pk__in=listed)))
 
 
 def _insert_returning_ids(*, fields: list[Any], rows: int, params: list[Any]) -> list[int]:

@@ -60,7 +60,7 @@ from moderation.models import (
 )
 from moderation.notifications import READER_EVENTS, REPLY_CONFIRM, REPLY_NOTICE, reader_link_notify
 from moderation.policy import ReasonCode
-from moderation.services import listing_changed
+from moderation.services import listings_changed
 from moderation.story import event_new, events_record
 
 DELETED = DELETED_TEXT  # an erased comment's placeholder is an author's deletion's: one notion
@@ -337,8 +337,7 @@ def _site_erase(*, commenter: Commenter, via: Erasure.Via, actor: Any) -> Erased
         )
         gone = removed | (emptied - shown)
         _placeholders_prune(parent_ids={c.parent_id for c in mine if c.pk in gone and c.parent_id} - erased_ids)
-        for thread in threads.values():
-            listing_changed(thread=thread)
+        listings_changed(threads=list(threads.values()))
         result = Erased(len(erased_ids), len(removed) + len(tombstones), len(placeholders), len(anonymised))
         Erasure.objects.create(
             site_id=commenter.site_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -23,7 +24,7 @@ from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from comments.models import Comment, CommentEdit, Thread
-from comments.selectors import thread_listing_changed
+from comments.selectors import thread_listings_changed
 from ml.language import Language, detect_language
 from ml.scoring import Scorer
 from ml.vocabulary import Attribute
@@ -153,7 +154,13 @@ def comment_decide(
 
 def listing_changed(*, thread: Thread) -> None:
     """Once committed, the thread's cached pages are stale (a comment entered or left its listing)."""
-    transaction.on_commit(lambda: thread_listing_changed(thread=thread), robust=True)
+    listings_changed(threads=[thread])
+
+
+def listings_changed(*, threads: Collection[Thread]) -> None:
+    """``listing_changed`` of many threads: one round trip to the cache after the commit."""
+    if threads:
+        transaction.on_commit(lambda: thread_listings_changed(threads=threads), robust=True)
 
 
 def comment_score(*, comment_id: int, holder: Holder | None = None) -> str:
@@ -561,8 +568,7 @@ def _comments_score_claimed(*, comments: list[Comment]) -> dict[int, str]:
             decision_notify(comment_id=comment.pk, status=evaluation.decision.outcome, comment=comment)
             _explain_if_held(comment_id=comment.pk, decision=evaluation.decision)
             outcomes[comment.pk] = evaluation.decision.outcome.value
-        for thread in listings.values():
-            listing_changed(thread=thread)
+        listings_changed(threads=list(listings.values()))
         shadow_decisions_record(
             decided=[(comment, evaluation) for comment, evaluation in decided if comment.pk in written]
         )

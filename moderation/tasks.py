@@ -118,12 +118,16 @@ def comment_score(self: Task[[int], str], comment_id: int) -> str:
 
 
 # The drain: the common path. A submission wakes it (after its commit) unless it is already awake;
-# it claims the fresh pending comments a batch at a time and scores each batch together.
+# it claims the fresh pending comments a batch at a time and scores each batch together. After a
+# batch that was not full it lingers (MODERATO_SCORING_LINGER_MS) before claiming again, awake, so
+# that under a steady load one batch takes the comments of the linger and no submission queues a
+# drain: what a batch costs besides its comments (the claim, the reads, the decision statement and
+# the commit) is shared by more comments, and a wake-up costs a submission one cache look.
 #
 # Why no comment committed is left without a drain. The wake-up key says "a drain is queued or
 # running"; it is set by a submission that queues a drain (SET NX: only when no key was there) and by
-# a running drain after each full batch, and deleted only by a drain, before a claim (after a batch
-# that was not full, or a claim that found nothing); a drain ends only after a claim that found
+# a running drain after a batch that found comments, and deleted only by a drain, before a claim
+# (after a claim that found nothing); a drain ends only after a claim that found
 # nothing, made after it deleted the key. Take comment C, committed,
 # whose submission then found the key set, so queued nothing. Whoever set the key last before that
 # look (a submission that went on to queue a drain, or a drain that was running) leaves a drain that
@@ -184,13 +188,15 @@ def _wakeup_key_delete() -> None:
 def pending_comments_drain(self: Task[[], int]) -> int:
     """Score the fresh pending comments in batches until a claim finds none; return how many it claimed.
 
-    After DRAIN_SLICE_SECONDS it queues another drain to go on and ends. A comment whose scoring fails
-    in a batch goes to the per-comment task (retries, then held); a killed drain leaves its claimed
-    comments pending with one attempt counted, for the sweep.
+    After a batch that was not full it waits MODERATO_SCORING_LINGER_MS before the next claim. After
+    DRAIN_SLICE_SECONDS it queues another drain to go on and ends. A comment whose scoring fails in a
+    batch goes to the per-comment task (retries, then held); a killed drain leaves its claimed comments
+    pending with one attempt counted, for the sweep.
     """
     started = time.monotonic()
     claimed = 0
     key_deleted = False
+    key_set = False  # by this drain (the one a submission set may be about to expire)
     try:
         while True:
             batch = services.pending_comments_score_batch(holder=_holder(self))
@@ -201,16 +207,15 @@ def pending_comments_drain(self: Task[[], int]) -> int:
                 _wakeup_key_delete()
                 key_deleted = True
                 continue
-            if batch.claimed >= settings.MODERATO_SCORING_BATCH:  # a backlog: awake, so that submissions
-                _wakeup_key_set()  # queue nothing and the sweep leaves the fresh comments to this drain
-                key_deleted = False
-            elif not key_deleted:  # the queue is short: end soon rather than poll it, and free the process
-                _wakeup_key_delete()
-                key_deleted = True
+            if key_deleted or not key_set:  # awake: submissions queue nothing, and the sweep leaves the
+                _wakeup_key_set()  # fresh comments to this drain
+                key_deleted, key_set = False, True
             _batch_record(batch, started=started)
             if time.monotonic() - started > DRAIN_SLICE_SECONDS:
-                pending_comments_drain.delay()  # goes on (with the key, if this one holds it)
+                pending_comments_drain.delay()  # goes on, with the key
                 break
+            if batch.claimed < settings.MODERATO_SCORING_BATCH:  # no backlog: let the next batch fill
+                time.sleep(settings.MODERATO_SCORING_LINGER_MS / 1000)
     except services.BatchInterrupted as exc:
         if not db.connection.in_atomic_block:  # a fresh connection, as comment_score does
             db.connection.close()

@@ -365,7 +365,7 @@ def test_it_limits_submissions_per_address_with_retry_after(api, site, settings)
 
 DEAD_REDIS_CACHE = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
@@ -788,3 +788,22 @@ def test_a_thread_key_has_one_spelling_whichever_form_the_request_uses(api, site
     assert post(api, reply(site, thread="x" * 500)).json() == {
         "thread": ["Ensure this field has no more than 499 characters."]
     }
+
+
+def test_the_input_serializers_bind_copies_of_their_fields_and_refuse_nested_ones():
+    from rest_framework import serializers
+
+    from comments.views import CommentCollection, FlatSerializer
+
+    first = CommentCollection.SubmitInputSerializer(data={"name": "", "comment": "x" * 5001})
+    second = CommentCollection.SubmitInputSerializer(data={"name": "Al", "comment": "Fine."})
+    assert first.fields["name"] is not second.fields["name"]
+    assert first.fields["name"].parent is first and second.fields["name"].parent is second
+    assert not first.is_valid() and not second.is_valid()  # (neither names a site or a thread)
+    assert first.errors["name"] == ["Please enter your name here"]
+    assert first.errors["comment"] == ["Ensure this field has no more than 5000 characters."]
+    assert set(second.errors) == {"site", "thread"}
+    with pytest.raises(TypeError, match="threads cannot be copied shallowly"):
+
+        class Nested(FlatSerializer):
+            threads = serializers.ListField(child=serializers.CharField())

@@ -569,6 +569,35 @@ def test_a_batch_holds_first_comments_as_the_single_path_does(thread):
     assert regular.pk not in batch.outcomes
 
 
+def test_a_batch_makes_the_listings_it_changed_stale_in_one_round_trip_after_its_commit(
+    thread, monkeypatch, django_capture_on_commit_callbacks
+):
+    from comments import selectors
+
+    other = Thread.objects.create(site=thread.site, key="/news/dam")
+    quiet = Thread.objects.create(site=thread.site, key="/news/quiet")
+    threads = (thread, other, quiet)
+    versions = {t.pk: selectors.listing_version(thread=t) for t in threads}
+    pending(thread, CLEAN), pending(thread, CLEAN + " Again."), pending(other, CLEAN), pending(quiet, TOXIC)
+    calls: list[set[int]] = []
+    changed = services.thread_listings_changed
+
+    def recorded(*, threads):
+        calls.append({t.pk for t in threads})
+        changed(threads=threads)
+
+    monkeypatch.setattr(services, "thread_listings_changed", recorded)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.pending_comments_score_batch()
+    assert calls == []  # not before the commit
+    for callback in callbacks:
+        callback()
+    assert calls == [{thread.pk, other.pk}]  # the held comment's thread lists nothing new
+    after = {t.pk: selectors.listing_version(thread=t) for t in threads}
+    assert after[thread.pk] != versions[thread.pk] and after[other.pk] != versions[other.pk]
+    assert after[quiet.pk] == versions[quiet.pk]
+
+
 def test_the_claim_takes_only_fresh_pending_comments_within_its_bounds(thread, settings):
     now = timezone.now()
     fresh = [pending(thread, "x" * 100) for _ in range(5)]

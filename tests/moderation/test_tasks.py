@@ -109,13 +109,12 @@ def test_the_drain_decides_every_fresh_comment_in_batches_and_goes_to_sleep(comm
     assert queued == [] and others
 
 
-@pytest.mark.parametrize("batch", [1, 500], ids=["after-an-empty-claim", "after-a-batch-not-full"])
+@pytest.mark.parametrize("batch", [1, 500], ids=["after-full-batches", "after-a-batch-not-full"])
 def test_a_comment_committed_as_the_drain_goes_to_sleep_is_decided(
     comment, drain_asleep, queued, monkeypatch, settings, batch
 ):
     """Its submission found the key still set, so queued no drain: the drain's claim after deleting
-    the key is what decides it (the drain deletes it after a claim that found nothing, or after a batch
-    that was not full)."""
+    the key is what decides it (the drain deletes it after a claim that found nothing)."""
     from moderation import tasks
 
     settings.MODERATO_SCORING_BATCH = batch
@@ -131,6 +130,41 @@ def test_a_comment_committed_as_the_drain_goes_to_sleep_is_decided(
     monkeypatch.setattr(tasks, "_wakeup_key_delete", delete_then_a_submission_commits)
     assert tasks.pending_comments_drain.apply().get() == 2
     assert Comment.objects.get(pk=late[0].pk).status == "published"
+
+
+def test_a_drain_lingers_after_a_batch_that_is_not_full_and_takes_what_came_meanwhile_in_one_batch(
+    comment, drain_asleep, queued, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """Under a steady load the drain stays awake between batches: the submissions of the linger queue no
+    drain, and the next claim takes them together."""
+    from comments import services as public
+    from moderation import services, tasks
+
+    settings.MODERATO_SCORING_LINGER_MS = 40
+    batches: list[int] = []
+    score_batch = services.pending_comments_score_batch
+
+    def recorded() -> services.Batch:
+        batch = score_batch()
+        batches.append(batch.claimed)
+        return batch
+
+    lingered: list[float] = []
+
+    def comments_arrive(seconds: float) -> None:
+        lingered.append(seconds)
+        if len(lingered) == 1:
+            with django_capture_on_commit_callbacks(execute=True):
+                for n in range(3):
+                    public.comment_submit(site_key="planet", thread_key="/a", name="Bo", body=f"{CLEAN} {n}")
+
+    monkeypatch.setattr(services, "pending_comments_score_batch", recorded)
+    monkeypatch.setattr(tasks.time, "sleep", comments_arrive)
+    assert tasks.pending_comments_drain.apply().get() == 4
+    assert batches == [1, 3, 0, 0] and lingered == [0.04, 0.04]
+    assert queued == []  # the drain was awake: the three submissions queued nothing
+    assert not Comment.objects.filter(status="pending").exists()
+    assert not tasks.pending_comments_drain_awake()
 
 
 def test_a_submission_wakes_a_drain_only_when_none_is_awake(
