@@ -135,9 +135,9 @@ class Decision:
 # meta.json), which win over these; these are the fallback for a model that carries none, and only
 # for the attributes the active models produce (``thresholds_effective``).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "TOXICITY": Threshold(publish=0.165),
+    "TOXICITY": Threshold(publish=0.164),
     "THREAT": Threshold(publish=0.161),
-    "IDENTITY_ATTACK": Threshold(publish=0.422),
+    "IDENTITY_ATTACK": Threshold(publish=0.432),
     "SEVERE_TOXICITY": Threshold(publish=0.078),
     "SPAM": Threshold(publish=0.815, reject=0.965),
 }

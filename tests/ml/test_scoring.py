@@ -124,6 +124,13 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
 # scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
 # same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
 SHIPPED_SCORES = {
+    ("toxicity-2026.11.30.4", "spam-2026.11.30"): {
+        "A calm and useful article.": {"TOXICITY": 0.035447, "INSULT": 0.011723, "THREAT": 0.005215, "SPAM": 0.000384},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.896678, "INSULT": 0.95832, "SPAM": 1.2e-05},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.000865, "SPAM": 0.999856},
+        "Срам ве било, идиоти": {"TOXICITY": 0.78104, "INSULT": 0.608144, "SPAM": 0.001212},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.000858, "PROFANITY": 0.010114, "SPAM": 0.145122},
+    },
     ("toxicity-2026.11.30.3", "spam-2026.11.30"): {
         "A calm and useful article.": {"TOXICITY": 0.036374, "INSULT": 0.011723, "THREAT": 0.005215, "SPAM": 0.000384},
         "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.90367, "INSULT": 0.95832, "SPAM": 1.2e-05},
