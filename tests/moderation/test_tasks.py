@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from comments.models import Comment, Thread
@@ -144,8 +146,8 @@ def test_a_drain_lingers_after_a_batch_that_is_not_full_and_takes_what_came_mean
     batches: list[int] = []
     score_batch = services.pending_comments_score_batch
 
-    def recorded() -> services.Batch:
-        batch = score_batch()
+    def recorded(**claim: Any) -> services.Batch:
+        batch = score_batch(**claim)
         batches.append(batch.claimed)
         return batch
 
