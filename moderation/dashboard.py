@@ -67,6 +67,19 @@ class Dashboard:
 
 
 @dataclass
+class GroupFigures:
+    """The figures of one (site, language, script) group, binned already: a few hundred numbers."""
+
+    site_name: str = ""
+    held: int = 0
+    oldest: datetime | None = None
+    by_model: dict[str, list[int]] = field(default_factory=dict)  # outcome -> one count per day
+    by_person: dict[str, list[int]] = field(default_factory=dict)  # status a person decided -> one count per day
+    agreement: dict[str, int] = field(default_factory=dict)  # "<attribute>:overturned|upheld|missed" -> decisions
+    histograms: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # attribute -> status -> per bin
+
+
+@dataclass
 class DashboardRows:
     """Every figure of the dashboard per (site, language, script) group, for all sites: what each
     moderator's page sums its own scope from."""
@@ -75,11 +88,7 @@ class DashboardRows:
     since: datetime
     days: list[date]
     attributes: list[str]
-    waiting: list[tuple[GroupKey, str, int, datetime]]  # group, site name, held, oldest
-    by_model: list[tuple[GroupKey, date, str, int]]  # group, day, outcome, comments
-    by_person: list[tuple[GroupKey, date, str, int]]  # group, day, status a person decided, decisions
-    agreement: list[tuple[GroupKey, dict[str, int]]]  # group, "<attribute>:overturned|upheld|missed" -> decisions
-    histograms: list[tuple[GroupKey, str, dict[str, int | None], int]]  # group, status, attribute -> band, comments
+    groups: dict[GroupKey, GroupFigures]
 
 
 def dashboard_attributes() -> list[str]:
@@ -178,47 +187,44 @@ def dashboard_scoped(*, rows: DashboardRows, user: Any, now: datetime | None = N
             return False
         return entries is None or any(language == code and script == (only or script) for code, only in entries)
 
+    def add(into: list[int], counts: list[int]) -> None:
+        for i, n in enumerate(counts):
+            into[i] += n
+
     held: dict[int, dict[str, Any]] = {}
-    for group, name, count, oldest in rows.waiting:
-        if sees(group):
-            site = held.setdefault(group[0], {"site_id": group[0], "name": name, "held": 0, "oldest": oldest})
-            site["held"] += count
-            site["oldest"] = min(site["oldest"], oldest)
+    by_model: dict[str, list[int]] = {str(status): [0] * DAYS for status in DECIDED}
+    by_person: dict[str, list[int]] = {str(s): [0] * DAYS for s in (Comment.Status.PUBLISHED, Comment.Status.REJECTED)}
+    totals: defaultdict[str, int] = defaultdict(int)
+    histograms = {
+        attribute: {str(status): [0] * BINS for status in (Comment.Status.PUBLISHED, Comment.Status.HELD)}
+        for attribute in HISTOGRAM_ATTRIBUTES
+    }
+    for group, figures in rows.groups.items():
+        if not sees(group):
+            continue
+        if figures.held and figures.oldest is not None:
+            site = held.setdefault(group[0], {"site_id": group[0], "name": figures.site_name, "held": 0,
+                                              "oldest": figures.oldest})  # fmt: skip
+            site["held"] += figures.held
+            site["oldest"] = min(site["oldest"], figures.oldest)
+        for outcome, counts in figures.by_model.items():
+            add(by_model[outcome], counts)
+        for status, counts in figures.by_person.items():
+            add(by_person[status], counts)
+        for name, n in figures.agreement.items():
+            totals[name] += n
+        for attribute, by_status in figures.histograms.items():
+            for status, counts in by_status.items():
+                add(histograms[attribute][status], counts)
     waiting = sorted(held.values(), key=lambda site: site["oldest"])
     for site in waiting:
         site["waited"] = now - site["oldest"]
-
-    index = {day: i for i, day in enumerate(rows.days)}
-    by_model: dict[str, list[int]] = {str(status): [0] * DAYS for status in DECIDED}
-    for group, day, outcome, n in rows.by_model:
-        if outcome in by_model and day in index and sees(group):
-            by_model[outcome][index[day]] += n
-    by_person: dict[str, list[int]] = {str(s): [0] * DAYS for s in (Comment.Status.PUBLISHED, Comment.Status.REJECTED)}
-    for group, day, status, n in rows.by_person:
-        if status in by_person and day in index and sees(group):
-            by_person[status][index[day]] += n
-
-    totals: defaultdict[str, int] = defaultdict(int)
-    for group, counts in rows.agreement:
-        if sees(group):
-            for key, n in counts.items():
-                totals[key] += n
     agreement = [
         Agreement(
             attribute, totals[f"{attribute}:overturned"], totals[f"{attribute}:upheld"], totals[f"{attribute}:missed"]
         )
         for attribute in rows.attributes
     ]
-
-    histograms = {
-        attribute: {str(status): [0] * BINS for status in (Comment.Status.PUBLISHED, Comment.Status.HELD)}
-        for attribute in HISTOGRAM_ATTRIBUTES
-    }
-    for group, status, bands, n in rows.histograms:
-        if sees(group):
-            for attribute, band in bands.items():
-                if band is not None and band >= 0:
-                    histograms[attribute][status][min(int(band), BINS - 1)] += n
     return Dashboard(rows.since, waiting, rows.days, by_model, by_person, agreement, histograms, rows.computed_at)
 
 
@@ -235,13 +241,18 @@ def dashboard_rows_compute(*, attributes: list[str], now: datetime | None = None
     def key(row: dict[str, Any], names: tuple[str, str, str] = group) -> GroupKey:
         return (row[names[0]], row[names[1]], row[names[2]])
 
+    groups: defaultdict[GroupKey, GroupFigures] = defaultdict(GroupFigures)
+    index = {day: i for i, day in enumerate(days)}
+
     held_rows = (
         comments.filter(status=Comment.Status.HELD)
         .values(*group, "thread__site__name")
         .annotate(held=Count("pk"), oldest=Min("created_at"))
         .order_by()
     )
-    waiting = [(key(row), row["thread__site__name"], row["held"], row["oldest"]) for row in held_rows]
+    for row in held_rows:
+        figures = groups[key(row)]
+        figures.site_name, figures.held, figures.oldest = row["thread__site__name"], row["held"], row["oldest"]
 
     # What the model decided: the status a person first changed, else the status the comment still has.
     first_from = Subquery(
@@ -256,7 +267,9 @@ def dashboard_rows_compute(*, attributes: list[str], now: datetime | None = None
         .annotate(n=Count("pk"))
         .order_by()
     )
-    by_model = [(key(row), row["day"], row["outcome"], row["n"]) for row in model_rows]
+    for row in model_rows:
+        if row["outcome"] in DECIDED and row["day"] in index:
+            groups[key(row)].by_model.setdefault(row["outcome"], [0] * DAYS)[index[row["day"]]] += row["n"]
 
     person_rows = (
         decisions.filter(created_at__gte=since)
@@ -265,7 +278,10 @@ def dashboard_rows_compute(*, attributes: list[str], now: datetime | None = None
         .annotate(n=Count("pk"))
         .order_by()
     )
-    by_person = [(key(row, decision_group), row["day"], row["to_status"], row["n"]) for row in person_rows]
+    for row in person_rows:
+        if row["to_status"] in (Comment.Status.PUBLISHED, Comment.Status.REJECTED) and row["day"] in index:
+            by_person = groups[key(row, decision_group)].by_person
+            by_person.setdefault(row["to_status"], [0] * DAYS)[index[row["day"]]] += row["n"]
 
     overruled = Q(from_status__in=[Comment.Status.HELD, Comment.Status.REJECTED])
     counts: dict[str, Any] = {}
@@ -284,7 +300,8 @@ def dashboard_rows_compute(*, attributes: list[str], now: datetime | None = None
     agreement_rows = (
         decisions.filter(created_at__gte=since).values(*decision_group).annotate(**counts).order_by() if counts else []
     )
-    agreement = [(key(row, decision_group), {name: row[name] for name in counts}) for row in agreement_rows]
+    for row in agreement_rows:
+        groups[key(row, decision_group)].agreement = {name: row[name] for name in counts}
 
     # One scan: comments grouped by status and each attribute's score band (floor(score * BINS); 1.0
     # joins the top band).
@@ -299,8 +316,10 @@ def dashboard_rows_compute(*, attributes: list[str], now: datetime | None = None
         .annotate(n=Count("pk"))
         .order_by()
     )
-    histograms = [
-        (key(row), row["status"], {attribute: row[f"band_{attribute}"] for attribute in HISTOGRAM_ATTRIBUTES}, row["n"])
-        for row in band_rows
-    ]
-    return DashboardRows(now, since, days, list(attributes), waiting, by_model, by_person, agreement, histograms)
+    for row in band_rows:
+        for attribute in HISTOGRAM_ATTRIBUTES:
+            band = row[f"band_{attribute}"]
+            if band is not None and band >= 0:
+                by_status = groups[key(row)].histograms.setdefault(attribute, {})
+                by_status.setdefault(row["status"], [0] * BINS)[min(int(band), BINS - 1)] += row["n"]
+    return DashboardRows(now, since, days, list(attributes), dict(groups))
