@@ -34,6 +34,7 @@ DAYS = 30
 CACHE_SECONDS = 60  # rows older than this are recomputed by a task while the page shows them
 STALE_SECONDS = 600  # rows older than this (no worker took the task) are recomputed by the page itself
 KEEP_SECONDS = 86400
+ROWS_SHAPE = 2  # one more whenever DashboardRows or GroupFigures changes
 HISTOGRAM_ATTRIBUTES = ("TOXICITY", "SPAM")
 BINS = 10
 DECIDED = (Comment.Status.PUBLISHED, Comment.Status.HELD, Comment.Status.REJECTED)
@@ -97,7 +98,8 @@ def dashboard_attributes() -> list[str]:
 
 
 def _rows_key(attributes: list[str]) -> str:
-    return "moderato:dashboard-rows:" + hashlib.sha256(",".join(attributes).encode()).hexdigest()[:32]
+    """The rows' key, with the shape of ``DashboardRows`` (rows kept by an older release are not read)."""
+    return f"moderato:dashboard-rows:v{ROWS_SHAPE}:" + hashlib.sha256(",".join(attributes).encode()).hexdigest()[:32]
 
 
 def dashboard_cached(*, user: Any, attributes: list[str]) -> Dashboard:
