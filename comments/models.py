@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, IntegerField, Q
 from django.utils import timezone
 
 from comments.status import Status as CommentStatus
@@ -106,6 +106,20 @@ class Thread(models.Model):
         return self.is_open and (closes_at is None or now < closes_at)
 
 
+class HeldFirst(Func):
+    """0 for a held comment, 1 for any other: the moderators' queue sorts on it, then on age.
+
+    The value is written into the SQL, not passed as a parameter, so that the query's ORDER BY is the
+    very expression of the ``comment_queue_order`` index: SQLite uses an index on an expression only
+    when the query spells the same expression, and a parameter is not the same as a literal."""
+
+    template = f"CASE WHEN %(expressions)s = '{CommentStatus.HELD.value}' THEN 0 ELSE 1 END"
+    output_field = IntegerField()
+
+    def __init__(self) -> None:
+        super().__init__(F("status"))
+
+
 class Comment(models.Model):
     class Status(models.TextChoices):
         PENDING = CommentStatus.PENDING.value
@@ -195,6 +209,15 @@ class Comment(models.Model):
         indexes = [
             models.Index(fields=["thread", "status", "created_at"], name="comment_thread_listing"),
             models.Index(fields=["status", "created_at"], name="comment_status_age"),
+            # The queue's order (held first, oldest first, then id): its first page reads 50 entries
+            # of this index instead of sorting every comment.
+            models.Index(HeldFirst(), F("created_at"), F("id"), name="comment_queue_order"),
+            # The same commenter (``moderation.commenters.same_commenter``): their history on a comment's
+            # page, the first-comment hold, blocks by address, the readers' data.
+            models.Index(fields=["ip_hash"], name="comment_ip_hash"),
+            # A moderator limited to some sites and languages: the queue's COUNT reads this index alone,
+            # not every comment row of their threads.
+            models.Index(fields=["thread", "language", "script"], name="comment_thread_language"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -259,6 +259,7 @@ CELERY_TASK_ROUTES = {
     "comments.tasks.retention_purge": {"queue": "housekeeping"},
     "moderation.tasks.models_retrain": {"queue": "training"},
     "moderation.explaining.comment_explain_task": {"queue": "explanations"},
+    "moderation.dashboard.dashboard_rows_refresh_task": {"queue": "housekeeping"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-comments": {

@@ -193,3 +193,23 @@ def test_a_moderator_decides_on_the_comment_page_with_a_key_and_a_note(page, liv
     assert page.url.startswith(f"{live_server.url}{QUEUE}{comment.pk}/change/")
     comment.refresh_from_db()
     assert comment.status == "published"
+
+
+def test_a_moderator_types_a_thread_into_its_filter_and_picks_a_suggestion(page, live_server, held):
+    dam = Thread.objects.create(site=held[0].thread.site, key="/news/dam", title="The dam opens")
+    on_the_dam = Comment.objects.create(
+        thread=dam, author_name="Dora", body="Finally.", status=Comment.Status.HELD, decided_at=timezone.now()
+    )
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}{QUEUE}?status__exact=held")
+    typed = page.locator('.moderato-typed-filter input[name="thread"]')
+    typed.fill("dam op")
+    option = page.locator("#moderato-thread-suggestions option")
+    expect(option).to_have_count(1)  # the admin's autocomplete answered
+    assert option.get_attribute("value") == str(dam.pk) and option.text_content() == "The dam opens"
+    typed.fill(str(dam.pk))
+    typed.press("Enter")
+    page.wait_for_url(f"**{QUEUE}?status__exact=held&thread={dam.pk}")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(row(page, on_the_dam)).to_be_visible()
+    expect(page.locator("#changelist-filter")).to_contain_text("The dam opens")

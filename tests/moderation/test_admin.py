@@ -102,6 +102,58 @@ def test_it_filters_by_status(client, alice, thread):
     assert [c.body for c in rows] == ["published"]
 
 
+def test_it_filters_by_a_thread_typed_in_by_id_path_or_title(client, alice, thread):
+    mine = make(thread, "on the bridge")
+    dam = make(Thread.objects.create(site=thread.site, key="/news/dam", title="The dam opens"), "on the dam")
+    client.force_login(alice)
+    for typed in (str(thread.pk), "bridge", "DAM OPENS"):
+        rows = client.get(QUEUE, {"thread": typed, "status__exact": "held"}).context["cl"].result_list
+        assert [c.pk for c in rows] == ([dam.pk] if typed == "DAM OPENS" else [mine.pk]), typed
+    page = client.get(QUEUE, {"thread": str(thread.pk), "status__exact": "held"}).content.decode()
+    # The form names the thread found and keeps the other filters; the admin's autocomplete suggests.
+    assert '<span class="moderato-small">/news/bridge</span>' in page
+    assert '<input type="hidden" name="status__exact" value="held">' in page
+    assert "/admin/autocomplete/?app_label=comments&amp;model_name=comment&amp;field_name=thread" in page
+    answer = client.get("/admin/autocomplete/", {"app_label": "comments", "model_name": "comment",
+                                                 "field_name": "thread", "term": "dam"})  # fmt: skip
+    assert [row["text"] for row in answer.json()["results"]] == ["The dam opens"]
+
+
+def test_a_thread_typed_in_never_names_or_lists_another_site_s(client, alice, thread):
+    from comments.models import Site
+
+    secret = Thread.objects.create(site=Site.objects.create(name="Gazette", public_key="gazette"), key="/secret-page")
+    make(secret, "a secret held comment")
+    thread.site.policy.moderators.add(alice)
+    alice.user_permissions.clear()  # moderates the thread's site only
+    client.force_login(alice)
+    for typed in (str(secret.pk), "secret"):
+        page = client.get(QUEUE, {"thread": typed})
+        assert list(page.context["cl"].result_list) == []
+        assert "/secret-page" not in page.content.decode().replace('value="secret"', "")
+    answer = client.get("/admin/autocomplete/", {"app_label": "comments", "model_name": "comment",
+                                                 "field_name": "thread", "term": "secret"})  # fmt: skip
+    assert answer.json()["results"] == []
+
+
+def test_the_site_filter_lists_a_few_sites_and_is_typed_into_past_ten(client, alice, thread):
+    from comments.models import Site
+    from moderation.admin import SITE_LINKS_MAX
+
+    client.force_login(alice)
+    assert f'href="?site={thread.site.pk}"' in client.get(QUEUE).content.decode()  # one site: a link
+    gazette = Site.objects.create(name="Gazette", public_key="gazette")
+    for i in range(SITE_LINKS_MAX):
+        Site.objects.create(name=f"Site {i}", public_key=f"site{i}")
+    make(Thread.objects.create(site=gazette, key="/x"), "in the gazette")
+    make(thread, "in the planet")
+    page = client.get(QUEUE).content.decode()
+    assert f'href="?site={gazette.pk}"' not in page and 'name="site"' in page
+    for typed in ("gazet", str(gazette.pk)):
+        rows = client.get(QUEUE, {"site": typed}).context["cl"].result_list
+        assert [c.body for c in rows] == ["in the gazette"], typed
+
+
 def test_it_approves_in_bulk_and_writes_an_audit_row_each(client, alice, thread):
     first, second = make(thread, "one"), make(thread, "two")
     client.force_login(alice)

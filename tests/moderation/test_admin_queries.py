@@ -114,3 +114,62 @@ def test_a_comment_page_costs_the_same_queries_for_a_short_story_as_for_a_long_o
     for n in range(3):  # the third sends it back to the queue
         comment_report(comment_id=long.pk, site_key=thread.site.public_key, reason="r", address=f"10.0.0.{n}")
     assert page_of(short) == page_of(long)
+
+
+def test_a_comment_page_costs_the_same_queries_with_5_as_with_50_of_everything(client, alice, thread):  # noqa: F811
+    from moderation import services
+
+    comment = make(thread, "Shut up", commenter="t" * 22, ip_hash="h", reasons=[REASON])
+    client.force_login(alice)
+
+    def grow(n: int) -> None:
+        for i in range(n):
+            make(thread, f"reply {i}", status="published", parent=comment, root=comment)
+            make(thread, f"history {i}", status="published", commenter="t" * 22, ip_hash="h")
+            services.comment_moderate(comment_id=comment.pk, actor=alice, action=ModerationAction.REJECT, note="n")
+
+    grow(5)
+    queries(client, f"{QUEUE}{comment.pk}/change/")
+    few = queries(client, f"{QUEUE}{comment.pk}/change/")
+    grow(45)
+    assert queries(client, f"{QUEUE}{comment.pk}/change/") == few
+
+
+def test_the_queue_lists_no_link_per_thread_or_site_and_its_queries_do_not_grow_with_them(client, alice, thread):  # noqa: F811
+    from comments.models import Site
+
+    client.force_login(alice)
+    fill(thread, 50)
+    queries(client, QUEUE)
+    few = queries(client, QUEUE)
+    for i in range(30):  # 30 sites with a thread and a published comment each: after the 50 held ones
+        site = Site.objects.create(name=f"Flooded {i}", public_key=f"flooded{i}")
+        make(Thread.objects.create(site=site, key=f"/flood/page-{i}"), "spam", status="published")
+    assert queries(client, QUEUE) == few
+    page = client.get(QUEUE).content.decode()
+    assert "/flood/page-" not in page and "Flooded 1" not in page  # no filter link names them
+    assert 'name="thread"' in page and 'name="site"' in page  # both filters are typed into
+
+
+def test_the_queue_reads_its_first_page_from_the_queue_order_index(rf, alice, thread):  # noqa: F811
+    """Held first, oldest first, then by id, as the comment_queue_order index orders them: the first page
+    reads 50 entries of it instead of sorting every comment (the planner is told not to sort where it may)."""
+    from django.contrib.admin import site as admin_site
+
+    from comments.models import Comment
+
+    fill(thread, 60)
+    request = rf.get(QUEUE)
+    request.user = alice
+    changelist = admin_site.get_model_admin(Comment).get_changelist_instance(request)
+    sql, params = changelist.get_queryset(request)[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        else:
+            cursor.execute("ANALYZE")
+        cursor.execute(("EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN ") + sql, params)
+        plan = " ".join(str(part) for row in cursor.fetchall() for part in row)
+    assert "comment_queue_order" in plan, plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan and "Sort Key" not in plan, plan

@@ -149,3 +149,49 @@ def test_a_reload_within_the_minute_reads_the_figures_kept_not_the_comments(clie
         assert client.get(URL).status_code == 200
     assert len(captured) <= cold - 5  # the five figure queries are not run again
     assert not any("comments_comment" in query["sql"] for query in captured.captured_queries)
+
+
+def test_a_moderator_of_a_language_in_one_script_sees_that_script_only(thread):
+    boris = User.objects.create_user("boris", password="pw", is_staff=True)
+    boris.groups.add(Group.objects.get(name="moderators"))
+    moderate_every_site(boris)
+    ModeratorLanguages.objects.create(user=boris, languages="sr-Cyrl bg")
+    make(thread, language="sr", script="Cyrl"), make(thread, language="sr", script="Latn")
+    make(thread, language="bg", script="Cyrl"), make(thread, language="", script="")
+    figures = dashboard.dashboard_read(user=User.objects.get(pk=boris.pk), attributes=ATTRIBUTES)
+    assert [row["held"] for row in figures.waiting] == [2]
+
+
+@pytest.fixture
+def eager_tasks():
+    """Tasks queued by the page run in it (the real task, no broker), as a worker would run them."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_figures_a_minute_old_are_shown_while_a_task_computes_them_again(client, alice, thread, eager_tasks):
+    client.force_login(alice)
+    make(thread)
+    cache_clear()
+    assert client.get(URL).context["figures"].waiting[0]["held"] == 1
+    make(thread)
+    assert client.get(URL).context["figures"].waiting[0]["held"] == 1  # kept: the rows are fresh
+    dashboard.dashboard_rows_age(seconds=dashboard.CACHE_SECONDS + 1, attributes=dashboard.dashboard_attributes())
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(URL)
+    assert page.context["figures"].waiting[0]["held"] == 1  # the page shows the old rows at once...
+    assert any("comments_comment" in query["sql"] for query in captured.captured_queries)  # ...the task ran
+    assert client.get(URL).context["figures"].waiting[0]["held"] == 2  # and the next page shows its rows
+
+
+def test_figures_no_worker_refreshed_for_ten_minutes_are_computed_by_the_page(client, alice, thread):
+    client.force_login(alice)
+    make(thread)
+    cache_clear()
+    client.get(URL)
+    make(thread)
+    dashboard.dashboard_rows_age(seconds=dashboard.STALE_SECONDS + 1, attributes=dashboard.dashboard_attributes())
+    assert client.get(URL).context["figures"].waiting[0]["held"] == 2
