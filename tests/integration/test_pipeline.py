@@ -214,14 +214,17 @@ def test_the_sweep_leaves_comments_whose_tasks_are_still_queued(site, settings, 
         settings.CELERY_BROKER_TRANSPORT_OPTIONS | publisher.conf.broker_transport_options
     )
     thread = Thread.objects.create(site=site, key="/queued")
-    lost = Comment.objects.create(thread=thread, author_name="L", body=CLEAN)  # its task never reached the broker
-    backlog = [Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} {n}") for n in range(5)]
+    # One attempt each from the start, as if scored once before: the drain of the run's shared worker (same
+    # database, another broker) claims only fresh comments, so it cannot take these while the sweep looks.
+    lost = Comment.objects.create(thread=thread, author_name="L", body=CLEAN, scoring_attempts=1)  # never queued
+    backlog = [
+        Comment.objects.create(thread=thread, author_name="A", body=f"{CLEAN} {n}", scoring_attempts=1)
+        for n in range(5)
+    ]
     for comment in backlog:  # a millisecond apart: the file broker orders messages by the millisecond
         publish_scoring(publisher, [comment.pk])
         time.sleep(0.002)
-    # One attempt each, as if scored once before: the drain of the run's shared worker (same database,
-    # another broker) claims only fresh comments, so it cannot take these while the sweep looks.
-    Comment.objects.filter(thread=thread).update(created_at=timezone.now() - timedelta(minutes=5), scoring_attempts=1)
+    Comment.objects.filter(thread=thread).update(created_at=timezone.now() - timedelta(minutes=5))
     front = health.oldest_queued_comment()
     assert front == backlog[0].pk
     assert services.pending_comments_claim_stale(older_than=timedelta(seconds=30), still_queued_from=front) == [lost.pk]
