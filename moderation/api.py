@@ -31,7 +31,7 @@ from comments.models import Comment, thread_key_canonical
 from comments.views import Text
 from ml.vocabulary import Attribute
 from moderation import api_story, languages, services, sites
-from moderation.models import UNDETERMINED_LANGUAGE, ModerationAction, ModerationDecision
+from moderation.models import UNDETERMINED_LANGUAGE, CommentEvent, ModerationAction, ModerationDecision
 from moderation.moderator_tokens import MODERATE_PERMISSION, ModeratorTokenAuthentication
 
 TAG = "moderation"
@@ -143,16 +143,28 @@ class CommenterSerializer(serializers.Serializer[Any]):
 
 
 class EventSerializer(serializers.Serializer[Any]):
+    """One line of the comment's story (``moderation.story.StoryEvent``), as the admin's comment page shows it."""
+
     at = serializers.DateTimeField()
-    kind = serializers.ChoiceField(choices=["decision"], help_text="decision: a moderator's.")
-    actor = serializers.CharField(allow_null=True, help_text="The moderator's username (null: account deleted).")
-    action = serializers.ChoiceField(choices=ModerationAction.choices)
-    from_status = serializers.ChoiceField(choices=Comment.Status.choices)
-    to_status = serializers.ChoiceField(choices=Comment.Status.choices)
-    labels = serializers.DictField(
-        child=serializers.IntegerField(), help_text='The training label it gave, e.g. {"SPAM": 1}; {} for none.'
+    actor = serializers.ChoiceField(choices=CommentEvent.Actor.choices, help_text="Who acted.")
+    kind = serializers.CharField(
+        help_text="What happened: submitted, imported, reported, edit_sent, or one of "
+        + ", ".join(CommentEvent.Kind.values)
+        + "."
     )
-    note = serializers.CharField()
+    # A field named like Field.label: DRF's metaclass takes it off the class, mypy does not know that.
+    label = serializers.CharField(help_text="The kind in the moderators' words.")  # type: ignore[assignment]
+    user = serializers.CharField(
+        allow_null=True, help_text="The moderator's username, when a moderator acted or asked."
+    )
+    from_status = serializers.CharField(help_text="The status before, when it changed ('' otherwise).")
+    to_status = serializers.CharField(help_text="The status after, when it changed ('' otherwise).")
+    action = serializers.CharField(help_text="A moderator's action (approve, spam ...), '' for other lines.")
+    labels = serializers.DictField(
+        child=serializers.IntegerField(), help_text='The training label a decision gave, e.g. {"SPAM": 1}; {} for none.'
+    )
+    note = serializers.CharField(help_text="A moderator's note.")
+    details = serializers.DictField(help_text="Scores and model versions, reasons, a report's reason ...")
 
 
 class StorySerializer(serializers.Serializer[Any]):
@@ -166,7 +178,7 @@ class StorySerializer(serializers.Serializer[Any]):
         help_text="Its commenter's history on the site (the same signed commenter token, or the same address hash "
         "with the same name or e-mail)."
     )
-    history = EventSerializer(many=True, help_text="What happened to it, oldest first: the moderators' decisions.")
+    history = EventSerializer(many=True, help_text="What happened to it, oldest first: its story.")
 
 
 class DecisionSerializer(serializers.Serializer[ModerationDecision]):
@@ -300,7 +312,7 @@ class ModerationStory(ModerationApi):
     )
     def get(self, request: Request, pk: int) -> Response:
         """What a moderator reads before deciding: the comment, the comment it answers and its direct replies,
-        the commenter's history on the site, and the decisions taken on it so far."""
+        the commenter's history on the site, and its story so far."""
         story = api_story.comment_story_assemble(comment=self.moderated_comment(request, pk))
         flags = [
             {"basis": identity.partition(":")[0], "kind": kind}

@@ -449,10 +449,12 @@ def test_the_story_tells_the_parent_the_direct_replies_the_commenter_and_the_dec
     assert [r["id"] for r in story["replies"]] == [reply.pk] and story["more_replies"] is False
     assert story["commenter"]["counts"] == story["commenter"]["counts"] | {"rejected": 2, "published": 0}
     assert story["commenter"]["flags"] == [{"basis": "ip", "kind": "blocked"}]  # what it rests on, not the hash
-    [event] = story["history"]
+    submitted, event = story["history"]  # the comments here were written straight, never scored
+    assert submitted == submitted | {"kind": "submitted", "actor": "reader"}
     assert event == event | {
-        "kind": "decision",
-        "actor": "carol",
+        "kind": "decided",
+        "actor": "person",
+        "user": "carol",
         "action": "toxic",
         "from_status": "held",
         "to_status": "rejected",
@@ -467,7 +469,7 @@ def test_the_story_of_a_top_level_comment_with_many_replies_says_there_are_more(
         make(thread, f"reply {n}", status="published", parent=comment, minutes_ago=50 - n)
     story = client_of(alice).get(story_url(comment)).json()
     assert story["parent"] is None and len(story["replies"]) == 20 and story["more_replies"] is True
-    assert story["history"] == []
+    assert [line["kind"] for line in story["history"]] == ["submitted"]
 
 
 # The schema.
