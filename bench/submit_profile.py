@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--site", default="demo")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"), help="the profile's order")
     parser.add_argument("--awake", action="store_true", help="hold the drain's wake-up key, as a running drain does")
     args = parser.parse_args()
 
@@ -98,7 +99,7 @@ def main() -> int:
     stats = pstats.Stats(profile)
     # Unlike CPU time, the count of Python calls does not move with the machine's load.
     print(f"{stats.total_calls / args.requests:.0f} Python function calls per request")  # type: ignore[attr-defined]
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats(args.sort).print_stats(args.top)
     if args.awake:
         cache.delete(tasks.DRAIN_WAKEUP_KEY)
     return 0

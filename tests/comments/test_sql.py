@@ -1,0 +1,110 @@
+"""comments.sql: the submission's two statements, compiled once, against what the ORM itself does."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models.signals import post_save, pre_save
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from comments import sql
+from comments.models import Comment, Thread
+
+URL = "/api/v1/comments"
+
+
+def row(comment_id):
+    return Comment.objects.filter(pk=comment_id).values().get()
+
+
+@pytest.mark.django_db
+def test_the_compiled_insert_stores_what_objects_create_stores(site):
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    parent = Comment.objects.create(
+        thread=thread, author_name="Ana", body="First.", status=Comment.Status.PUBLISHED, decided_at=timezone.now()
+    )
+    fields = {
+        "thread": thread,
+        "parent": parent,
+        "root_id": parent.pk,
+        "author_name": "Alice",
+        "author_email": "alice@example.org",
+        "body": "Ça va? Хвала. 👍",
+        "ip_hash": "f" * 64,
+        "user_agent": "Mozilla/5.0",
+        "trap_filled": True,
+        "commenter": "c-123",
+        "form_seconds": 12.5,
+        "reply_notice": Comment.ReplyNotice.UNCONFIRMED,
+        "created_at": timezone.now() - timedelta(minutes=5),
+    }
+    by_orm = Comment.objects.create(**fields)
+    compiled = sql.comment_insert(Comment(**fields))
+
+    assert compiled.pk is not None and compiled.pk != by_orm.pk
+    assert not compiled._state.adding and compiled._state.db == "default"
+    ours, theirs = row(compiled.pk), row(by_orm.pk)
+    assert ours.pop("id") != theirs.pop("id")
+    assert ours == theirs
+    assert ours["scores"] == {} and ours["reasons"] == [] and ours["status"] == "pending"
+
+
+@pytest.mark.django_db
+def test_the_compiled_insert_refuses_a_saved_comment(site):
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    saved = Comment.objects.create(thread=thread, author_name="Ana", body="First.")
+    with pytest.raises(ValueError, match="has an id already"):
+        sql.comment_insert(saved)
+    assert Comment.objects.count() == 1
+
+
+def test_nothing_listens_to_a_comments_save_signals():
+    """comment_insert sends no pre_save/post_save: a receiver added for comments would be skipped."""
+    assert not pre_save.has_listeners(Comment)
+    assert not post_save.has_listeners(Comment)
+
+
+@pytest.mark.django_db
+def test_the_compiled_thread_lookup_reads_what_the_orm_reads(site):
+    created = timezone.now() - timedelta(days=3)
+    Thread.objects.create(site=site, key="/other", title="Other")
+    thread = Thread.objects.create(
+        site=site, key="/news/bridge", title="Bridge", is_open=False, auto_close=False, created_at=created
+    )
+
+    found = sql.thread_by_key(site_id=site.pk, key="/news/bridge")
+
+    assert isinstance(found, Thread) and not found._state.adding
+    assert (found.pk, found.site_id, found.key, found.title) == (thread.pk, site.pk, "/news/bridge", "Bridge")
+    assert found.is_open is False and found.auto_close is False  # booleans, not SQLite's 0 and 1
+    assert found.created_at == created and timezone.is_aware(found.created_at)
+    assert sql.thread_by_key(site_id=site.pk, key="/news/none") is None
+    assert sql.thread_by_key(site_id=site.pk + 1, key="/news/bridge") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_is_two_statements_and_no_transaction_around_them(api, site):
+    """Counted outside any test transaction, so that BEGIN and COMMIT would show (Django logs them)."""
+    body = {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": "Nice piece."}
+    assert api.post(URL, body, format="json").status_code == 202  # the site is read and kept; the thread made
+
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post(URL, body | {"comment": "Second."}, format="json").status_code == 202
+    verbs = [query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries]
+    assert verbs == ["SELECT", "INSERT"], queries.captured_queries
+    assert Comment.objects.filter(body="Second.", status=Comment.Status.PENDING).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idempotency_key_is_stored_with_its_comment_in_one_transaction(api, site):
+    body = {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": "Nice piece."}
+    assert api.post(URL, body, format="json").status_code == 202
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = api.post(URL, body | {"comment": "Keyed."}, format="json", headers={"Idempotency-Key": "k-1"})
+    assert answer.status_code == 202
+    verbs = [query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries]
+    assert "BEGIN" in verbs and "COMMIT" in verbs, verbs
+    begin, commit = verbs.index("BEGIN"), verbs.index("COMMIT")
+    assert verbs[begin:commit].count("INSERT") == 2  # the comment and its key, committed together
