@@ -4,6 +4,7 @@ The hooks carry the request id into tasks (config/logging.py), count running tas
 ended processes (moderation/metrics.py), and write the worker heartbeat (moderation/health.py).
 """
 
+import gc
 import inspect
 import logging.config
 import os
@@ -71,6 +72,10 @@ def refuse_to_start_without_the_shipped_models(**_: object) -> None:
     # a second of CPU saved per child, its arrays shared), and a worker whose heartbeat /healthz sees
     # has children ready to take a task at once, not still loading it (nor slow to stop meanwhile).
     detect_language("Load the language identifier.")
+    # Everything loaded so far lives as long as the worker: out of the collector's sight, so that a
+    # collection in a child does not write to the pages it shares with this process (copying them).
+    gc.collect()
+    gc.freeze()
     # Connected here, not at import: Celery's Django fixup connects its own worker_process_init handler in
     # its worker_init handler, which runs before this one, and that handler drops the database
     # connections a child inherits from this process. Loading the models reads the database: before
