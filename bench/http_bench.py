@@ -855,11 +855,14 @@ def report(measures: list[Measure], servers: list[Server]) -> str:
 # Backlog ----------------------------------------------------------------------------------------
 
 
-def post_many(port: int, count: int, senders: int = 8) -> int:
-    """POST ``count`` comments with ``senders`` keep-alive connections; return the 202s."""
+def post_many(port: int, count: int, senders: int = 8, rate: float = 0.0, tag: str = "backlog") -> int:
+    """POST ``count`` comments with ``senders`` keep-alive connections; return the 202s. With a ``rate``,
+    comment n leaves at n / rate seconds from the start (an open schedule: a slow answer delays no other
+    comment, as long as a sender is free), else each as soon as a sender is."""
     accepted = 0
     lock = threading.Lock()
     numbers = iter(range(count))
+    began = time.monotonic()
 
     def send() -> None:
         nonlocal accepted
@@ -870,8 +873,10 @@ def post_many(port: int, count: int, senders: int = 8) -> int:
                 n = next(numbers, None)
             if n is None:
                 break
-            text = f"{CLEAN[n % len(CLEAN)]} (backlog {n})"
-            thread = f"/bench/backlog/{n % 50}"
+            if rate:
+                time.sleep(max(0.0, began + n / rate - time.monotonic()))
+            text = f"{CLEAN[n % len(CLEAN)]} ({tag} {n})"
+            thread = f"/bench/{tag}/{n % 50}"
             body = json.dumps({"site": SITE, "thread": thread, "name": f"Reader {n}", "comment": text})
             try:
                 connection.request("POST", "/api/v1/comments", body=body, headers=headers)
@@ -891,6 +896,41 @@ def post_many(port: int, count: int, senders: int = 8) -> int:
     for thread in threads:
         thread.join()
     return accepted
+
+
+def run_paced(server: Server, rate: float, seconds: float, options: Options) -> str:
+    """One row of the paced table: ``rate`` comments/s for ``seconds`` against a server with its worker,
+    the submit-to-decision delays from the database's own timestamps (created_at, decided_at)."""
+    server.start()
+    try:
+        post_many(server.port, 40, tag="paced-warm-up")
+        wait_drained(server, 0, options.drain)
+        first_id = server.max_id()
+        started = time.monotonic()
+        accepted = post_many(server.port, round(rate * seconds), senders=16, rate=rate, tag="paced")
+        sent_for = time.monotonic() - started
+        drained, _ = wait_drained(server, first_id, options.drain)
+        rows = server.rows_after(first_id)
+    finally:
+        server.stop()
+    delays = sorted((decided - created) * 1000 if decided else float("inf") for created, decided in rows)
+    options.log(f"  {server.name} paced: {accepted} accepted in {sent_for:.1f} s, all decided: {drained}")
+    return (
+        f"| {server.name} | {rate:g} | {accepted} / {round(rate * seconds)} | {len(rows) / sent_for:.1f} "
+        f"| {ms(percentile(delays, 50))} | {ms(percentile(delays, 90))} | {ms(percentile(delays, 99))} "
+        f"| {ms(delays[-1] if delays else None)} |"
+    )
+
+
+def paced_report(lines: list[str], rate: float, seconds: float) -> str:
+    return "\n".join(
+        [
+            f"\n### Submit to decision at {rate:g} comments/s ({seconds:g} s, an open schedule, worker running)\n",
+            "| server | comments/s asked | accepted / sent | comments/s stored | p50 ms | p90 ms | p99 ms | max ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            *lines,
+        ]
+    )
 
 
 def run_backlog(root: Path, backing: Backing, count: int, bound: float, log: Callable[[str], None]) -> str:
@@ -995,6 +1035,15 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated, in the order of each round",
     )
     parser.add_argument("--backlog", type=int, metavar="N", help="only the backlog mode, with N comments")
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=50,
+        metavar="RATE",
+        help="after the rounds, submit-to-decision at RATE comments/s on each server with a worker (0: none)",
+    )
+    parser.add_argument("--paced-seconds", type=float, help="seconds of the paced run (default 30)")
+    parser.add_argument("--paced-only", action="store_true", help="only the paced run (no wrk rounds, no Isso)")
     parser.add_argument("--isso-venv", type=Path, default=ROOT / "var" / "bench" / "isso-venv")
     parser.add_argument("--isso-version", default=ISSO_VERSION)
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here")
@@ -1041,6 +1090,8 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 "moderato-embedded": lambda: ModeratoEmbedded(root),
             }
+            if args.paced_only:
+                wanted = [name for name in wanted if name != "isso"]
             if "isso" in wanted:
                 versions = ensure_isso(args.isso_venv, args.isso_version)
                 header.append(f"Isso {versions.replace(' ', ', gunicorn ')} ({args.isso_venv})")
@@ -1070,11 +1121,19 @@ def main(argv: list[str] | None = None) -> int:
                 f" request and server, after a {options.warmup:g} s warm-up; decisions counted {args.decide_wait:g} s"
                 f" after each POST round, drained for at most {drain:g} s"
             )
-            for number in range(1, rounds + 1):
-                log(f"round {number} of {rounds}")
-                for server in servers:
-                    run_server_round(server, number, options)
-            body = report(options.measures, servers)
+            body = ""
+            if not args.paced_only:
+                for number in range(1, rounds + 1):
+                    log(f"round {number} of {rounds}")
+                    for server in servers:
+                        run_server_round(server, number, options)
+                body = report(options.measures, servers)
+            paced_servers = [server for server in servers if server.has_worker]
+            if args.paced and paced_servers:
+                paced_seconds = args.paced_seconds or (10 if args.quick else 30)
+                log(f"paced: {args.paced:g} comments/s for {paced_seconds:g} s")
+                paced = [run_paced(server, args.paced, paced_seconds, options) for server in paced_servers]
+                body += "\n" + paced_report(paced, args.paced, paced_seconds)
         header.append(f"Machine: {machine_line()} at the end; {time.monotonic() - began:.0f} s in all")
         text = "\n".join(f"- {line}" for line in header) + "\n" + body + "\n"
         print(text)
