@@ -286,6 +286,22 @@ class Backing:
 
         return psycopg.connect(f"host=127.0.0.1 port={self.pg_port} user=postgres dbname={dbname}", autocommit=True)
 
+    def settle(self, bound: float = 60) -> float:
+        """Before a server's round: a CHECKPOINT, then wait for autovacuum to finish, so that the writes
+        of the round before (thousands of comments inserted and decided) are not flushed or vacuumed
+        during this one; return the seconds it took."""
+        started = time.monotonic()
+        with self.pg_connect("postgres") as conn:
+            conn.execute("CHECKPOINT")
+            while time.monotonic() - started < bound:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+                ).fetchone()
+                if not row or not row[0]:
+                    break
+                time.sleep(0.5)
+        return time.monotonic() - started
+
     def redis_ping(self) -> bool:
         import redis
 
@@ -695,6 +711,7 @@ class Options:
     drain: float
     script: Path
     log: Callable[[str], None]
+    settle: Callable[[], float] = lambda: 0.0
     measures: list[Measure] = field(default_factory=list)
 
 
@@ -710,6 +727,7 @@ def wait_drained(server: Server, after_id: int, bound: float) -> tuple[bool, flo
 def run_server_round(server: Server, number: int, options: Options) -> None:
     log, tag = options.log, f"{number}{secrets.token_hex(2)}"
     load_args = {"threads": options.threads, "connections": options.connections, "script": options.script}
+    log(f"  {server.name}: PostgreSQL's checkpoint and autovacuum done after {options.settle():.1f} s")
     server.start()
     try:
         wrk(server, mode="post", seconds=options.warmup, run=f"w{tag}", **load_args)
@@ -1115,6 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
                 drain=drain,
                 script=script,
                 log=log,
+                settle=backing.settle,
             )
             header.append(
                 f"Load: wrk -t{args.threads} -c{args.connections}, {rounds} interleaved round(s) of {seconds:g} s per"
