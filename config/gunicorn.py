@@ -18,6 +18,11 @@ logconfig_dict = logging_config(
 )
 
 
+# Each worker touches a file of its own at every turn of its loop (the master's heartbeat check): on a
+# tmpfs, not the container's overlay disk, as gunicorn's documentation advises for Docker.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  (gunicorn makes its file there)
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from moderation import metrics
 

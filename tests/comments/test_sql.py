@@ -108,3 +108,29 @@ def test_an_idempotency_key_is_stored_with_its_comment_in_one_transaction(api, s
     assert "BEGIN" in verbs and "COMMIT" in verbs, verbs
     begin, commit = verbs.index("BEGIN"), verbs.index("COMMIT")
     assert verbs[begin:commit].count("INSERT") == 2  # the comment and its key, committed together
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_skips_the_health_check_of_a_kept_connection(api, site, monkeypatch):
+    """CONN_HEALTH_CHECKS costs a SELECT 1 round trip before a request's first query; the submission
+    reconnects by itself on a dead connection (comments.views.submit_with_one_reconnect), so it skips
+    it. Another request still runs it."""
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] and connection.settings_dict["CONN_MAX_AGE"]
+    checks = []
+    usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or usable())
+
+    def request(call):
+        # What request_started does in a server (the test client disconnects it): a kept connection
+        # is checked again before the request's first query.
+        connection.close_if_unusable_or_obsolete()
+        return call()
+
+    body = {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": "Nice piece."}
+    assert request(lambda: api.post(URL, body, format="json")).status_code == 202
+    checks.clear()
+    assert request(lambda: api.post(URL, body | {"comment": "Second."}, format="json")).status_code == 202
+    assert checks == []
+    thread_page = {"site": site.public_key, "thread": "/news/bridge", "page_size": 7}  # (not cached yet)
+    assert request(lambda: api.get(URL, thread_page)).status_code == 200
+    assert checks == [1]
