@@ -124,6 +124,13 @@ def site_get(*, public_key: str) -> Site:
 def thread_get_or_create(*, site: Site, key: str) -> Thread:
     """The thread a submission goes to; refused if it is unknown (on a site that does not create threads)
     or closed, by a moderator or by its age (``Thread.takes_comments``: no query beyond the thread's)."""
+    thread = _thread_take(site=site, key=key, create=True)
+    assert thread is not None  # (made if missing)
+    return thread
+
+
+def _thread_take(*, site: Site, key: str, create: bool) -> Thread | None:
+    """``thread_get_or_create``; with ``create=False``, None for a thread the site would make."""
     key = thread_key_canonical(key)
     if len(key) > Thread._meta.get_field("key").max_length:  # type: ignore[operator]  # (an int here)
         raise ValidationError({"thread": ["Ensure this field has no more than 499 characters."]})
@@ -131,6 +138,8 @@ def thread_get_or_create(*, site: Site, key: str) -> Thread:
     if thread is None:
         if not site.auto_create_threads:
             raise ValidationError({"thread": ["Unknown thread."]})
+        if not create:
+            return None
         thread, _ = Thread.objects.get_or_create(site=site, key=key)
     if not thread.takes_comments(site, timezone.now()):
         raise ValidationError({"thread": ["This thread is closed."]})
@@ -223,13 +232,16 @@ def comment_submit(
         replay = _idempotent_replay(site=site, key=idempotency_key, request_hash=request_hash)
         if replay is not None:
             return replay
-    # The comment's INSERT is the only write unless an idempotency key is stored with it: then both go
-    # in one transaction. Without one, no BEGIN and COMMIT around two statements (the thread's SELECT,
-    # the INSERT, each committing by itself): two round trips fewer per submission. (A thread made by
-    # this submission is made in a transaction of its own by get_or_create.)
     try:
-        with transaction.atomic() if idempotency_key else contextlib.nullcontext():
-            thread = thread_get_or_create(site=site, key=thread_key)
+        # To a thread that exists, without an idempotency key, the comment's INSERT is the only write:
+        # no BEGIN and COMMIT around it and the thread's SELECT (each statement commits by itself), two
+        # round trips fewer per submission. A new thread and its first comment, or a comment and its
+        # idempotency key, are stored in one transaction, so that a refused submission (an unknown
+        # parent, say) leaves no empty thread behind and a key never names a missing comment.
+        thread = None if idempotency_key else _thread_take(site=site, key=thread_key, create=False)
+        with transaction.atomic() if thread is None else contextlib.nullcontext():
+            if thread is None:
+                thread = thread_get_or_create(site=site, key=thread_key)
             parent = _parent_get(thread=thread, parent_id=parent_id) if parent_id is not None else None
             comment = sql.comment_insert(
                 Comment(

@@ -3,8 +3,11 @@
 The public side stores comments and reports and answers readers; it decides nothing. It tells the
 moderation app through these signals, and imports nothing from it:
 
-- ``comment_was_posted(sender=Comment, comment_id)``: a new comment is stored (sent inside the
-  transaction that stored it; a receiver defers its work to the commit).
+- ``comment_was_posted(sender=Comment, comment_id)``: a new comment is stored. Sent right after its
+  INSERT: inside the transaction that stored it when there is one (a new thread, an idempotency key),
+  else with the comment already committed (a submission to an existing thread is a single INSERT). A
+  receiver defers its work to the commit (``transaction.on_commit``, which then runs at once) and must
+  not count on rolling back with the comment.
 - ``comment_was_reported(sender=Comment, comment_id, reports)``: a reader reported a published
   comment; ``reports`` counts the reports since its last decision. Sent inside the transaction that
   stored the report, with the comment's row locked, so a receiver may change its status.

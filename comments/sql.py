@@ -56,7 +56,10 @@ class _CommentInsert:
     def __init__(self, alias: str) -> None:
         connection = connections[alias]
         opts = Comment._meta
-        self.fields = [field for field in opts.local_concrete_fields if field is not opts.auto_field]
+        # As Model._save_table: every local concrete column but the automatic id and generated columns.
+        self.fields = [
+            field for field in opts.local_concrete_fields if field is not opts.auto_field and not field.generated
+        ]
         template = Comment(thread_id=_SITE_SENTINEL, author_name="", body="")
         query = sql.InsertQuery(Comment)
         query.insert_values(self.fields, [template])
@@ -65,6 +68,8 @@ class _CommentInsert:
         statements = compiler.as_sql()
         if len(statements) != 1 or not connection.features.can_return_columns_from_insert:
             raise RuntimeError("this database cannot return the new comment's id from its INSERT")
+        if [field.attname for field in opts.db_returning_fields] != ["id"]:
+            raise RuntimeError("the comment INSERT returns more than its id: its values would need converters")
         self.sql, params = statements[0]
         # One parameter per field, in field order (a field written as an SQL expression would break both).
         thread_at = [field.attname for field in self.fields].index("thread_id")

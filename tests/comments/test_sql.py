@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -59,10 +60,22 @@ def test_the_compiled_insert_refuses_a_saved_comment(site):
     assert Comment.objects.count() == 1
 
 
-def test_nothing_listens_to_a_comments_save_signals():
-    """comment_insert sends no pre_save/post_save: a receiver added for comments would be skipped."""
+def test_nothing_listens_to_a_comments_save_signals_nor_overrides_its_save():
+    """comment_insert sends no pre_save/post_save and calls no save(): a receiver added for comments, or
+    a save() of its own, would be skipped."""
     assert not pre_save.has_listeners(Comment)
     assert not post_save.has_listeners(Comment)
+    assert Comment.save is Model.save and Comment.save_base is Model.save_base
+
+
+@pytest.mark.django_db
+def test_the_compiled_insert_takes_the_models_defaults(site):
+    thread = Thread.objects.create(site=site, key="/news/bridge")
+    before = timezone.now()
+    comment = sql.comment_insert(Comment(thread=thread, author_name="Ana", body="Hello."))
+    stored = Comment.objects.get(pk=comment.pk)
+    assert before <= stored.created_at <= timezone.now()
+    assert (stored.status, stored.scores, stored.reasons, stored.by_staff) == ("pending", {}, [], False)
 
 
 @pytest.mark.django_db
@@ -134,3 +147,18 @@ def test_a_submission_skips_the_health_check_of_a_kept_connection(api, site, mon
     thread_page = {"site": site.public_key, "thread": "/news/bridge", "page_size": 7}  # (not cached yet)
     assert request(lambda: api.get(URL, thread_page)).status_code == 200
     assert checks == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_thread_and_its_first_comment_are_stored_together(api, site):
+    """In one transaction, so that a refused submission leaves no empty thread behind."""
+    body = {"site": site.public_key, "thread": "/news/new", "name": "Alice", "comment": "First!"}
+    refused = api.post(URL, body | {"parent": 999_999}, format="json")
+    assert refused.status_code == 400 and "parent" in refused.json()
+    assert not Thread.objects.filter(key="/news/new").exists()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post(URL, body, format="json").status_code == 202
+    verbs = [query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries]
+    assert verbs[0] == "SELECT" and "BEGIN" in verbs and verbs[-1] == "COMMIT", verbs
+    assert Thread.objects.get(key="/news/new").comments.count() == 1
