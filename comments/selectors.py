@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from comments import sql
 from comments.models import Comment, Site, Thread, thread_key_canonical
 
 logger = logging.getLogger(__name__)
@@ -170,7 +171,9 @@ def _chain_published(chain: Mapping[int, tuple[int | None, str]], pk: int | None
 
 
 def thread_get(*, site: Site, thread_key: str) -> Thread | None:
-    return Thread.objects.filter(site=site, key=thread_key_canonical(thread_key)).first()
+    """The site's thread of this key, or None (``comments.sql``: the query compiled once; through the
+    ORM, building it cost a third of a cached page's CPU)."""
+    return sql.thread_by_key(site_id=site.pk, key=thread_key_canonical(thread_key))
 
 
 def thread_accepting(*, site: Site, thread: Thread | None) -> tuple[bool, datetime | None]:

@@ -6,7 +6,7 @@ import contextlib
 import copy
 import unicodedata
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -195,7 +195,7 @@ def thread_page_response(request: Request, thread_key: str) -> Response:
     query.is_valid(raise_exception=True)
     site = services.site_get(public_key=query.validated_data["site"])
     page, page_size = query.validated_data["page"], query.validated_data["page_size"]
-    thread = selectors.thread_get(site=site, thread_key=thread_key)
+    thread = with_one_reconnect(lambda: selectors.thread_get(site=site, thread_key=thread_key))
     version = selectors.listing_version(thread=thread) if thread is not None else None
     takes_comments, closes_at = selectors.thread_accepting(site=site, thread=thread)
     headers = {"Cache-Control": f"public, max-age={LISTING_MAX_AGE}"}
@@ -256,22 +256,29 @@ def _cache_set(key: str, value: Any) -> None:
             cache.set(key, value, timeout=LISTING_PAGE_SECONDS)
 
 
-def submit_with_one_reconnect(fields: dict[str, Any]) -> services.Submission:
-    """Store a submission; if the database connection drops meanwhile (a restart, a killed backend),
-    nothing was committed, so try once more on a new connection before answering 503.
+T = TypeVar("T")
 
-    Since a dead connection costs this path one retry, not an error, Django's health check of a kept
-    connection (a ``SELECT 1`` round trip before the request's first query, CONN_HEALTH_CHECKS) is
-    skipped here: a third of a submission's statements."""
+
+def with_one_reconnect(call: Callable[[], T]) -> T:
+    """Run a request's first query (``call``) on a kept connection without Django's health check of it
+    (CONN_HEALTH_CHECKS: a ``SELECT 1`` round trip first): if the connection turns out dead (a restart,
+    a killed backend), nothing was committed, so reconnect and run ``call`` once more; a second failure
+    is the caller's (503, or 500)."""
     if not connection.in_atomic_block:
         connection.health_check_done = True  # type: ignore[attr-defined]  # (not in django-stubs)
     try:
-        return services.comment_submit(**fields)
+        return call()
     except (OperationalError, InterfaceError):
         if connection.in_atomic_block:  # (a test's transaction: no reconnecting inside it)
             raise
         connection.close()
-        return services.comment_submit(**fields)
+        return call()
+
+
+def submit_with_one_reconnect(fields: dict[str, Any]) -> services.Submission:
+    """Store a submission, on a new connection if the kept one turns out dead (``with_one_reconnect``:
+    a third of a submission's statements was the health check)."""
+    return with_one_reconnect(lambda: services.comment_submit(**fields))
 
 
 # Throttled calls: DRF's {"detail": ...} with the seconds to wait in Retry-After.

@@ -142,11 +142,38 @@ def test_a_submission_skips_the_health_check_of_a_kept_connection(api, site, mon
     body = {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": "Nice piece."}
     assert request(lambda: api.post(URL, body, format="json")).status_code == 202
     checks.clear()
-    assert request(lambda: api.post(URL, body | {"comment": "Second."}, format="json")).status_code == 202
+    second = request(lambda: api.post(URL, body | {"comment": "Second."}, format="json"))
+    assert second.status_code == 202
     assert checks == []
-    thread_page = {"site": site.public_key, "thread": "/news/bridge", "page_size": 7}  # (not cached yet)
+    thread_page = {"site": site.public_key, "thread": "/news/bridge", "page_size": 7}  # (its thread read first)
     assert request(lambda: api.get(URL, thread_page)).status_code == 200
+    assert checks == []
+    assert request(lambda: api.get(second.json()["status_url"])).status_code == 200  # another request
     assert checks == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_kept_connection_costs_a_submission_and_a_page_one_reconnect(api, site):
+    """What the skipped health check would have caught: the backend of the kept connection is gone."""
+    from django.db import connections
+
+    body = {"site": site.public_key, "thread": "/news/bridge", "name": "Alice", "comment": "Nice piece."}
+    assert api.post(URL, body, format="json").status_code == 202
+
+    def kill_the_connection():
+        if connection.vendor == "postgresql":
+            with connections.create_connection("default").cursor() as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+        else:  # SQLite has no backend to lose (a file): Django's own close, after which it opens again
+            connection.close()
+        connection.close_if_unusable_or_obsolete()  # as request_started does: the check is due again
+
+    kill_the_connection()
+    assert api.post(URL, body | {"comment": "Second."}, format="json").status_code == 202
+    kill_the_connection()
+    page = api.get(URL, {"site": site.public_key, "thread": "/news/bridge", "page_size": 9})
+    assert page.status_code == 200
+    assert Comment.objects.filter(body="Second.").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
