@@ -78,6 +78,8 @@ from bench.chaos import (  # noqa: E402
     wait_until,
 )
 
+COMPOSE_WEB_SHAPE = "--workers 2 --threads 4"  # gunicorn's shape in docker-compose.yml (--web-args replaces it)
+
 ISSO_VERSION = "0.14.0"
 SITE = "bench"
 PAGE = "/bench/page"  # the seeded thread the GET rounds read
@@ -412,6 +414,8 @@ class ModeratoCompose(Server):
 
     kind = "moderato"
 
+    web_args = ""  # e.g. "--workers 3 --threads 1" in place of COMPOSE_WEB_SHAPE (--web-args)
+
     def __init__(self, root: Path, backing: Backing, *, name: str, database: str, redis_db: int, worker: bool):
         self.name, self.backing, self.has_worker = name, backing, worker
         self.root = root / name
@@ -441,7 +445,12 @@ class ModeratoCompose(Server):
 
     def start(self) -> None:
         logs = self.root.parent / "logs"
-        web = Service(f"{self.name}-web", native(COMPOSE["services"]["web"]["command"]), self.env_for("web"), logs)
+        command = native(COMPOSE["services"]["web"]["command"])
+        if self.web_args:  # another gunicorn shape than compose's
+            if not any(COMPOSE_WEB_SHAPE in part for part in command):
+                raise RuntimeError(f"docker-compose.yml's web command no longer says {COMPOSE_WEB_SHAPE!r}")
+            command = [part.replace(COMPOSE_WEB_SHAPE, self.web_args) for part in command]
+        web = Service(f"{self.name}-web", command, self.env_for("web"), logs)
         web.ready_text = "Booting worker"
         self.services = [web]
         web.start()
@@ -1061,12 +1070,18 @@ def main(argv: list[str] | None = None) -> int:
         help="after the rounds, submit-to-decision at RATE comments/s on each server with a worker (0: none)",
     )
     parser.add_argument("--paced-seconds", type=float, help="seconds of the paced run (default 30)")
+    parser.add_argument(
+        "--web-args",
+        default="",
+        help=f"gunicorn's shape for the compose-like servers instead of {COMPOSE_WEB_SHAPE!r} (to choose it)",
+    )
     parser.add_argument("--paced-only", action="store_true", help="only the paced run (no wrk rounds, no Isso)")
     parser.add_argument("--isso-venv", type=Path, default=ROOT / "var" / "bench" / "isso-venv")
     parser.add_argument("--isso-version", default=ISSO_VERSION)
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs) afterwards")
     args = parser.parse_args(argv)
+    ModeratoCompose.web_args = args.web_args
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (5 if args.quick else 15)
     drain = args.drain or (60 if args.quick else 120)
