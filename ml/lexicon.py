@@ -29,8 +29,11 @@ run ``tests/ml/test_lexicon.py``. ``load_lexicon`` rejects a term that is not a 
 normalise_text (e.g. after a change of the normalisation steps), that has more than two tokens, or
 that sits under an unknown category. Leave out terms of one or two letters and words that are
 ordinary in any covered language (Spanish "curva" is why Romanian "curvă" is not listed; "цигани"
-and "chetnik" are ordinary words too often, so only their plainly insulting forms are). A new
-category must be added to ``CATEGORIES`` and ``PRECEDENCE`` first.
+and "chetnik" are ordinary words too often, so only their plainly insulting forms are). Check the
+stored form, not the written one: without diacritics and in Latin letters, a Russian obscenity is
+English "her" and Turkish "göt" English "got", which put a profanity on every other English comment until
+they were taken out; counting a new term's hits in the civil rows of the training sets shows such
+collisions. A new category must be added to ``CATEGORIES`` and ``PRECEDENCE`` first.
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ def test_it_covers_the_languages_with_the_promised_depth() -> None:
     assert sorted(languages) == sorted(DEEP + SHALLOW)
     for language, block in languages.items():
         count = sum(len(terms) for terms in block.values())
-        low, high = (80, 250) if language in DEEP else (20, 80)
+        # English, the language of most public test sets, and German carry the most insults and phrases.
+        low, high = (80, 400) if language in DEEP else (20, 80)
         assert low <= count <= high, (language, count)
 
 
@@ -160,6 +161,18 @@ def test_it_leaves_out_ordinary_words_of_covered_languages() -> None:
     # German "dick" (thick), French "retard" (delay), Nordic "slut" (end), Italian "bimbo" (child),
     # Dutch "huren" (to rent), Danish "kys" (kiss), Swedish "fick" (got), Spanish "curva" (curve).
     for word in ["dick", "retard", "slut", "bimbo", "huren", "kys", "fick", "curva", "gay", "hell", "ass"]:
+        assert word not in terms, word
+    # Terms that become another language's ordinary word once normalised: a Russian obscenity and Turkish
+    # "göt" and "piç" read as English "her", "got" and "pic"; Polish "dupa" as Romanian "după" (after),
+    # Indonesian "banci" as Romanian "bănci" (banks); Russian "durak" (fool) as Turkish "durak" (bus
+    # stop), "dura" as Spanish and Italian "dura"; Turkish "ezik" as Bulgarian and Macedonian "ezik"
+    # (language); Spanish "hdp" is a Turkish party and "fdp" a German one; Czech "negri" is Romanian's
+    # neutral word; Polish "kanalia" reads as Greek "kanalia" (channels); English "twit" is Turkish for
+    # a tweet; German "näher" (closer), "höre" (hear) and "hach" came from Russian and Norwegian terms.
+    for word in [
+        "her", "got", "pic", "dupa", "banci", "durak", "dura", "ezik", "hdp", "negri", "kanalia", "twit",
+        "naher", "hore", "hach", "fdp",
+    ]:  # fmt: skip
         assert word not in terms, word
 
 
