@@ -85,9 +85,8 @@ class _CommentInsert:
         connection = connections[alias]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self._params(comment, alias))
-            row = (
-                cursor.fetchone()
-            )  # (the RETURNING row: Django's fetch_returned_insert_columns on SQLite and PostgreSQL)
+            # The RETURNING row (what Django's fetch_returned_insert_columns reads on SQLite and PostgreSQL).
+            row = cursor.fetchone()
         for field, value in zip(self.returning, row, strict=True):
             setattr(comment, field.attname, value)
         comment._state.adding = False
