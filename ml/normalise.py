@@ -12,7 +12,10 @@ idempotent and leaves the others' output alone, so the whole is idempotent.
 original it came from (for explanations).
 
 Transliteration (version 3) is what keeps the script out of the scores: "Хвала на чланку" and
-"Hvala na članku" become the same text, Bulgarian "човек" and "chovek" too.
+"Hvala na članku" become the same text, Bulgarian "човек" and "chovek" too. Version 4 writes a
+Ukrainian or Russian text as its readers write it in Latin letters (Ukrainian г as "h" and и as "y",
+щ as "shch"), and reads each language's word for people ("ljudi", "хора") as the identity placeholder,
+so that naming a group and saying "people" meet in every language.
 
 Whatever the input, the work is bounded: only the first ``MAX_INPUT_CHARS`` characters are read
 (NFKC can turn one character into 18), and the result is cut to ``MAX_NORMALISED_CHARS`` at a word
@@ -31,13 +34,14 @@ import string
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-NORMALISATION_VERSION = 3
+NORMALISATION_VERSION = 4
 # Versions whose steps this module still runs: an artifact normalises with the version it records.
-NORMALISATION_VERSIONS = (2, 3)
+NORMALISATION_VERSIONS = (2, 3, 4)
 # Longest normalised text; the API takes 5,000 characters and the compatibility APIs 20 KB.
 MAX_NORMALISED_CHARS = 20_000
 # Characters of the input that are read at all (format characters may be dropped, NFKC may expand).
@@ -339,14 +343,43 @@ def drop_diacritics(state: OffsetText) -> OffsetText:
     return _sub(_DIACRITIC, _diacritic_match, state)
 
 
-def transliterate(state: OffsetText) -> OffsetText:
+def transliterate(state: OffsetText, table: dict[int, str] = _TRANSLITERATION) -> OffsetText:
     """Write Cyrillic and Greek in Latin letters: "Хвала на чланку" and "Hvala na članku" meet."""
     text = state.text
     if text.isascii() or not _TRANSLITERATED.search(text):
         return state
     if state.begins is None:
-        return OffsetText(text.translate(_TRANSLITERATION), None, None)
-    return _sub(_TRANSLITERATED, lambda m: _TRANSLITERATION[ord(m.group())], state)
+        return OffsetText(text.translate(table), None, None)
+    return _sub(_TRANSLITERATED, lambda m: table[ord(m.group())], state)
+
+
+# Version 4: a Ukrainian or Russian text is written as its readers write it in Latin letters. Ukrainian
+# г is "h" and и is "y" in every Latin spelling of Ukrainian ("hovoryty", not "govoriti"), and щ is
+# "shch" in both languages (Bulgarian's "sht" stays the default); the Russian hard sign is dropped
+# (Bulgarian's ъ is a vowel, "a"). A text is Ukrainian when it has a letter only Ukrainian uses
+# (і ї є ґ), else Russian when it has ы э or ё; any other Cyrillic text keeps the common table.
+_UKRAINIAN_LETTERS = re.compile("[іїєґ]")
+_RUSSIAN_LETTERS = re.compile("[ыэё]")
+_UKRAINIAN_TRANSLITERATION = {**_TRANSLITERATION, ord("г"): "h", ord("и"): "y", ord("щ"): "shch"}
+_RUSSIAN_TRANSLITERATION = {**_TRANSLITERATION, ord("щ"): "shch", ord("ъ"): ""}
+TRANSLITERATION_TABLES = (_TRANSLITERATION, _UKRAINIAN_TRANSLITERATION, _RUSSIAN_TRANSLITERATION)
+
+
+def transliteration_table(text: str) -> dict[int, str]:
+    """The table version 4 transliterates ``text`` with: Ukrainian, Russian or the common one."""
+    if _UKRAINIAN_LETTERS.search(text):
+        return _UKRAINIAN_TRANSLITERATION
+    if _RUSSIAN_LETTERS.search(text):
+        return _RUSSIAN_TRANSLITERATION
+    return _TRANSLITERATION
+
+
+def transliterate_by_language(state: OffsetText) -> OffsetText:
+    """Transliterate as ``transliterate``, Ukrainian and Russian texts by their own tables (version 4)."""
+    text = state.text
+    if text.isascii() or not _TRANSLITERATED.search(text):
+        return state
+    return transliterate(state, transliteration_table(text))
 
 
 _SPACED_GROUP = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_])+(?!\S)")
@@ -504,22 +537,46 @@ def squeeze_repeats(state: OffsetText) -> OffsetText:
 
 IDENTITY_TERMS_PATH = Path(__file__).with_name("identity_terms.json")
 IDENTITY_PLACEHOLDER = "people"
-# The list is part of version 3: tests/ml/test_normalise.py pins its SHA-256, so it cannot change silently.
-IDENTITY_TERMS_SHA256 = "6de2cb6f9162a30b57ba368dcd16aed1a755dfa2a83cd8768c0572f70b827e20"
+# The list is part of versions 3 and 4: tests/ml/test_normalise.py pins it, so it cannot change
+# silently. Version 3 reads its "languages" (pinned by the SHA-256 of their sorted JSON); version 4
+# reads its "people" too (each language's own word for people, read as the placeholder, so that a
+# group's name and "ljudi" meet), and the file's SHA-256 pins both.
+IDENTITY_TERMS_SHA256 = "7f199b981a867afc87646ee2a7bad3271f3be1c0ac1a0b5267c15b6798e498fa"
+IDENTITY_LANGUAGES_V3_SHA256 = "fc6181e5fc5082b28188f8be2e2784a1cbf4a9f4b04305d5296876320de122c4"
 _WORD_RUN = re.compile(r"\w+")
 
 
-def _identity_terms() -> frozenset[str]:
-    """The neutral identity words of ``identity_terms.json``, in the form the steps before blinding give them."""
+def _identity_terms(version: int) -> frozenset[str]:
+    """The neutral identity words of ``identity_terms.json``, in the form the steps before blinding give them.
+
+    In version 4 a Cyrillic word is taken in the form of every transliteration table, as the
+    language of the text around it decides which one it gets.
+    """
     raw = json.loads(IDENTITY_TERMS_PATH.read_text(encoding="utf-8"))
+    parts = ("languages",) if version == 3 else ("languages", "people")
+    steps = STEPS_BY_VERSION[version][:-1]
+    variants: list[tuple[Step, ...]] = [steps]
+    if version >= 4:
+        variants = [
+            tuple(partial(transliterate, table=table) if step is transliterate_by_language else step for step in steps)
+            for table in TRANSLITERATION_TABLES
+        ]
     forms: set[str] = set()
-    for terms in raw["languages"].values():
-        for term in terms:
-            state = OffsetText(term, None, None)
-            for step in _BEFORE_BLINDING:
-                state = step(state)
-            forms.update(state.text.split())
+    for part in parts:
+        for terms in raw.get(part, {}).values():
+            for term in terms:
+                for chosen in variants:
+                    state = OffsetText(term, None, None)
+                    for step in chosen:
+                        state = step(state)
+                    forms.update(state.text.split())
     return frozenset(forms - {IDENTITY_PLACEHOLDER})
+
+
+def _blind(state: OffsetText, terms: frozenset[str]) -> OffsetText:
+    if not any(word in terms for word in _WORD_RUN.findall(state.text)):
+        return state
+    return _sub(_WORD_RUN, lambda m: IDENTITY_PLACEHOLDER if m.group() in terms else m.group(), state)
 
 
 def blind_identity_terms(state: OffsetText) -> OffsetText:
@@ -528,10 +585,12 @@ def blind_identity_terms(state: OffsetText) -> OffsetText:
     Which group a sentence names must not move its score: the models learn hate from what is said
     about people, and slurs (never in the list) stay as they are. The list is part of version 3.
     """
-    terms = _IDENTITY_TERMS
-    if not any(word in terms for word in _WORD_RUN.findall(state.text)):
-        return state
-    return _sub(_WORD_RUN, lambda m: IDENTITY_PLACEHOLDER if m.group() in terms else m.group(), state)
+    return _blind(state, _IDENTITY_TERMS[3])
+
+
+def blind_identity_and_people(state: OffsetText) -> OffsetText:
+    """``blind_identity_terms`` with version 4's words: each language's word for people too ("ljudi", "хора")."""
+    return _blind(state, _IDENTITY_TERMS[4])
 
 
 # Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
@@ -563,9 +622,21 @@ STEPS_BY_VERSION: dict[int, tuple[Step, ...]] = {
         squeeze_repeats,
         blind_identity_terms,
     ),
+    4: (
+        remove_format_characters,
+        fold_compatibility_and_case,
+        drop_diacritics,
+        join_spaced_words,
+        deleet,
+        fold_look_alikes,
+        transliterate_by_language,
+        collapse_whitespace,
+        join_spaced_letters,
+        squeeze_repeats,
+        blind_identity_and_people,
+    ),
 }
 NORMALISATION_STEPS = STEPS_BY_VERSION[NORMALISATION_VERSION]
-_BEFORE_BLINDING = STEPS_BY_VERSION[3][:-1]
 
 
 def _steps(version: int) -> tuple[Step, ...]:
@@ -624,7 +695,7 @@ def _normalise_ascii(text: str, squeeze: bool, version: int) -> str:
         return text
     state = OffsetText(_REPEATS.sub(_squeeze, text), None, None)
     if version >= 3:
-        state = blind_identity_terms(state)
+        state = STEPS_BY_VERSION[version][-1](state)
     return _cut(state, MAX_NORMALISED_CHARS).text
 
 
@@ -667,7 +738,7 @@ def normalise_many(texts: Sequence[str], version: int = NORMALISATION_VERSION) -
                 results[index] = _REPEATS.sub(_squeeze, results[index])
         for index in plain:
             if version >= 3:
-                results[index] = blind_identity_terms(OffsetText(results[index], None, None)).text
+                results[index] = STEPS_BY_VERSION[version][-1](OffsetText(results[index], None, None)).text
             if len(results[index]) > MAX_NORMALISED_CHARS:
                 results[index] = _cut(OffsetText(results[index], None, None), MAX_NORMALISED_CHARS).text
     return results
@@ -678,4 +749,4 @@ def normalise_with_offsets(text: str, version: int = NORMALISATION_VERSION) -> O
     return _run(text, track=True, version=version)
 
 
-_IDENTITY_TERMS = _identity_terms()
+_IDENTITY_TERMS = {version: _identity_terms(version) for version in (3, 4)}

@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import logging
 import platform
+import random
 import re
 import time
 import warnings
@@ -49,7 +50,7 @@ from ml.features import HashedTextFeatures, LexiconBlock
 from ml.lexicon import switch_terms
 from ml.model import Calibration, LinearTextModel
 from ml.model_card import render_model_card
-from ml.normalise import normalise_text
+from ml.normalise import TRANSLITERATION_TABLES, normalise_text, transliteration_table
 from ml.obfuscation import obfuscate_text
 from ml.training_config import ThresholdRules, TrainingConfig
 
@@ -147,7 +148,7 @@ def augmentation_texts(config: TrainingConfig, texts: Sequence[str]) -> list[str
         texts = [switch_terms(text, terms, seed) for text in texts]
     if config.augmentation.keyboard_latin:
         texts = [
-            keyboard_latin(features_text) if _SOUTH_SLAVIC_LETTERS.search(original) else features_text
+            keyboard_latin(features_text, original, seed) if _SOUTH_SLAVIC_LETTERS.search(original) else features_text
             for original, features_text in zip(originals, texts, strict=True)
         ]
     return [obfuscate_text(text, seed) for text in texts]
@@ -156,11 +157,34 @@ def augmentation_texts(config: TrainingConfig, texts: Sequence[str]) -> list[str
 # Cyrillic, or the Latin letters with a caron that normalisation spells "ch", "sh", "zh".
 _SOUTH_SLAVIC_LETTERS = re.compile("[\u0400-\u04ffčšžČŠŽ]")
 _DIGRAPHS = re.compile("([csz])h")
+# The spellings Ukrainian and Russian readers choose between when they type in Latin letters: "ja" or
+# "ya", "shch", "sch" or "shh", Russian "h", "kh" or "x", "c" or "ts".
+_J_SYLLABLE = re.compile("y(?=[aeiou])")
+_SHCH = re.compile("shch")
+_LONE_H = re.compile("(?<![csz])h")
+_LONE_C = re.compile("c(?!h)")
 
 
-def keyboard_latin(text: str) -> str:
-    """Spell a normalised text's "ch", "sh", "zh" as "c", "s", "z", as Serbian is typed without diacritics."""
-    return _DIGRAPHS.sub(r"\1", normalise_text(text))
+def keyboard_latin(text: str, original: str | None = None, seed: int = 0) -> str:
+    """Spell a normalised text as readers type it in Latin letters.
+
+    Serbian and the other South Slavic languages lose their digraphs ("ch", "sh", "zh" as "c", "s",
+    "z", typed without diacritics); a Ukrainian or Russian ``original`` gets one of its readers'
+    Latin spellings, chosen from ``seed`` and the text, so that the model meets them all.
+    """
+    normalised = normalise_text(text)
+    table = None if original is None else transliteration_table(original.casefold())
+    if table is None or table is TRANSLITERATION_TABLES[0]:
+        return _DIGRAPHS.sub(r"\1", normalised)
+    rng = random.Random(f"{seed}:{normalised}".encode("utf-8", "surrogatepass"))  # noqa: S311 (not secrecy)
+    if rng.random() < 0.5:
+        normalised = _J_SYLLABLE.sub("j", normalised)
+    shch, h, c = rng.choice(["shch", "sch", "shh"]), rng.choice(["h", "kh", "x"]), rng.choice(["c", "ts"])
+    normalised = _LONE_C.sub(c, _SHCH.sub("\0", normalised))
+    if table is TRANSLITERATION_TABLES[2]:
+        # Only Russian "h" is one letter (Ukrainian "h" is two, and stays).
+        normalised = _LONE_H.sub(h, normalised)
+    return normalised.replace("\0", shch)
 
 
 def obfuscated_matrix(config: TrainingConfig, features: HashedTextFeatures, texts: Sequence[str]) -> sp.csr_matrix:

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 (look-alike letters are this module's subject)
+# ruff: noqa: RUF001, RUF003 (look-alike letters are this module's subject)
 import unicodedata
 
 import pytest
@@ -190,7 +190,7 @@ def test_it_maps_joined_and_squeezed_letters_to_their_whole_span() -> None:
 
 
 @settings(max_examples=500)
-@given(st.text(), st.sampled_from([2, 3]))
+@given(st.text(), st.sampled_from([2, 3, 4]))
 def test_it_is_idempotent(text: str, version: int) -> None:
     once = normalise_text(text, version)
     assert normalise_text(once, version) == once
@@ -280,10 +280,58 @@ def test_it_maps_a_blinded_word_back_to_the_original() -> None:
     assert original[begin:end] == "Albanians"
 
 
-def test_it_pins_the_identity_word_list_of_version_3() -> None:
+def test_it_pins_the_identity_word_lists_of_versions_3_and_4() -> None:
     import hashlib
+    import json
 
-    from ml.normalise import IDENTITY_TERMS_PATH, IDENTITY_TERMS_SHA256
+    from ml.normalise import IDENTITY_LANGUAGES_V3_SHA256, IDENTITY_TERMS_PATH, IDENTITY_TERMS_SHA256
 
-    # A changed list changes what version-3 models read: it needs a new normalisation version.
+    # A changed list changes what version-3 and version-4 models read: it needs a new normalisation version.
     assert hashlib.sha256(IDENTITY_TERMS_PATH.read_bytes()).hexdigest() == IDENTITY_TERMS_SHA256
+    languages = json.loads(IDENTITY_TERMS_PATH.read_text(encoding="utf-8"))["languages"]
+    canonical = json.dumps(languages, ensure_ascii=False, sort_keys=True).encode()
+    assert hashlib.sha256(canonical).hexdigest() == IDENTITY_LANGUAGES_V3_SHA256
+
+
+@pytest.mark.parametrize(
+    ("text", "version", "expected"),
+    [
+        ("Muslimani su se okupili na trgu", 4, "people su se okupili na trgu"),
+        ("Ljudi su se okupili na trgu", 4, "people su se okupili na trgu"),
+        ("Ljudi su se okupili na trgu", 3, "ljudi su se okupili na trgu"),
+        ("Хората се събраха на площада", 4, "people se sabraha na ploshtada"),
+        ("Die Menschen und die Muslime", 4, "die people und die people"),
+    ],
+)
+def test_version_4_reads_each_languages_word_for_people_as_the_placeholder(
+    text: str, version: int, expected: str
+) -> None:
+    assert normalise_text(text, version) == expected
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [
+        # Ukrainian (і ї є ґ tell it): г is h, и is y, щ is shch in every Latin spelling of Ukrainian.
+        ("Дякую, гарна стаття, щиро і чесно", "dyakuyu, harna stattya, shchyro i chesno"),
+        ("Ці люди говорять правду", "ci people hovoryat pravdu"),
+        # Russian: щ is shch, the hard sign goes.
+        ("Объявление: ищем людей, это ещё не всё", "obyavlenie: ishchem people, eto eshchyo ne vsyo"),
+    ],
+)
+def test_version_4_transliterates_ukrainian_and_russian_as_their_readers_type_them(cyrillic: str, latin: str) -> None:
+    assert normalise_text(cyrillic, 4) == latin
+    assert normalise_text(latin, 4) == latin
+
+
+def test_version_4_keeps_the_common_table_for_other_cyrillic_text() -> None:
+    # Bulgarian: щ stays "sht", ъ is a vowel; Serbian as in version 3.
+    assert normalise_text("Щастлив съм, че има гаранция", 4) == "shtastliv sam, che ima garanciya"
+    assert normalise_text("Хвала на чланку", 4) == normalise_text("Hvala na članku", 4) == "hvala na chlanku"
+    assert normalise_text("Хвала на чланку", 3) == normalise_text("Хвала на чланку", 4)
+
+
+def test_version_4_blinds_an_identity_word_in_the_transliteration_of_its_text() -> None:
+    # "мусульмани" is transliterated "musulmany" inside a Ukrainian text and "musulmani" alone.
+    assert normalise_text("Мусульмани зібралися на площі", 4).split()[0] == "people"
+    assert normalise_text("мусульмани", 4) == "people"

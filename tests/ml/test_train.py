@@ -267,6 +267,26 @@ def test_it_spells_south_slavic_copies_as_typed_without_diacritics(raw_config: A
     assert copies[2] == plain[2]  # English keeps its digraphs
 
 
+def test_it_spells_ukrainian_and_russian_copies_in_their_readers_latin_spellings() -> None:
+    from ml.normalise import normalise_text
+    from ml.train import keyboard_latin
+
+    ukrainian = "Ці люди говорять правду, хочу щастя і яблук"  # noqa: RUF001
+    russian = "Объявление: ищем людей, хорошо, это ещё не всё"
+    ukrainian_copies = {keyboard_latin(ukrainian, ukrainian, seed) for seed in range(40)}
+    russian_copies = {keyboard_latin(russian, russian, seed) for seed in range(40)}
+    # The scoring spelling and the others: "ja" for "ya", "sch" or "shh" for "shch", "ts" for "c".
+    assert normalise_text(ukrainian) in ukrainian_copies
+    assert "ci people hovorjat pravdu, hochu schastja i jabluk" in ukrainian_copies
+    assert "tsi people hovoryat pravdu, hochu shhastya i yabluk" in ukrainian_copies
+    # Both Ukrainian letters read "h" stay "h" in every copy; the Russian one is "h", "kh" or "x".
+    assert all(" hovor" in copy and " hochu" in copy for copy in ukrainian_copies)
+    assert {copy.split(", ")[1] for copy in russian_copies} == {"horosho", "khorosho", "xorosho"}
+    assert "objavlenie: ishchem people, khorosho, eto eshchjo ne vsjo" in russian_copies
+    # A copy depends on the seed and the text only.
+    assert keyboard_latin(russian, russian, 3) == keyboard_latin(russian, russian, 3)
+
+
 def test_it_refuses_keyboard_latin_without_obfuscated_copies(raw_config: Any) -> None:
     from ml.training_config import ConfigError, parse_config
 
