@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.fingerprints import file_sha256
-from ml.normalise import IDENTITY_PLACEHOLDER, NORMALISATION_VERSION, normalise_text
+from ml.normalise import NORMALISATION_VERSION, identity_words, normalise_text
 
 LEXICON_PATH = Path(__file__).with_name("lexicon.json")
 
@@ -157,18 +157,17 @@ def normalise_document(raw: dict[str, Any]) -> dict[str, Any]:
 
     Terms may be written in any script and with diacritics ("идиот", "glupača"): this is how they
     become the fixed points ``load_lexicon`` requires. A term whose normalised form is not one or
-    two plain tokens is dropped, and so is one with a neutral identity word (normalisation reads those
-    as one placeholder, ``ml.normalise.blind_identity_terms``); so is a form already listed in the
-    same category.
+    two plain tokens is dropped, and so is one with a neutral identity word or a word for people
+    (normalisation drops those, ``ml.normalise.drop_identity_and_people_words``); so is a form already
+    listed in the same category.
     """
     languages: dict[str, dict[str, list[str]]] = {}
     for language, block in raw["languages"].items():
         languages[language] = {}
         for category, entries in block.items():
-            forms = {normalise_text(term.strip()) for term in entries}
-            languages[language][category] = sorted(
-                form for form in forms if check_term(form) is None and IDENTITY_PLACEHOLDER not in form.split()
-            )
+            kept = [term.strip() for term in entries if not identity_words(term.strip())]
+            forms = {normalise_text(term) for term in kept}
+            languages[language][category] = sorted(form for form in forms if check_term(form) is None)
     return {**raw, "languages": languages}
 
 

@@ -14,16 +14,9 @@ original it came from (for explanations).
 Transliteration (version 3) is what keeps the script out of the scores: "Хвала на чланку" and
 "Hvala na članku" become the same text, Bulgarian "човек" and "chovek" too. Version 4 writes a
 Ukrainian or Russian text as its readers write it in Latin letters (Ukrainian г as "h" and и as "y",
-щ as "shch"), and reads each language's word for people ("ljudi", "хора") as the identity placeholder,
-so that naming a group and saying "people" meet in every language.
-
-Whatever the input, the work is bounded: only the first ``MAX_INPUT_CHARS`` characters are read
-(NFKC can turn one character into 18), and the result is cut to ``MAX_NORMALISED_CHARS`` at a word
-boundary; every pattern here runs in linear time.
-
-A change to any step goes together with a bump of ``NORMALISATION_VERSION``. Artifacts record the
-version they were trained with; every version in ``NORMALISATION_VERSIONS`` stays runnable, so older
-artifacts (shipped or fine-tuned) keep loading and scoring exactly as they were trained.
+щ as "shch"), and drops the neutral identity words and each language's word for people ("ljudi",
+"хора") instead of reading them as a placeholder, so that naming a group, saying "people" or neither
+weigh the same in every language.
 """
 
 from __future__ import annotations
@@ -570,7 +563,8 @@ def _identity_terms(version: int) -> frozenset[str]:
                     for step in chosen:
                         state = step(state)
                     forms.update(state.text.split())
-    return frozenset(forms - {IDENTITY_PLACEHOLDER})
+    # Version 3 reads the words as the placeholder, itself a word that stays; version 4 drops them all.
+    return frozenset(forms - {IDENTITY_PLACEHOLDER}) if version == 3 else frozenset(forms)
 
 
 def _blind(state: OffsetText, terms: frozenset[str]) -> OffsetText:
@@ -588,9 +582,42 @@ def blind_identity_terms(state: OffsetText) -> OffsetText:
     return _blind(state, _IDENTITY_TERMS[3])
 
 
-def blind_identity_and_people(state: OffsetText) -> OffsetText:
-    """``blind_identity_terms`` with version 4's words: each language's word for people too ("ljudi", "хора")."""
-    return _blind(state, _IDENTITY_TERMS[4])
+# A word with the space after it: a dropped word takes its space along.
+_DROPPED_WORD = re.compile(r"\w+ ?")
+
+
+def drop_identity_and_people_words(state: OffsetText) -> OffsetText:
+    """Drop every neutral identity word and each language's word for people (version 4).
+
+    Version 3 read them as one placeholder, the English word "people"; but a placeholder that stands
+    for every group a comment names learns the weight of the attacks on groups, and "Ljudi su ovde
+    jako dobri" read as "people ..." was held. Dropped, a group's name, "ljudi" and "people" all
+    weigh nothing: "Muslimani su se okupili" and "Ljudi su se okupili" both read "su se okupili".
+    Slurs (never in the list) stay. A text made only of such words becomes empty.
+    """
+    terms = _IDENTITY_TERMS[4]
+    if not any(word in terms for word in _WORD_RUN.findall(state.text)):
+        return state
+
+    def drop(match: re.Match[str]) -> str:
+        word = match.group()
+        return "" if word.strip(" ") in terms else word
+
+    state = _sub(_DROPPED_WORD, drop, state)
+    text = state.text
+    if text.endswith(" ") or text.startswith(" ") or "  " in text:
+        state = collapse_whitespace(state)
+    return state
+
+
+def identity_words(text: str, version: int = NORMALISATION_VERSION) -> set[str]:
+    """The neutral identity words (and, in version 4, words for people) of a text, as normalised."""
+    state = OffsetText(text, None, None)
+    for step in _steps(version)[:-1]:
+        state = step(state)
+    if version < 3:
+        return set()
+    return set(_WORD_RUN.findall(state.text)) & _IDENTITY_TERMS[version]
 
 
 # Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
@@ -633,7 +660,7 @@ STEPS_BY_VERSION: dict[int, tuple[Step, ...]] = {
         collapse_whitespace,
         join_spaced_letters,
         squeeze_repeats,
-        blind_identity_and_people,
+        drop_identity_and_people_words,
     ),
 }
 NORMALISATION_STEPS = STEPS_BY_VERSION[NORMALISATION_VERSION]

@@ -277,12 +277,12 @@ def test_it_spells_ukrainian_and_russian_copies_in_their_readers_latin_spellings
     russian_copies = {keyboard_latin(russian, russian, seed) for seed in range(40)}
     # The scoring spelling and the others: "ja" for "ya", "sch" or "shh" for "shch", "ts" for "c".
     assert normalise_text(ukrainian) in ukrainian_copies
-    assert "ci people hovorjat pravdu, hochu schastja i jabluk" in ukrainian_copies
-    assert "tsi people hovoryat pravdu, hochu shhastya i yabluk" in ukrainian_copies
+    assert "ci hovorjat pravdu, hochu schastja i jabluk" in ukrainian_copies
+    assert "tsi hovoryat pravdu, hochu shhastya i yabluk" in ukrainian_copies
     # Both Ukrainian letters read "h" stay "h" in every copy; the Russian one is "h", "kh" or "x".
     assert all(" hovor" in copy and " hochu" in copy for copy in ukrainian_copies)
     assert {copy.split(", ")[1] for copy in russian_copies} == {"horosho", "khorosho", "xorosho"}
-    assert "objavlenie: ishchem people, khorosho, eto eshchjo ne vsjo" in russian_copies
+    assert "objavlenie: ishchem , khorosho, eto eshchjo ne vsjo" in russian_copies
     # A copy depends on the seed and the text only.
     assert keyboard_latin(russian, russian, 3) == keyboard_latin(russian, russian, 3)
 
