@@ -2,9 +2,8 @@
 
 Blocks sit side by side in one sparse row; nothing is fitted, so the spec alone rebuilds the
 features. The hashing is ``ml.hashing.SCHEME``: every n-gram of a whole batch hashed at once in
-NumPy; a block's value for each occurrence is ``occurrences of the block in the text ** -length_exponent``
-(``1 / sqrt`` by default; a smaller exponent dilutes one insult less in a long comment), so a
-repeated n-gram counts as often as it occurs; a ``lexicon`` block adds one column per category
+NumPy; a block's value for each occurrence is ``1 / sqrt(occurrences of the block in the text)``,
+so a repeated n-gram counts as often as it occurs; a ``lexicon`` block adds one column per category
 of ``ml/lexicon.json`` (insult, profanity, ...), 1 when a word or two-word phrase of the text is in it.
 
 ``entries`` is the batch form (text, column, value per occurrence) both scorers and ``matrix`` use.
@@ -25,8 +24,6 @@ from ml.normalise import NORMALISATION_VERSION, NORMALISATION_VERSIONS, normalis
 
 ANALYZERS = ("word", "char_wb", "lexicon")
 WORD_PATTERN = r"(?u)\b\w+\b"
-# A block's occurrences each count (occurrences in the text) ** -exponent: 0.5 keeps a row's length at one.
-DEFAULT_LENGTH_EXPONENT = 0.5
 _CHUNK = 4096
 
 
@@ -36,7 +33,6 @@ class NgramBlock:
     ngram_min: int
     ngram_max: int
     n_features: int
-    length_exponent: float = 0.5
 
     def to_json(self) -> dict[str, Any]:
         block: dict[str, Any] = {
@@ -46,16 +42,7 @@ class NgramBlock:
         }
         if self.analyzer == "word":
             block["token_pattern"] = WORD_PATTERN
-        if self.length_exponent != DEFAULT_LENGTH_EXPONENT:
-            block["length_exponent"] = self.length_exponent
         return block
-
-    def scale(self, occurrences: np.ndarray) -> np.ndarray:
-        """Each occurrence's value in a text with ``occurrences`` of this block: ``occurrences ** -exponent``."""
-        counts = occurrences.astype(np.float64)
-        if self.length_exponent == DEFAULT_LENGTH_EXPONENT:
-            return np.asarray(1.0 / np.sqrt(counts))
-        return np.asarray(np.power(counts, -self.length_exponent))
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> NgramBlock:
@@ -76,16 +63,7 @@ class NgramBlock:
         token_pattern = raw.get("token_pattern", WORD_PATTERN)
         if analyzer == "word" and token_pattern != WORD_PATTERN:
             raise ValueError(f"word blocks use the token pattern {WORD_PATTERN!r}, not {token_pattern!r}")
-        exponent = raw.get("length_exponent", DEFAULT_LENGTH_EXPONENT)
-        if isinstance(exponent, bool) or not isinstance(exponent, int | float) or not 0 <= exponent <= 1:
-            raise ValueError(f"feature block length_exponent must be a number from 0 to 1, not {exponent!r}")
-        return cls(
-            analyzer=analyzer,
-            ngram_min=ngram_range[0],
-            ngram_max=ngram_range[1],
-            n_features=n_features,
-            length_exponent=float(exponent),
-        )
+        return cls(analyzer=analyzer, ngram_min=ngram_range[0], ngram_max=ngram_range[1], n_features=n_features)
 
 
 @dataclass(frozen=True)
@@ -328,7 +306,7 @@ class HashedTextFeatures:
             else:
                 occurrences = batch.char_wb_ngrams(block.ngram_min, block.ngram_max)
             counts = np.bincount(occurrences.text, minlength=batch.size)
-            value = block.scale(counts[occurrences.text])
+            value = 1.0 / np.sqrt(counts[occurrences.text])
             found.append(
                 Entries(
                     size=batch.size,
@@ -370,7 +348,7 @@ class HashedTextFeatures:
                 counts += _add_segments(
                     sums, run.text, columns_first[hashing.columns(run.hashes, block.n_features) + offset]
                 )
-            logits += sums * block.scale(np.maximum(counts, 1))[:, None]
+            logits += sums / np.sqrt(np.maximum(counts, 1))[:, None]
         return logits
 
     def single_logits(self, normalised: str, columns_first: np.ndarray) -> np.ndarray:
@@ -391,12 +369,7 @@ class HashedTextFeatures:
                 found = hashing.char_wb_hashes(normalised, block.ngram_min, block.ngram_max)
             if len(found):
                 column = hashing.columns(found, block.n_features) + offset
-                scale = (
-                    1.0 / math.sqrt(len(found))
-                    if block.length_exponent == DEFAULT_LENGTH_EXPONENT
-                    else len(found) ** -block.length_exponent
-                )
-                logits += columns_first[column].sum(axis=0, dtype=np.float64) * scale
+                logits += columns_first[column].sum(axis=0, dtype=np.float64) / math.sqrt(len(found))
         return logits
 
     def batch_entries(self, batch: hashing.TextBatch) -> Entries:

@@ -87,16 +87,12 @@ def _block_summary(block: Mapping[str, Any]) -> str:
             f"in {', '.join(block['categories'])}"
         )
     low, high = block["ngram_range"]
-    summary = f"{block['analyzer']} {low}-{high}-grams in {block['n_features']:,} buckets"
-    if "length_exponent" in block:
-        summary += f", each occurrence counting (the block's occurrences) ** -{block['length_exponent']:g}"
-    return summary
+    return f"{block['analyzer']} {low}-{high}-grams in {block['n_features']:,} buckets"
 
 
 def _values(scheme: str) -> str:
     return (
-        f"hashing {scheme}; every n-gram occurrence counts 1/sqrt(the block's occurrences in the text) "
-        "unless its block says otherwise, "
+        f"hashing {scheme}; every n-gram occurrence counts 1/sqrt(the block's occurrences in the text), "
         "a lexicon column is 1 when a term of its category occurs"
     )
 

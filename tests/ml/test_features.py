@@ -1,5 +1,3 @@
-from typing import Any
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -132,8 +130,6 @@ def test_it_reads_the_lexicon_named_by_a_training_config() -> None:
         ({"blocks": [{"analyzer": "char", "ngram_range": [1, 2], "n_features": 16}]}, "char_wb"),
         ({"blocks": [{"analyzer": "lexicon", "categories": ["insult"], "terms": {"x": "threat"}}]}, "categories"),
         ({"blocks": [{"analyzer": "lexicon"}]}, "source"),
-        ({"blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 16, "length_exponent": 2}]}, "length"),
-        ({"blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 16, "length_exponent": "x"}]}, "length"),
         ({"hashing": "md5", "blocks": [{"analyzer": "word", "ngram_range": [1, 2], "n_features": 16}]}, "hashing"),
         # The scikit-learn hashing of the artifacts before 2026.11.28.3 went with them.
         (
@@ -180,40 +176,3 @@ def test_it_refuses_inline_lexicon_terms_the_single_text_path_could_not_match() 
             FeatureSpec.from_json(
                 {"blocks": [{"analyzer": "lexicon", "categories": ["insult"], "terms": {term: "insult"}}]}
             )
-
-
-# Blocks that dilute a long text's n-grams less than 1/sqrt: every path must agree on them too.
-DILUTED_SPEC = FeatureSpec(
-    blocks=(NgramBlock("word", 1, 2, 1024, length_exponent=0.3), NgramBlock("char_wb", 2, 4, 2048, 0.25), LEXICON)
-)
-DILUTED = HashedTextFeatures(DILUTED_SPEC)
-
-
-def test_it_scales_each_occurrence_by_the_blocks_length_exponent() -> None:
-    text = "you are a total idiot"
-    plain, diluted = FEATURES.matrix([text]), DILUTED.matrix([text])
-    words = sp_row_values(plain, 0, 1024)
-    assert words == pytest.approx([9**-0.5] * 9)  # 5 words and 4 word pairs
-    assert sp_row_values(diluted, 0, 1024) == pytest.approx([9**-0.3] * 9)
-    assert FeatureSpec.from_json(DILUTED_SPEC.to_json()) == DILUTED_SPEC
-    assert "length_exponent" not in SPEC.to_json()["blocks"][0]  # the default is not written
-
-
-def sp_row_values(matrix: Any, begin: int, end: int) -> list[float]:
-    row = matrix[0].tocoo()
-    return sorted(float(value) for column, value in zip(row.col, row.data, strict=True) if begin <= column < end)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.text(max_size=80))
-def test_it_agrees_on_every_path_with_a_diluting_block(text: str) -> None:
-    expected = matrix_row(DILUTED, text)
-    actual = fast_path_row(DILUTED, text)
-    assert actual.keys() == expected.keys()
-    for column, value in expected.items():
-        assert actual[column] == pytest.approx(value)
-    coefficients = np.random.default_rng(5).normal(size=(DILUTED.n_features, 3)).astype(np.float32)
-    normalised = normalise_text(text)
-    batch = DILUTED.linear_logits(TextBatch([normalised]), coefficients)[0]
-    assert DILUTED.single_logits(normalised, coefficients) == pytest.approx(batch, abs=1e-5)
-    assert batch == pytest.approx((DILUTED.matrix([text]) @ coefficients.astype(np.float64))[0], abs=1e-5)
