@@ -120,10 +120,28 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     assert single["TOXICITY"] > 0.9
 
 
+def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_alike() -> None:
+    scorer = load_scorer(toxicity_version="toxicity-2026.12.01.5", spam_version="spam-2026.12.01")
+    for model in scorer.models.values():
+        assert model.features.spec.normalisation_version == 4
+    # Naming a group, saying "people" or neither weighs the same (the words are dropped).
+    for sentence in ("{} su se okupili na trgu.", "{} are tired of this government."):
+        texts = [sentence.format(word) for word in ("Muslimani", "Ljudi", "Albanci", "Muslims", "People")]
+        scores = {text: scorer.score(text)["TOXICITY"] for text in texts}
+        assert max(scores.values()) - min(scores.values()) < 0.05, scores
+
+
 # Scores of the shipped artifacts, recorded with the code that trained and evaluated them (before the
 # scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
 # same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
 SHIPPED_SCORES = {
+    ("toxicity-2026.12.01.5", "spam-2026.12.01"): {
+        "A calm and useful article.": {"TOXICITY": 0.040833, "INSULT": 0.016362, "THREAT": 0.004334, "SPAM": 0.000274},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.954198, "INSULT": 0.976607, "SPAM": 6e-06},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.000955, "SPAM": 0.999914},
+        "Срам ве било, идиоти": {"TOXICITY": 0.802773, "INSULT": 0.561794, "SPAM": 0.000682},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.001021, "PROFANITY": 0.010049, "SPAM": 0.107478},
+    },
     ("toxicity-2026.11.30.4", "spam-2026.11.30"): {
         "A calm and useful article.": {"TOXICITY": 0.035447, "INSULT": 0.011723, "THREAT": 0.005215, "SPAM": 0.000384},
         "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.896678, "INSULT": 0.95832, "SPAM": 1.2e-05},
