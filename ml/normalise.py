@@ -17,6 +17,14 @@ Ukrainian or Russian text as its readers write it in Latin letters (Ukrainian г
 щ as "shch"), and drops the neutral identity words and each language's word for people ("ljudi",
 "хора") instead of reading them as a placeholder, so that naming a group, saying "people" or neither
 weigh the same in every language.
+
+Whatever the input, the work is bounded: only the first ``MAX_INPUT_CHARS`` characters are read
+(NFKC can turn one character into 18), and the result is cut to ``MAX_NORMALISED_CHARS`` at a word
+boundary; every pattern here runs in linear time.
+
+A change to any step goes together with a bump of ``NORMALISATION_VERSION``. Artifacts record the
+version they were trained with; every version in ``NORMALISATION_VERSIONS`` stays runnable, so older
+artifacts (shipped or fine-tuned) keep loading and scoring exactly as they were trained.
 """
 
 from __future__ import annotations
@@ -532,8 +540,8 @@ IDENTITY_TERMS_PATH = Path(__file__).with_name("identity_terms.json")
 IDENTITY_PLACEHOLDER = "people"
 # The list is part of versions 3 and 4: tests/ml/test_normalise.py pins it, so it cannot change
 # silently. Version 3 reads its "languages" (pinned by the SHA-256 of their sorted JSON); version 4
-# reads its "people" too (each language's own word for people, read as the placeholder, so that a
-# group's name and "ljudi" meet), and the file's SHA-256 pins both.
+# reads its "people" too (each language's own word for people, dropped like a group's name, so that
+# "Muslimani ..." and "Ljudi ..." meet), and the file's SHA-256 pins both.
 IDENTITY_TERMS_SHA256 = "7f199b981a867afc87646ee2a7bad3271f3be1c0ac1a0b5267c15b6798e498fa"
 IDENTITY_LANGUAGES_V3_SHA256 = "fc6181e5fc5082b28188f8be2e2784a1cbf4a9f4b04305d5296876320de122c4"
 _WORD_RUN = re.compile(r"\w+")
@@ -612,11 +620,12 @@ def drop_identity_and_people_words(state: OffsetText) -> OffsetText:
 
 def identity_words(text: str, version: int = NORMALISATION_VERSION) -> set[str]:
     """The neutral identity words (and, in version 4, words for people) of a text, as normalised."""
+    if version < 3:
+        _steps(version)
+        return set()
     state = OffsetText(text, None, None)
     for step in _steps(version)[:-1]:
         state = step(state)
-    if version < 3:
-        return set()
     return set(_WORD_RUN.findall(state.text)) & _IDENTITY_TERMS[version]
 
 

@@ -182,7 +182,8 @@ def keyboard_latin(text: str, original: str | None = None, seed: int = 0) -> str
     shch, h, c = rng.choice(["shch", "sch", "shh"]), rng.choice(["h", "kh", "x"]), rng.choice(["c", "ts"])
     normalised = _LONE_C.sub(c, _SHCH.sub("\0", normalised))
     if table is TRANSLITERATION_TABLES[2]:
-        # Only Russian "h" is one letter (Ukrainian "h" is two, and stays).
+        # A Russian "h" is always one letter, so its other spellings apply; a Ukrainian "h" may be
+        # either of two, and stays.
         normalised = _LONE_H.sub(h, normalised)
     return normalised.replace("\0", shch)
 
