@@ -542,7 +542,7 @@ IDENTITY_PLACEHOLDER = "people"
 # silently. Version 3 reads its "languages" (pinned by the SHA-256 of their sorted JSON); version 4
 # reads its "people" too (each language's own word for people, dropped like a group's name, so that
 # "Muslimani ..." and "Ljudi ..." meet), and the file's SHA-256 pins both.
-IDENTITY_TERMS_SHA256 = "7f199b981a867afc87646ee2a7bad3271f3be1c0ac1a0b5267c15b6798e498fa"
+IDENTITY_TERMS_SHA256 = "4a46f8cf0d8ae85203d5043e170a3bf813ae14a44862ca5e75171448cf7c6f24"
 IDENTITY_LANGUAGES_V3_SHA256 = "fc6181e5fc5082b28188f8be2e2784a1cbf4a9f4b04305d5296876320de122c4"
 _WORD_RUN = re.compile(r"\w+")
 
