@@ -35,7 +35,7 @@ import string
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -547,11 +547,13 @@ IDENTITY_LANGUAGES_V3_SHA256 = "fc6181e5fc5082b28188f8be2e2784a1cbf4a9f4b04305d5
 _WORD_RUN = re.compile(r"\w+")
 
 
+@cache
 def _identity_terms(version: int) -> frozenset[str]:
     """The neutral identity words of ``identity_terms.json``, in the form the steps before blinding give them.
 
-    In version 4 a Cyrillic word is taken in the form of every transliteration table, as the
-    language of the text around it decides which one it gets.
+    Read on first use: a process whose models use one version never builds the other's. In version
+    4 a Cyrillic word is taken in the form of every transliteration table, as the language of the
+    text around it decides which one it gets.
     """
     raw = json.loads(IDENTITY_TERMS_PATH.read_text(encoding="utf-8"))
     parts = ("languages",) if version == 3 else ("languages", "people")
@@ -575,19 +577,16 @@ def _identity_terms(version: int) -> frozenset[str]:
     return frozenset(forms - {IDENTITY_PLACEHOLDER}) if version == 3 else frozenset(forms)
 
 
-def _blind(state: OffsetText, terms: frozenset[str]) -> OffsetText:
-    if not any(word in terms for word in _WORD_RUN.findall(state.text)):
-        return state
-    return _sub(_WORD_RUN, lambda m: IDENTITY_PLACEHOLDER if m.group() in terms else m.group(), state)
-
-
 def blind_identity_terms(state: OffsetText) -> OffsetText:
     """Read every neutral identity word ("muslims", "albanci", "gay", "refugees") as ``IDENTITY_PLACEHOLDER``.
 
     Which group a sentence names must not move its score: the models learn hate from what is said
     about people, and slurs (never in the list) stay as they are. The list is part of version 3.
     """
-    return _blind(state, _IDENTITY_TERMS[3])
+    terms = _identity_terms(3)
+    if not any(word in terms for word in _WORD_RUN.findall(state.text)):
+        return state
+    return _sub(_WORD_RUN, lambda m: IDENTITY_PLACEHOLDER if m.group() in terms else m.group(), state)
 
 
 # A word with the space after it: a dropped word takes its space along.
@@ -603,7 +602,7 @@ def drop_identity_and_people_words(state: OffsetText) -> OffsetText:
     weigh nothing: "Muslimani su se okupili" and "Ljudi su se okupili" both read "su se okupili".
     Slurs (never in the list) stay. A text made only of such words becomes empty.
     """
-    terms = _IDENTITY_TERMS[4]
+    terms = _identity_terms(4)
     if not any(word in terms for word in _WORD_RUN.findall(state.text)):
         return state
 
@@ -626,7 +625,7 @@ def identity_words(text: str, version: int = NORMALISATION_VERSION) -> set[str]:
     state = OffsetText(text, None, None)
     for step in _steps(version)[:-1]:
         state = step(state)
-    return set(_WORD_RUN.findall(state.text)) & _IDENTITY_TERMS[version]
+    return set(_WORD_RUN.findall(state.text)) & _identity_terms(version)
 
 
 # Format characters go first: removing one can join characters that NFKC then composes. Look-alikes
@@ -783,6 +782,3 @@ def normalise_many(texts: Sequence[str], version: int = NORMALISATION_VERSION) -
 def normalise_with_offsets(text: str, version: int = NORMALISATION_VERSION) -> OffsetText:
     """Return the normalised text and, per character, the span of ``text`` it comes from."""
     return _run(text, track=True, version=version)
-
-
-_IDENTITY_TERMS = {version: _identity_terms(version) for version in (3, 4)}
