@@ -70,6 +70,15 @@ def alive(pid: int) -> bool:
     return state not in {"Z", "X"}
 
 
+def gone(*pids: int, within: float = 3) -> bool:
+    """True once none of ``pids`` is alive, waiting up to ``within`` seconds: a process sent SIGKILL ends
+    when the kernel next runs it, which on a busy machine can be a moment after the signal."""
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(alive(pid) for pid in pids)
+
+
 def group_members(pgid: int) -> list[int]:
     members = []
     for entry in Path("/proc").iterdir():
@@ -127,7 +136,7 @@ def test_it_restarts_a_dying_child_with_a_doubling_back_off_and_gives_up_saying_
     assert output.count("started crasher (pid") == 5 and output.count("exited with code 3") == 5
     assert "crasher died 5 times in a row within 5 s of starting: giving up, stopping everything" in output
     assert len(re.findall(r"^crasher +\| crashing$", output, re.MULTILINE)) == 5
-    assert not alive(steady)  # giving up stops the others too
+    assert gone(steady)  # giving up stops the others too
 
 
 def test_it_starts_the_back_off_over_once_a_child_has_stayed_up(tmp_path, cleanup):
@@ -147,12 +156,7 @@ def test_it_kills_what_a_dead_child_left_behind_before_starting_it_again(tmp_pat
     cleanup(supervisor, log)
     left = int(wait_for(log, r"left (\d+)")[0][1])
     wait_for(log, r"restarting parent in 5 s")
-    # SIGKILL is sent before that line; the kernel ends the process when it next runs, which on a loaded
-    # machine can be a moment later, but long before the restart 5 s on.
-    deadline = time.monotonic() + 3
-    while alive(left) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(left)
+    assert gone(left)  # SIGKILL was sent before that line, long before the restart 5 s on
     assert "started parent" not in log.read_text().split("restarting parent in 5 s", 1)[1]
     assert stop(supervisor)[0] == 0
 
@@ -180,7 +184,7 @@ def test_it_kills_what_does_not_stop_within_the_timeout_and_a_second_signal_kill
     code, took = stop(supervisor)
     assert code == 0 and 1 <= took < 3
     assert "stubborn (pid" in log.read_text() and "still running after 1 s: SIGKILL" in log.read_text()
-    assert not alive(grandchild)  # the whole process group, not only the child it started
+    assert gone(grandchild)  # the whole process group, not only the child it started
 
     (tmp_path / "again").mkdir()
     supervisor, log = supervise(tmp_path / "again", {"stubborn": stubborn}, stop_timeout=60)
@@ -191,7 +195,7 @@ def test_it_kills_what_does_not_stop_within_the_timeout_and_a_second_signal_kill
     code, took = stop(supervisor, signal.SIGINT)  # Ctrl-C while it stops
     assert code == 0 and took < 3
     assert "still running after a second signal: SIGKILL" in log.read_text()
-    assert not alive(grandchild)
+    assert gone(grandchild)
 
 
 def test_a_sigterm_twice_within_a_second_is_one_stop_not_a_kill(tmp_path, cleanup):
@@ -225,10 +229,7 @@ def test_its_children_die_with_it_even_when_it_is_killed(tmp_path, cleanup):
     sleeper = started_pid(log, "sleeper")
     os.kill(supervisor.pid, signal.SIGKILL)  # no chance to stop anything: the kernel tells the child
     supervisor.wait()
-    deadline = time.monotonic() + 5
-    while alive(sleeper) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(sleeper)
+    assert gone(sleeper, within=5)
 
 
 # The stack of ``make run`` -------------------------------------------------------------------
@@ -298,10 +299,7 @@ def test_make_runs_stack_restarts_a_killed_worker_and_stops_cleanly_on_sigterm(t
     assert pool, "the worker's pool processes"
     os.kill(worker, signal.SIGKILL)
     wait_for(log, rf"worker \(pid {worker}\) was killed by SIGKILL")
-    deadline = time.monotonic() + 2  # a process sent SIGKILL may take a moment to be gone on a busy machine
-    while any(alive(pid) for pid in pool) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(alive(pid) for pid in pool)  # its orphaned pool is killed too
+    assert gone(*pool)  # its orphaned pool is killed too
     comment = comment_post(base, "Thanks for this piece.")  # posted while no worker runs
     assert wait_until_decided(base, comment, timeout=90) != "pending"
     restarted = started_pid(log, "worker", nth=2)
