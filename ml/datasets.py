@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import fnmatch
 import gzip
 import json
 from collections.abc import Iterator
@@ -98,7 +99,11 @@ def load_dataset(
     for data_file in spec.files:
         if spec.corpus:
             # The project's own corpus ships with the code; a file name may be a pattern ("*.tsv").
-            paths = sorted((CORPUS_DIR / spec.folder).glob(data_file.file))
+            paths = [
+                path
+                for path in sorted((CORPUS_DIR / spec.folder).glob(data_file.file))
+                if not any(fnmatch.fnmatchcase(path.name, pattern) for pattern in data_file.exclude)
+            ]
             if not paths:
                 raise DataError(f"{spec.name}: no corpus file {CORPUS_DIR / spec.folder / data_file.file}")
         else:

@@ -54,6 +54,7 @@ class DataFile:
     file: str
     role: str | None = None
     split: SplitRule | None = None
+    exclude: tuple[str, ...] = ()  # corpus sets: names matching ``file`` but one of these are left out
 
 
 @dataclass(frozen=True)
@@ -448,6 +449,8 @@ def _parse_dataset(raw: Mapping[str, Any]) -> DatasetSpec:
         corpus=corpus,
         label_column=_string(raw.get("label_column", "label"), f"{where}: label_column"),
     )
+    if not spec.corpus and any(data_file.exclude for data_file in spec.files):
+        raise ConfigError(f"{where}: only a corpus set's file pattern may exclude names")
     if spec.has_train_rows and spec.attributes_only:
         raise ConfigError(f"{where}: a set with attributes_only may only test")
     if spec.has_train_rows and not spec.training_allowed:
@@ -463,17 +466,20 @@ def _parse_file(raw: Mapping[str, Any], where: str) -> DataFile:
     split = raw.get("split")
     if (role is None) == (split is None):
         raise ConfigError(f"{where}: {file} needs exactly one of 'role' or 'split'")
+    exclude = tuple(_strings(raw.get("exclude", []), f"{where}: {file} exclude"))
+    if any(Path(pattern).name != pattern or pattern in (".", "..") for pattern in exclude):
+        raise ConfigError(f"{where}: {file} exclude must list plain file names or patterns, not {list(exclude)!r}")
     if role is not None:
         if role not in ROLES:
             raise ConfigError(f"{where}: {file} role must be one of {ROLES}, not {role!r}")
-        return DataFile(file=file, role=role)
+        return DataFile(file=file, role=role, exclude=exclude)
     split = _mapping(split, f"{where}: {file} split")
     train = frozenset(_strings(split.get("train", []), f"{where}: split.train"))
     test = frozenset(_strings(split.get("test", []), f"{where}: split.test"))
     if train & test:
         raise ConfigError(f"{where}: {file} split values {sorted(train & test)} are both train and test")
     column = _string(split.get("column"), f"{where}: split.column")
-    return DataFile(file=file, split=SplitRule(column=column, train=train, test=test))
+    return DataFile(file=file, split=SplitRule(column=column, train=train, test=test), exclude=exclude)
 
 
 def _mapping(value: object, what: str) -> Mapping[str, Any]:

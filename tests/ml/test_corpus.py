@@ -150,6 +150,32 @@ def test_it_loads_the_corpus_as_a_data_set_with_attributes_and_groups(tmp_path: 
     assert [f.path for f in loaded.files] == ["corpus/train/a.tsv", "corpus/train/b.tsv"]
 
 
+def test_a_corpus_file_pattern_leaves_out_the_names_it_excludes(tmp_path: Path, monkeypatch) -> None:
+    import ml.datasets
+    from ml.datasets import load_dataset
+    from ml.training_config import DataFile, DatasetSpec
+
+    write(tmp_path / "train" / "a.tsv", "en\t0\tsport\tcivil\tGood game")
+    write(tmp_path / "train" / "long-a.tsv", "en\tI\tsport\tinsult\tA long comment, and then: you idiot")
+    monkeypatch.setattr(ml.datasets, "CORPUS_DIR", tmp_path)
+
+    def loaded(data_file: DataFile) -> list[str]:
+        spec = DatasetSpec(
+            name="corpus",
+            folder="train",
+            files=(data_file,),
+            licence="own",
+            training_allowed=True,
+            corpus=True,
+            label_column="TOXICITY",
+        )
+        return load_dataset(Path("/nonexistent"), spec).train.texts
+
+    assert loaded(DataFile(file="*.tsv", role="train")) == ["Good game", "A long comment, and then: you idiot"]
+    assert loaded(DataFile(file="*.tsv", role="train", exclude=("long-*.tsv",))) == ["Good game"]
+    assert loaded(DataFile(file="long-*.tsv", role="train")) == ["A long comment, and then: you idiot"]
+
+
 def test_the_shipped_corpus_reads_and_never_repeats_a_development_row_in_training() -> None:
     train, dev = read_corpus("train"), read_corpus("dev")
     assert train and dev

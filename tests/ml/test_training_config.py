@@ -176,3 +176,16 @@ def test_it_refuses_code_switching_without_a_lexicon_or_obfuscated_copies(raw_co
     raw["augmentation"] = {"obfuscated_copies": False, "code_switch": True}
     with pytest.raises(ConfigError, match="obfuscated_copies"):
         parse_config(raw)
+
+
+def test_only_a_corpus_file_pattern_may_exclude_plain_names(raw_config: RawConfig) -> None:
+    raw = raw_config("toxicity")
+    raw["datasets"][0]["files"] = [{"file": "x.csv", "role": "train", "exclude": ["y.csv"]}]
+    with pytest.raises(ConfigError, match="only a corpus set"):
+        parse_config(raw)
+    raw["datasets"][0]["corpus"] = True
+    raw["datasets"][0]["files"] = [{"file": "*.tsv", "role": "train", "exclude": ["../long-*.tsv"]}]
+    with pytest.raises(ConfigError, match="plain file names"):
+        parse_config(raw)
+    raw["datasets"][0]["files"] = [{"file": "*.tsv", "role": "train", "exclude": ["long-*.tsv"]}]
+    assert parse_config(raw).datasets[0].files[0].exclude == ("long-*.tsv",)
