@@ -120,8 +120,9 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     assert single["TOXICITY"] > 0.9
 
 
-def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_alike() -> None:
-    scorer = load_scorer(toxicity_version="toxicity-2026.12.01.5", spam_version="spam-2026.12.01")
+@pytest.mark.parametrize("toxicity", ["toxicity-2026.12.01.5", "toxicity-2026.12.01.21"])
+def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_alike(toxicity: str) -> None:
+    scorer = load_scorer(toxicity_version=toxicity, spam_version="spam-2026.12.01")
     for model in scorer.models.values():
         assert model.features.spec.normalisation_version == 4
     # Naming a group, saying "people" or neither weighs the same (the words are dropped).
@@ -135,6 +136,13 @@ def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_
 # scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
 # same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
 SHIPPED_SCORES = {
+    ("toxicity-2026.12.01.21", "spam-2026.12.01"): {
+        "A calm and useful article.": {"TOXICITY": 0.03342, "INSULT": 0.017553, "THREAT": 0.003286, "SPAM": 0.000274},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.952313, "INSULT": 0.976527, "SPAM": 6e-06},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.001078, "SPAM": 0.999914},
+        "Срам ве било, идиоти": {"TOXICITY": 0.804691, "INSULT": 0.665682, "SPAM": 0.000682},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.001307, "PROFANITY": 0.007802, "SPAM": 0.107478},
+    },
     ("toxicity-2026.12.01.5", "spam-2026.12.01"): {
         "A calm and useful article.": {"TOXICITY": 0.040833, "INSULT": 0.016362, "THREAT": 0.004334, "SPAM": 0.000274},
         "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.954198, "INSULT": 0.976607, "SPAM": 6e-06},
