@@ -59,7 +59,8 @@ bench-peer-venv: .venv-peer/.installed
 DATA ?= ../shared/data
 bench-models: $(VENV)/.dev bench-peer-venv
 	$(PY) bench/models.py --data $(DATA) --out bench/RESULTS-models.md
-	$(PY) bench/decisions.py | tee bench/RESULTS-decisions.md
+	$(PY) bench/decisions.py --exclude 'check-*' | tee bench/RESULTS-decisions.md
+	$(PY) bench/decisions.py --files 'check-*' | tee bench/RESULTS-decisions-check.md
 	$(PY) bench/script_control.py | tee bench/RESULTS-script-control.md
 	$(PY) bench/fairness.py --data $(DATA) | tee bench/RESULTS-fairness.md
 	$(PY) bench/input_bounds.py | tee bench/RESULTS-input-bounds.md

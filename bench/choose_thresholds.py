@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.decisions import group_of
-from ml.corpus import read_corpus
+from ml.corpus import read_corpus, select_files
 from ml.scoring import load_scorer
 from moderation.policy import Outcome, Threshold, decide
 
@@ -43,8 +43,9 @@ def main() -> None:
     parser.add_argument("--sources", type=float, default=0.04, help="most legitimate comments with sources held")
     parser.add_argument("--head-civil", type=float, default=0.004, help="civil share at or above a head's threshold")
     parser.add_argument("--reject-margin", type=float, default=0.02, help="reject this far above any ham")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="GLOB", help="leave out these dev files")
     args = parser.parse_args()
-    rows = read_corpus("dev")
+    rows = select_files(read_corpus("dev"), exclude=args.exclude)
     scorer = load_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     scores = scorer.score_many([row.text for row in rows])
     spam = np.array([row.labels["SPAM"] for row in rows], dtype=bool)

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.corpus import CorpusRow, read_corpus
+from ml.corpus import CorpusRow, read_corpus, select_files
 from ml.scoring import load_scorer
 from moderation.policy import DEFAULT_THRESHOLDS, Outcome, decide, thresholds_from_json
 
@@ -96,8 +96,12 @@ def main() -> None:
     parser.add_argument("--artifacts", type=Path, help="artifacts directory, default ml/artifacts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--thresholds", type=json.loads, help="thresholds as a site stores them, default the policy's")
+    parser.add_argument("--files", nargs="+", default=[], metavar="GLOB", help="only these files of ml/corpus/dev")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="GLOB", help="leave out these files")
     args = parser.parse_args()
-    rows = read_corpus("dev")
+    rows = select_files(read_corpus("dev"), args.files, args.exclude)
+    if not rows:
+        parser.error("no development row in the files chosen")
     scorer = load_scorer(args.artifacts, toxicity_version=args.toxicity, spam_version=args.spam)
     scores = scorer.score_many([row.text for row in rows])
     thresholds = DEFAULT_THRESHOLDS if args.thresholds is None else thresholds_from_json(args.thresholds)
@@ -117,7 +121,9 @@ def main() -> None:
     overall = {"all": tally(rows, outcomes)}
     groups, kinds = tallies(by_group), tallies(by_kind)
     shown = {name: (t.publish, t.reject) for name, t in thresholds.items()}
-    print(f"Models {scorer.versions}; thresholds (hold, reject) {shown}; {len(rows)} dev rows")
+    only = f"; files {', '.join(args.files)}" if args.files else ""
+    only += f"; without files {', '.join(args.exclude)}" if args.exclude else ""
+    print(f"Models {scorer.versions}; thresholds (hold, reject) {shown}; {len(rows)} dev rows{only}")
     print()
     tables = table("Overall", overall) + table("Per language and script", groups) + table("Per category", kinds)
     print("\n".join(tables))

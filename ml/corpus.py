@@ -11,6 +11,7 @@ read ``train/`` (``"corpus": true`` in a data set) and report ``dev/`` as test s
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 from collections import Counter
@@ -71,6 +72,11 @@ class CorpusRow:
         """A short name of the row that survives edits elsewhere in its file: a hash of its text."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
 
+    @property
+    def file(self) -> str:
+        """The stem of the file the row is in, e.g. ``"bg-1"``."""
+        return self.source.split("/", 1)[-1].rsplit(":", 1)[0]
+
     def as_record(self) -> dict[str, str]:
         """The row as a CSV-like record: text, lang, script, topic, kind, and one column per attribute."""
         record = {"text": self.text, "lang": self.lang, "script": self.script, "topic": self.topic, "kind": self.kind}
@@ -127,6 +133,19 @@ def corpus_files(part: str, root: Path = CORPUS_DIR) -> list[Path]:
 
 def read_corpus(part: str, root: Path = CORPUS_DIR) -> list[CorpusRow]:
     return [row for path in corpus_files(part, root) for row in read_corpus_file(path)]
+
+
+def select_files(
+    rows: Iterable[CorpusRow], include: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> list[CorpusRow]:
+    """The rows whose file stem matches one of ``include`` (all when empty) and none of ``exclude`` (globs)."""
+    include, exclude = list(include), list(exclude)
+    return [
+        row
+        for row in rows
+        if (not include or any(fnmatch.fnmatchcase(row.file, pattern) for pattern in include))
+        and not any(fnmatch.fnmatchcase(row.file, pattern) for pattern in exclude)
+    ]
 
 
 _NOT_LETTERS = re.compile(r"[\W\d_]+")

@@ -176,6 +176,19 @@ def test_a_corpus_file_pattern_leaves_out_the_names_it_excludes(tmp_path: Path, 
     assert loaded(DataFile(file="long-*.tsv", role="train")) == ["A long comment, and then: you idiot"]
 
 
+def test_select_files_keeps_the_rows_of_the_files_asked_for(tmp_path: Path) -> None:
+    from ml.corpus import select_files
+
+    write(tmp_path / "dev" / "bg-1.tsv", "bg\t0\tsport\tcivil\tДобър мач")
+    write(tmp_path / "dev" / "check-bg.tsv", "bg\t0\tweather\tcivil\tУтре ще вали")
+    rows = read_corpus("dev", tmp_path)
+    assert [row.file for row in rows] == ["bg-1", "check-bg"]
+    assert [row.text for row in select_files(rows, exclude=["check-*"])] == ["Добър мач"]
+    assert [row.text for row in select_files(rows, include=["check-*"])] == ["Утре ще вали"]
+    assert select_files(rows, include=["bg-*"], exclude=["bg-1"]) == []
+    assert len(select_files(rows)) == 2
+
+
 def test_the_shipped_corpus_reads_and_never_repeats_a_development_row_in_training() -> None:
     train, dev = read_corpus("train"), read_corpus("dev")
     assert train and dev
