@@ -55,7 +55,8 @@ bench-peer-venv: .venv-peer/.installed
 	touch $@
 
 ## bench-models: Moderato vs alt-profanity-check on every test set (public, development, obfuscated), then
-## decisions at the default thresholds, script invariance, identity fairness and the input bounds (DATA=../shared/data)
+## decisions at the default thresholds (the development set, then its held-out check files apart), script
+## invariance, identity fairness and the input bounds (DATA=../shared/data)
 DATA ?= ../shared/data
 bench-models: $(VENV)/.dev bench-peer-venv
 	$(PY) bench/models.py --data $(DATA) --out bench/RESULTS-models.md
