@@ -31,6 +31,17 @@ PEER = (
 )
 
 
+def peer_scores(texts: list[str]) -> list[float] | None:
+    """The peer's probabilities, from the interpreter of ``.venv-peer``; None (said on stderr) without it."""
+    if not PEER_PYTHON.exists():
+        print(f"{PEER_PYTHON} is missing: run `make bench-peer-venv`; reporting Moderato only", file=sys.stderr)
+        return None
+    done = subprocess.run(
+        [str(PEER_PYTHON), "-c", PEER], input=json.dumps(texts), capture_output=True, text=True, check=True
+    )
+    return list(json.loads(done.stdout))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, type=Path)
@@ -40,14 +51,7 @@ def main() -> None:
     texts, labels = test_sets(args.data, seed=0)[args.set]
     scorer = load_scorer(args.artifacts)
     ours = [scores["TOXICITY"] for scores in scorer.score_many(texts)]
-    peer = None
-    if PEER_PYTHON.exists():
-        done = subprocess.run(
-            [str(PEER_PYTHON), "-c", PEER], input=json.dumps(texts), capture_output=True, text=True, check=True
-        )
-        peer = json.loads(done.stdout)
-    else:
-        print(f"{PEER_PYTHON} is missing: run `make bench-peer-venv`; reporting Moderato only", file=sys.stderr)
+    peer = peer_scores(texts)
     print(f"{args.set}, {scorer.versions} vs alt-profanity-check\n")
     print("| words | rows | toxic | Moderato AUC | alt-profanity-check AUC |\n|---|---:|---:|---:|---:|")
     words = [len(text.split()) for text in texts]

@@ -12,8 +12,6 @@ kind of offence a model misses, with ten times the test split's rows.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from by_length import PEER  # noqa: E402
-from models import PEER_PYTHON, auc  # noqa: E402
+from by_length import peer_scores  # noqa: E402
+from models import auc  # noqa: E402
 
 from ml.datasets import read_csv_rows  # noqa: E402
 from ml.scoring import DEFAULT_ARTIFACTS_DIR, load_scorer  # noqa: E402
@@ -41,14 +39,7 @@ def main() -> None:
     texts, labels = [row["text"] for row in rows], [int(row["label"]) for row in rows]
     scorer = load_scorer(args.artifacts)
     ours = [scores["TOXICITY"] for scores in scorer.score_many(texts)]
-    peer = None
-    if PEER_PYTHON.exists():
-        done = subprocess.run(
-            [str(PEER_PYTHON), "-c", PEER], input=json.dumps(texts), capture_output=True, text=True, check=True
-        )
-        peer = json.loads(done.stdout)
-    else:
-        print(f"{PEER_PYTHON} is missing: run `make bench-peer-venv`; reporting Moderato only", file=sys.stderr)
+    peer = peer_scores(texts)
     print(f"olid {args.split}, {scorer.versions} vs alt-profanity-check\n")
     print("| offensive slice | offensive rows | Moderato AUC | alt-profanity-check AUC |\n|---|---:|---:|---:|")
     for name, column, value in SLICES:
