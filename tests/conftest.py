@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import TransactionTestCase
 from rest_framework.test import APIClient
 
 from comments.models import Site
@@ -50,6 +51,40 @@ def own_redis_keys_removed_at_the_end() -> Iterator[None]:
         client = redis.Redis.from_url(settings.REDIS_URL)
         for key in client.scan_iter(match=f"{settings.REDIS_PREFIX}*", count=1000):
             client.delete(key)
+
+
+def is_deadlock(exc: BaseException | None) -> bool:
+    """Whether PostgreSQL chose this error's statement as a deadlock's victim (SQLSTATE 40P01),
+    however deep in the exception's chain (``flush`` wraps it in a ``CommandError``)."""
+    while exc is not None:
+        if getattr(exc, "sqlstate", None) == "40P01":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def flush_retried_on_deadlock(teardown):
+    """The session's worker keeps running between the tests that use it (it beats every second and
+    scores what a transactional test's POSTs queued), so the ``TRUNCATE`` that empties the tables after
+    a ``transaction=True`` test can deadlock with one of its transactions; PostgreSQL then aborts one
+    of the two, and when it is the flush, the next test would find the last one's rows. The flush runs
+    in one transaction, so it is simply run again."""
+
+    def retried(self) -> None:
+        for attempt in range(5):
+            try:
+                return teardown(self)
+            except Exception as exc:
+                if attempt == 4 or not is_deadlock(exc):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+    retried.__wrapped__ = teardown  # type: ignore[attr-defined]
+    return retried
+
+
+if not hasattr(TransactionTestCase._fixture_teardown, "__wrapped__"):
+    TransactionTestCase._fixture_teardown = flush_retried_on_deadlock(TransactionTestCase._fixture_teardown)
 
 
 @pytest.fixture(autouse=True)
