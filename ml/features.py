@@ -5,6 +5,10 @@ features. The hashing is ``ml.hashing.SCHEME``: every n-gram of a whole batch ha
 NumPy; a block's value for each occurrence is ``1 / sqrt(occurrences of the block in the text)``,
 so a repeated n-gram counts as often as it occurs; a ``lexicon`` block adds one column per category
 of ``ml/lexicon.json`` (insult, profanity, ...), 1 when a word or two-word phrase of the text is in it.
+With ``"quoted": true`` a lexicon block has one column more, ``quoted``: a term inside a short
+quotation (``quoted_spans``: at most four words between quotation marks, the text not being all
+quotation) counts there instead of in its category, since a comment that quotes a slur to condemn or
+report it ("he called her „kurva“ on air") mentions the word without using it.
 
 ``entries`` is the batch form (text, column, value per occurrence) both scorers and ``matrix`` use.
 """
@@ -12,6 +16,7 @@ of ``ml/lexicon.json`` (insult, profanity, ...), 1 when a word or two-word phras
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,19 +79,20 @@ class LexiconBlock:
     terms: tuple[tuple[str, str], ...]  # (normalised term, category), sorted
     version: int = 1
     source: str = ""
+    quoted: bool = False  # one column more, for terms inside a short quotation (see the module's docstring)
 
     analyzer = "lexicon"
 
     @property
     def n_features(self) -> int:
-        return len(self.categories)
+        return len(self.categories) + int(self.quoted)
 
     @property
     def max_words(self) -> int:
         return max((term.count(" ") + 1 for term, _ in self.terms), default=1)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "analyzer": "lexicon",
             "source": self.source,
             "version": self.version,
@@ -94,11 +100,17 @@ class LexiconBlock:
             "categories": list(self.categories),
             "terms": {term: category for term, category in self.terms},
         }
+        if self.quoted:  # written only when set, so that older artifacts read (and hash) as they were
+            found["quoted"] = True
+        return found
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], normalisation_version: int = NORMALISATION_VERSION) -> LexiconBlock:
         terms = raw.get("terms")
         source = raw.get("source", "")
+        quoted = raw.get("quoted", False)
+        if not isinstance(quoted, bool):
+            raise ValueError(f"a lexicon block's quoted must be true or false, not {quoted!r}")
         if terms is None:
             # A training config names the lexicon file; the artifact then carries its terms.
             if not isinstance(source, str) or not source:
@@ -112,6 +124,7 @@ class LexiconBlock:
                 terms=tuple(sorted(lexicon.terms.items())),
                 version=lexicon.version,
                 source=source,
+                quoted=quoted,
             )
         categories = raw.get("categories")
         version = raw.get("version", 1)
@@ -128,10 +141,50 @@ class LexiconBlock:
                 raise ValueError(f"lexicon term {term!r} {problem}")
         if not isinstance(version, int) or not isinstance(source, str):
             raise ValueError("a lexicon block's version must be an int and its source a string")
-        return cls(categories=tuple(categories), terms=tuple(sorted(terms.items())), version=version, source=source)
+        return cls(
+            categories=tuple(categories),
+            terms=tuple(sorted(terms.items())),
+            version=version,
+            source=source,
+            quoted=quoted,
+        )
 
 
 Block = NgramBlock | LexiconBlock
+
+
+# A span between quotation marks, double ones and guillemets of any language or single ones, opened
+# where no word ends and closed where none begins (so "don't" opens nothing, and in a quotation that
+# holds another the inner one is found). Bounded, so the search is linear in the text.
+_QUOTATION = re.compile(
+    r'(?<!\w)["\u201c\u201d\u201e\u00ab\u00bb\u201f\uff02\u2039\u203a]'
+    r'([^"\u201c\u201d\u201e\u00ab\u00bb\u201f\uff02\u2039\u203a\n]{1,80}?)'
+    r'["\u201c\u201d\u201e\u00ab\u00bb\u201f\uff02\u2039\u203a](?!\w)'
+    r"|(?<!\w)['\u2018\u201a]([^'\u2018\u2019\u201a\n]{1,80}?)['\u2019](?!\w)"
+)
+_WORD = re.compile(r"\w+")
+MAX_QUOTED_WORDS = 4
+
+
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Return the ``[begin, end)`` of each short quotation of a normalised text: at most
+    ``MAX_QUOTED_WORDS`` words between quotation marks (a longer one is a quoted sentence, a retweet,
+    whose words are used as much as mentioned), and none when the quotations hold all the text's words."""
+    spans = []
+    for match in _QUOTATION.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        if len(_WORD.findall(match.group(group))) <= MAX_QUOTED_WORDS:
+            spans.append((match.start(group), match.end(group)))
+    if spans:
+        gaps = zip([(0, 0), *spans], [*spans, (len(text), 0)], strict=True)
+        outside = "".join(text[end:begin] for (_, end), (begin, _) in gaps)
+        if not _WORD.search(outside):
+            return []
+    return spans
+
+
+def _inside(spans: list[tuple[int, int]], begin: int, end: int) -> bool:
+    return any(first <= begin and end <= last for first, last in spans)
 
 
 def _block_from_json(raw: Mapping[str, Any], normalisation_version: int) -> Block:
@@ -235,16 +288,37 @@ class _LexiconMatcher:
         self.block = block
         self.max_words = block.max_words
         self._index = {term: index[category] for term, category in block.terms}
+        self.quoted_column = len(block.categories) if block.quoted else None
 
-    def single_columns(self, words: list[str]) -> set[int]:
-        """Return the categories (block columns) that one text's words and word pairs hit."""
-        hits = set()
+    def single_columns(self, words: list[str], normalised: str = "") -> set[int]:
+        """Return the categories (block columns) that one text's words and word pairs hit (``normalised``,
+        the text of ``words``, is read for its quotations when the block has a ``quoted`` column)."""
+        found = []
         for first in range(len(words)):
             for n in range(1, self.max_words + 1):
                 category = self._index.get(" ".join(words[first : first + n])) if first + n <= len(words) else None
                 if category is not None:
-                    hits.add(category)
-        return hits
+                    found.append((first, n, category))
+        if found and self.quoted_column is not None:
+            spans = quoted_spans(normalised)
+            if spans:
+                places = [(match.start(), match.end()) for match in _WORD.finditer(normalised)]
+                quoted = self.quoted_column
+                found = [
+                    (first, n, quoted if _inside(spans, places[first][0], places[first + n - 1][1]) else category)
+                    for first, n, category in found
+                ]
+        return {category for _, _, category in found}
+
+    def _quoted_columns(self, batch: hashing.TextBatch, found: Entries) -> None:
+        """Move the hits that sit inside a short quotation of their text to the ``quoted`` column."""
+        assert found.begin is not None and found.end is not None
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for position, text in enumerate(found.text.tolist()):
+            if text not in spans:
+                spans[text] = quoted_spans(batch.texts[text])
+            if spans[text] and _inside(spans[text], int(found.begin[position]), int(found.end[position])):
+                found.column[position] = self.quoted_column
 
     def entries(self, batch: hashing.TextBatch, offset: int, positions: bool) -> Entries:
         parts: list[Entries] = []
@@ -257,6 +331,8 @@ class _LexiconMatcher:
                     Entries(batch.size, run.text[hit], column, np.ones(len(hit)), run.begin[hit], run.end[hit])
                 )
         found_all = _concatenate(batch.size, parts, positions=True)
+        if self.quoted_column is not None and len(found_all.text):
+            self._quoted_columns(batch, found_all)
         width = max(self.block.n_features, 1)
         keys = found_all.text * width + found_all.column
         unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -358,7 +434,7 @@ class HashedTextFeatures:
         for index, (block, offset) in enumerate(zip(self.spec.blocks, self._offsets, strict=True)):
             if isinstance(block, LexiconBlock):
                 words = hashing.word_hashes(normalised) if words is None else words
-                hits = self._lexicons[index].single_columns([word for word, _ in words])
+                hits = self._lexicons[index].single_columns([word for word, _ in words], normalised)
                 if hits:
                     logits += columns_first[[column + offset for column in hits]].sum(axis=0, dtype=np.float64)
                 continue

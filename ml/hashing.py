@@ -98,6 +98,7 @@ class TextBatch:
 
     def __init__(self, texts: Sequence[str], positions: bool = False) -> None:
         self.size = len(texts)
+        self.texts = texts
         self.positions = positions
         joined = " " + " ".join(texts) + " "
         self.codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)

@@ -85,6 +85,7 @@ def _block_summary(block: Mapping[str, Any]) -> str:
         return (
             f"lexicon {block.get('source') or '(inline)'} v{block.get('version')}: {len(block['terms']):,} terms "
             f"in {', '.join(block['categories'])}"
+            + (", and a column for terms inside a short quotation (mentioned, not used)" if block.get("quoted") else "")
         )
     low, high = block["ngram_range"]
     return f"{block['analyzer']} {low}-{high}-grams in {block['n_features']:,} buckets"

@@ -9,6 +9,7 @@ from ml.features import (
     LexiconBlock,
     NgramBlock,
     ngram_occurrences,
+    quoted_spans,
 )
 from ml.hashing import TextBatch
 from ml.normalise import normalise_many, normalise_text
@@ -176,3 +177,79 @@ def test_it_refuses_inline_lexicon_terms_the_single_text_path_could_not_match() 
             FeatureSpec.from_json(
                 {"blocks": [{"analyzer": "lexicon", "categories": ["insult"], "terms": {term: "insult"}}]}
             )
+
+
+QUOTING = LexiconBlock(categories=LEXICON.categories, terms=LEXICON.terms, quoted=True)
+QUOTING_FEATURES = HashedTextFeatures(FeatureSpec(blocks=(*NGRAMS, QUOTING)))
+QUOTED_COLUMN = 1024 + 2048 + 2
+
+
+def lexicon_columns(features: HashedTextFeatures, text: str) -> list[float]:
+    return features.matrix([text])[:, 3072:].toarray()[0].tolist()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('He called her "idiot" on air, shameful.', [0.0, 0.0, 1.0]),
+        ("Calling a colleague „moron“ is not debate.", [0.0, 0.0, 1.0]),  # German quotation marks
+        ("Don't call him 'idiot' again.", [0.0, 0.0, 1.0]),
+        ('You "idiot", you idiot.', [1.0, 0.0, 1.0]),  # used as well as quoted
+        ("you idiot", [1.0, 0.0, 0.0]),
+        ('" idiot, I will kill you "', [1.0, 1.0, 0.0]),  # the whole comment in quotation marks
+        ('He wrote "you are an idiot and I will kill you" to her.', [1.0, 1.0, 0.0]),  # a quoted sentence
+        ('"@user: I hate a "I\'m pregnant" type of idiot."', [1.0, 0.0, 0.0]),  # a retweet holding a quotation
+    ],
+)
+def test_a_term_inside_a_short_quotation_counts_in_the_quoted_column(text: str, expected: list[float]) -> None:
+    assert QUOTING.n_features == 3
+    assert lexicon_columns(QUOTING_FEATURES, text) == expected
+    assert lexicon_columns(FEATURES, text) == [max(expected[0], expected[2]), expected[1]]  # without the column
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ('he said "idiot" twice', ["idiot"]),
+        ("« idiot » et « moron »", [" idiot ", " moron "]),
+        ("it's the players' fault, 'idiot'", ["idiot"]),
+        ('"all of it"', []),
+        ('a "quotation of five whole words" here', []),
+    ],
+)
+def test_it_finds_short_quotations_only(text: str, spans: list[str]) -> None:
+    assert [text[begin:end] for begin, end in quoted_spans(text)] == spans
+
+
+def test_the_quotation_search_stays_linear_on_unclosed_quotation_marks() -> None:
+    assert quoted_spans('"' + "a " * 20_000) == []
+    assert quoted_spans("'a" * 20_000) == []
+
+
+QUOTE_TEXT = st.text(alphabet=st.sampled_from(list("idotmrn kyulw\"'„“«»,.")), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(QUOTE_TEXT)
+def test_quoted_hits_are_the_same_on_every_path(text: str) -> None:
+    expected = matrix_row(QUOTING_FEATURES, text)
+    assert fast_path_row(QUOTING_FEATURES, text).keys() == expected.keys()
+    coefficients = np.random.default_rng(5).normal(size=(QUOTING_FEATURES.n_features, 1))
+    normalised = normalise_text(text)
+    single = QUOTING_FEATURES.single_logits(normalised, coefficients)
+    batch = QUOTING_FEATURES.linear_logits(TextBatch([normalised, "you idiot"]), coefficients)
+    dense = sum(value * coefficients[column, 0] for column, value in expected.items())
+    assert single[0] == pytest.approx(dense, abs=1e-9)
+    assert batch[0, 0] == pytest.approx(dense, abs=1e-9)
+    totals: dict[int, float] = {}
+    for column, _, _, value in ngram_occurrences(QUOTING_FEATURES, normalised):
+        totals[column] = totals.get(column, 0.0) + value
+    assert totals.get(QUOTED_COLUMN, 0.0) == pytest.approx(expected.get(QUOTED_COLUMN, 0.0))
+
+
+def test_a_quoting_block_round_trips_and_an_older_one_reads_as_before() -> None:
+    spec = FeatureSpec(blocks=(*NGRAMS, QUOTING))
+    assert FeatureSpec.from_json(spec.to_json()) == spec
+    assert "quoted" not in SPEC.to_json()["blocks"][-1]  # an older artifact's spec, and its hash, unchanged
+    with pytest.raises(ValueError, match="quoted"):
+        FeatureSpec.from_json({"blocks": [{"analyzer": "lexicon", "source": "lexicon.json", "quoted": "yes"}]})
