@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import expit
 
 from ml.artifacts import load_model
-from ml.features import FeatureSpec, HashedTextFeatures
+from ml.features import Block, FeatureSpec, HashedTextFeatures
 from ml.hashing import TextBatch
 from ml.model import LinearTextModel
 from ml.normalise import OffsetText, normalise_many, normalise_text, normalise_with_offsets
@@ -27,7 +27,7 @@ _BATCH = 4096  # texts per pass: bounds the memory of one batch's n-gram arrays
 
 
 class Scorer:
-    """All attributes of several models for one text; models that share a feature spec share the features."""
+    """All attributes of several models for one text; models that normalise alike share their common blocks."""
 
     def __init__(self, models: Mapping[str, LinearTextModel]) -> None:
         if not models:
@@ -36,10 +36,39 @@ class Scorer:
         if len(set(attributes)) != len(attributes):
             raise ValueError(f"two models produce the same attribute: {attributes}")
         self.models = dict(models)
-        groups: dict[FeatureSpec, tuple[HashedTextFeatures, list[LinearTextModel]]] = {}
+        # Models that normalise and hash alike share one pass: its spec has each distinct block once
+        # (the n-gram blocks of both shipped models are the same; their lexicon blocks may differ), and
+        # each model's weights sit at its blocks' places in it, zero elsewhere.
+        by_reading: dict[tuple[int, str], list[LinearTextModel]] = {}
         for model in self.models.values():
-            groups.setdefault(model.features.spec, (model.features, []))[1].append(model)
-        self._groups = list(groups.values())
+            spec = model.features.spec
+            by_reading.setdefault((spec.normalisation_version, spec.hashing), []).append(model)
+        self._groups: list[tuple[HashedTextFeatures, list[LinearTextModel]]] = []
+        self._places: dict[str, list[tuple[int, int, int]]] = {}  # version: (its offset, shared offset, width)
+        self._width: dict[str, int] = {}  # version: columns of its group's shared spec
+        for group in by_reading.values():
+            blocks: list[Block] = []
+            for model in group:
+                seen: list[Block] = []
+                for block in model.features.spec.blocks:
+                    # the k-th occurrence of a block in a model is the k-th of that block in the shared spec
+                    if seen.count(block) >= blocks.count(block):
+                        blocks.append(block)
+                    seen.append(block)
+            first = group[0].features.spec
+            shared = FeatureSpec(tuple(blocks), first.normalisation_version, first.hashing)
+            offsets = np.cumsum([0] + [block.n_features for block in blocks]).tolist()
+            for model in group:
+                places, own, seen = [], 0, []
+                for block in model.features.spec.blocks:
+                    index = [i for i, other in enumerate(blocks) if other == block][seen.count(block)]
+                    places.append((own, offsets[index], block.n_features))
+                    own += block.n_features
+                    seen.append(block)
+                self._places[model.version] = places
+                self._width[model.version] = shared.n_features
+            features = group[0].features if shared == first else HashedTextFeatures(shared)
+            self._groups.append((features, group))
         self._transposed: dict[tuple[str, ...], np.ndarray] = {}
 
     def __repr__(self) -> str:
@@ -50,8 +79,15 @@ class Scorer:
         key = tuple(model.version for model in models)
         found = self._transposed.get(key)
         if found is None:
-            stacked = np.vstack([model.coefficients for model in models]).astype(np.float32)
-            found = self._transposed[key] = np.ascontiguousarray(stacked.T)
+            width = self._width[models[0].version]
+            parts = []
+            for model in models:
+                coefficients = np.asarray(model.coefficients, dtype=np.float32)
+                placed = np.zeros((coefficients.shape[0], width), dtype=np.float32)
+                for own, shared, size in self._places[model.version]:
+                    placed[:, shared : shared + size] = coefficients[:, own : own + size]
+                parts.append(placed)
+            found = self._transposed[key] = np.ascontiguousarray(np.vstack(parts).T)
         return found
 
     @property
