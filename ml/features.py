@@ -313,11 +313,15 @@ class _LexiconMatcher:
     def _quoted_columns(self, batch: hashing.TextBatch, found: Entries) -> None:
         """Move the hits that sit inside a short quotation of their text to the ``quoted`` column."""
         assert found.begin is not None and found.end is not None
-        spans: dict[int, list[tuple[int, int]]] = {}
-        for position, text in enumerate(found.text.tolist()):
-            if text not in spans:
-                spans[text] = quoted_spans(batch.texts[text])
-            if spans[text] and _inside(spans[text], int(found.begin[position]), int(found.end[position])):
+        spans = {
+            text: found_spans
+            for text in np.unique(found.text).tolist()
+            if (found_spans := quoted_spans(batch.texts[text]))
+        }
+        if not spans:
+            return
+        for position in np.flatnonzero(np.isin(found.text, list(spans))).tolist():
+            if _inside(spans[int(found.text[position])], int(found.begin[position]), int(found.end[position])):
                 found.column[position] = self.quoted_column
 
     def entries(self, batch: hashing.TextBatch, offset: int, positions: bool) -> Entries:
