@@ -47,25 +47,19 @@ class Scorer:
         self._places: dict[str, list[tuple[int, int, int]]] = {}  # version: (its offset, shared offset, width)
         self._width: dict[str, int] = {}  # version: columns of its group's shared spec
         for group in by_reading.values():
-            blocks: list[Block] = []
-            for model in group:
-                seen: list[Block] = []
-                for block in model.features.spec.blocks:
-                    # the k-th occurrence of a block in a model is the k-th of that block in the shared spec
-                    if seen.count(block) >= blocks.count(block):
-                        blocks.append(block)
-                    seen.append(block)
+            # Each distinct block once, in the order the models name them (a spec never repeats a block).
+            blocks: list[Block] = list(dict.fromkeys(block for model in group for block in model.features.spec.blocks))
             first = group[0].features.spec
             shared = FeatureSpec(tuple(blocks), first.normalisation_version, first.hashing)
             offsets = np.cumsum([0] + [block.n_features for block in blocks]).tolist()
             for model in group:
-                places, own, seen = [], 0, []
-                for block in model.features.spec.blocks:
-                    index = [i for i, other in enumerate(blocks) if other == block][seen.count(block)]
-                    places.append((own, offsets[index], block.n_features))
-                    own += block.n_features
-                    seen.append(block)
-                self._places[model.version] = places
+                if len(set(model.features.spec.blocks)) != len(model.features.spec.blocks):
+                    raise ValueError(f"{model.version} names a feature block twice")
+                own = np.cumsum([0] + [block.n_features for block in model.features.spec.blocks]).tolist()
+                self._places[model.version] = [
+                    (own[index], offsets[blocks.index(block)], block.n_features)
+                    for index, block in enumerate(model.features.spec.blocks)
+                ]
                 self._width[model.version] = shared.n_features
             features = group[0].features if shared == first else HashedTextFeatures(shared)
             self._groups.append((features, group))
