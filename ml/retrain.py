@@ -4,6 +4,9 @@ A deployed instance has no public data sets, only a few hundred or thousand labe
 ``fine_tune`` fits one attribute's logistic-regression head to those labels with a Gaussian prior
 centred on the shipped coefficients (maximum a posteriori), so every weight the labels do not
 touch stays exactly as shipped and the ones they touch move only as far as the evidence pushes.
+An anchor of the project's own corpus, scored by the shipped model, holds the n-grams the labels
+share with everyday text (``you are``, ``comment``) where the shipped model had them: sixty labels
+that teach one new insult then move that insult, not every sentence that shares a word with it.
 
 ``gates_compare`` decides whether a candidate may replace the active model: it must not be worse
 on any gate (AUC on the held-out window, false-positive rate at the publish threshold, AUC with
@@ -23,6 +26,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
+from ml.corpus import read_corpus
 from ml.model import LinearTextModel
 from ml.obfuscation import obfuscate_positives
 
@@ -30,6 +34,30 @@ FALSE_POSITIVE_SLICE = Path(__file__).resolve().parent / "eval" / "false_positiv
 POSITIVE_SLICE = FALSE_POSITIVE_SLICE.with_name("positives.jsonl")
 # Metrics may tie to rounding; "not worse" allows this much.
 TOLERANCE = 1e-6
+# The rows of the corpus the anchor keeps (every k-th, in file order): enough to cover the common
+# n-grams of every language in it, few enough to hash in a fraction of a second.
+ANCHOR_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Texts the candidate should score as the shipped model does, weighing as ``weight`` labels."""
+
+    texts: Sequence[str]
+    weight: float
+
+
+def corpus_anchor(rows: int = ANCHOR_ROWS) -> Anchor:
+    """Every k-th row of the project's training corpus, weighing as much as the whole corpus.
+
+    The shipped model learned from (at least) those rows; a few dozen labels should move it
+    against them only as far as their number says.
+    """
+    corpus = [row.text for row in read_corpus("train")]
+    if not corpus:
+        return Anchor(texts=(), weight=0.0)
+    step = max(1, len(corpus) // rows)
+    return Anchor(texts=corpus[::step][:rows], weight=float(len(corpus)))
 
 
 def fine_tune(
@@ -40,6 +68,7 @@ def fine_tune(
     labels: Sequence[int],
     version: str,
     prior_strength: float = 20.0,
+    anchor: Anchor | None = None,
 ) -> LinearTextModel:
     """Return a copy of ``base`` whose ``attribute`` head is refitted to the labels (MAP, prior at ``base``).
 
@@ -49,6 +78,11 @@ def fine_tune(
 
     ``prior_strength`` is the precision of the prior per coefficient, relative to the number of
     labels: larger keeps the candidate closer to the shipped model.
+
+    ``anchor`` (by default ``corpus_anchor()``) adds texts whose targets are the shipped model's
+    own probabilities ("learning without forgetting"): at the shipped weights they cost nothing
+    and push nothing, but a move of a column they contain costs in proportion to how many of
+    them it changes and to ``anchor.weight``. Only the columns the labels contain ever move.
     """
     if len(texts) != len(labels) or not texts:
         raise ValueError("fine-tuning needs texts and as many labels, at least one")
@@ -63,12 +97,26 @@ def fine_tune(
     b0 = float(base.intercepts[row])
     n = len(y)
     strength = prior_strength / n
+    anchor = corpus_anchor() if anchor is None else anchor
+    if anchor.texts:
+        anchor_matrix = base.features.matrix(list(anchor.texts)).tocsr()
+        anchor_z0 = anchor_matrix @ base.coefficients[row].astype(np.float64) + b0
+        anchor_targets = expit(anchor_z0)
+        anchor_x = anchor_matrix[:, touched].tocsr()
+        # Each anchor text weighs as weight / len(texts) labels; the labels' loss is a mean over n.
+        anchor_scale = anchor.weight / len(anchor.texts) / n
 
     def loss_and_gradient(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = x @ w + b0
         # log(1 + e^z) - y z, computed stably
         loss = float(np.mean(np.logaddexp(0.0, z) - y * z)) + 0.5 * strength * float(np.sum((w - w0) ** 2))
-        return loss, x.T @ ((expit(z) - y) / n) + strength * (w - w0)
+        gradient = x.T @ ((expit(z) - y) / n) + strength * (w - w0)
+        if anchor.texts:
+            # Cross-entropy against the shipped model's probabilities: least, and flat, at the shipped weights.
+            za = anchor_z0 + anchor_x @ (w - w0)
+            loss += anchor_scale * float(np.sum(np.logaddexp(0.0, za) - anchor_targets * za))
+            gradient = gradient + anchor_scale * (anchor_x.T @ (expit(za) - anchor_targets))
+        return loss, gradient
 
     # The intercept stays as shipped: moderators label what reached the queue, so the share of
     # positives among the labels says nothing about how common toxic comments are.

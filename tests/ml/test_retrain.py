@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from ml.artifacts import load_model
-from ml.retrain import LabelledSet, fine_tune, gates_compare
+from ml.retrain import Anchor, LabelledSet, corpus_anchor, false_positive_slice, fine_tune, gates_compare
+from ml.scoring import DEFAULT_ARTIFACTS_DIR
 
 NEW_INSULT = "you are a glorbnak"
 
@@ -115,3 +116,33 @@ def test_the_shipped_positive_slice_has_toxic_and_spam_sentences():
     from ml.retrain import positive_slice
 
     assert len(positive_slice("TOXICITY")) >= 20 and len(positive_slice("SPAM")) >= 20
+
+
+def test_the_corpus_anchor_is_a_spread_sample_that_weighs_as_the_whole_corpus():
+    anchor = corpus_anchor(rows=500)
+    assert len(anchor.texts) == 500 and len(set(anchor.texts)) == 500
+    assert anchor.weight > 10 * len(anchor.texts)  # it stands for every row of the corpus
+    assert any("\u0400" <= ch <= "\u04ff" for ch in "".join(anchor.texts))  # not only the first (Bulgarian) file
+
+
+def test_the_anchor_keeps_sentences_that_only_share_words_with_the_labels_where_they_were():
+    """Sixty labels teaching one new insult in everyday words ("you are", "comment"): without the
+    anchor those words carry the insult's weight into every civil sentence that has them."""
+    shipped = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity")
+    texts, labels = [], []
+    for i in range(16):
+        texts += [f"{NEW_INSULT}, comment {i}", f"you are right about comment {i}, thank you"]
+        texts += [f"you are a star, comment {i} made my day"]
+        labels += [1, 0, 0]
+    anchored = fine_tune(shipped, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-a")
+    loose = fine_tune(
+        shipped, attribute="TOXICITY", texts=texts, labels=labels, version="toxicity-b", anchor=Anchor((), 0.0)
+    )
+    civil = false_positive_slice()
+
+    def shift(model):
+        return float(np.mean(np.abs(model.probabilities(civil)[:, 0] - shipped.probabilities(civil)[:, 0])))
+
+    assert shift(anchored) < shift(loose) / 3
+    insult = "you glorbnak"
+    assert anchored.score(insult)["TOXICITY"] > shipped.score(insult)["TOXICITY"] + 0.02  # it still learns
