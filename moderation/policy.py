@@ -129,16 +129,16 @@ class Decision:
 # `bench/choose_thresholds.py` holds as much toxicity and spam as it can while at most 4 % of civil
 # comments are held (7 % in any language and script with 100 civil comments or more), at most 4 % of
 # legitimate comments that cite sources, and no legitimate comment is rejected. 4 % is what it takes
-# to hold 80 % of toxic comments on that set (at 3 %, 78 %; with `toxicity-2026.12.01.21` 4.0 % holds
-# 85.0 %). The THREAT, IDENTITY_ATTACK and SEVERE_TOXICITY heads catch threats and dehumanisation
+# to hold 80 % of toxic comments on that set (at 3 %, 78 %; with `toxicity-2026.12.01.23` 3.9 % holds
+# 87.2 %). The THREAT, IDENTITY_ATTACK and SEVERE_TOXICITY heads catch threats and dehumanisation
 # that TOXICITY alone scores low. A shipped model carries the defaults chosen for it (``default_thresholds`` in its
 # meta.json), which win over these; these are the fallback for a model that carries none, and only
 # for the attributes the active models produce (``thresholds_effective``).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "TOXICITY": Threshold(publish=0.129),
-    "THREAT": Threshold(publish=0.159),
-    "IDENTITY_ATTACK": Threshold(publish=0.35),
-    "SEVERE_TOXICITY": Threshold(publish=0.081),
+    "TOXICITY": Threshold(publish=0.11),
+    "THREAT": Threshold(publish=0.144),
+    "IDENTITY_ATTACK": Threshold(publish=0.254),
+    "SEVERE_TOXICITY": Threshold(publish=0.06),
     "SPAM": Threshold(publish=0.808, reject=0.935),
 }
 

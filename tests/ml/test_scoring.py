@@ -1,11 +1,9 @@
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ml.artifacts import ArtifactError, load_model, newest_version
-from ml.features import HashedTextFeatures, LexiconBlock
 from ml.model import LinearTextModel
 from ml.scoring import DEFAULT_ARTIFACTS_DIR, Scorer, load_scorer
 
@@ -96,36 +94,20 @@ def test_it_shares_one_pass_over_the_features_among_models_of_one_spec(trained_a
 
 
 def test_models_whose_lexicon_blocks_differ_still_share_one_pass_and_score_as_alone() -> None:
-    """A toxicity model with a quoted-term column and the spam model without one: the scorer reads
+    """toxicity-2026.12.01.23 has a quoted-term column that spam-2026.12.01 has not: the scorer reads
     their shared n-gram blocks once and each model's own lexicon block, and scores as each model alone."""
-    shipped = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity", newest_version(DEFAULT_ARTIFACTS_DIR, "toxicity"))
-    spam = load_model(DEFAULT_ARTIFACTS_DIR, "spam", newest_version(DEFAULT_ARTIFACTS_DIR, "spam"))
-    spec = shipped.features.spec
-    lexicon = spec.blocks[-1]
-    assert isinstance(lexicon, LexiconBlock) and not lexicon.quoted
-    quoting_spec = replace(spec, blocks=(*spec.blocks[:-1], replace(lexicon, quoted=True)))
-    rows = shipped.coefficients.shape[0]
-    quoting = LinearTextModel(
-        name="toxicity",
-        version="quoting-1",
-        attributes=shipped.attributes,
-        features=HashedTextFeatures(quoting_spec),
-        coefficients=np.hstack([shipped.coefficients, np.full((rows, 1), -2.0)]),
-        intercepts=shipped.intercepts,
-    )
-    assert quoting.features.spec != spam.features.spec
-    scorer = Scorer({"toxicity": quoting, "spam": spam})
+    toxicity = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity", "toxicity-2026.12.01.23")
+    spam = load_model(DEFAULT_ARTIFACTS_DIR, "spam", "spam-2026.12.01")
+    assert toxicity.features.spec != spam.features.spec
+    scorer = Scorer({"toxicity": toxicity, "spam": spam})
     features, _ = scorer._groups[0]
     assert len(scorer._groups) == 1 and len(features.spec.blocks) == 4  # word, char_wb, two lexicon blocks
     texts = [*TEXTS, 'He called her "idiot" on air.', "Nje deputet e quajti gazetaren „kurve“ ne studio.", ""]
-    for text, scores in zip(texts, scorer.score_many(texts), strict=True):
-        alone = quoting.score(text) | spam.score(text)
+    together = scorer.score_many(texts)
+    for text, scores in zip(texts, together, strict=True):
+        alone = toxicity.score(text) | spam.score(text)
         assert scores == pytest.approx(alone, abs=1e-6)
         assert scorer.score(text) == pytest.approx(alone, abs=1e-6)
-    assert (
-        quoting.score('He called her "idiot" on air.')["TOXICITY"]
-        < shipped.score('He called her "idiot" on air.')["TOXICITY"]
-    )
 
 
 def test_it_scores_a_long_batch_in_parts_like_one_text_at_a_time(
@@ -155,7 +137,7 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     assert single["TOXICITY"] > 0.9
 
 
-@pytest.mark.parametrize("toxicity", ["toxicity-2026.12.01.5", "toxicity-2026.12.01.21"])
+@pytest.mark.parametrize("toxicity", ["toxicity-2026.12.01.5", "toxicity-2026.12.01.21", "toxicity-2026.12.01.23"])
 def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_alike(toxicity: str) -> None:
     scorer = load_scorer(toxicity_version=toxicity, spam_version="spam-2026.12.01")
     for model in scorer.models.values():
@@ -167,10 +149,27 @@ def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_
         assert max(scores.values()) - min(scores.values()) < 0.05, scores
 
 
+def test_the_shipped_model_reads_a_slur_quoted_to_condemn_it_apart_from_one_used() -> None:
+    """From toxicity-2026.12.01.23 a lexicon term inside a short quotation counts in a column of its own."""
+    scorer = load_scorer(toxicity_version="toxicity-2026.12.01.23", spam_version="spam-2026.12.01")
+    quoted = 'Nje deputet e quajti gazetaren "kurve" ne studio live. Kjo gjuhe nuk duhet te pranohet askund.'
+    used = "Nje deputet e quajti gazetaren kurve ne studio live."
+    assert scorer.score(quoted)["TOXICITY"] < 0.1 < 0.5 < scorer.score(used)["TOXICITY"]
+    older = load_scorer(toxicity_version="toxicity-2026.12.01.21", spam_version="spam-2026.12.01")
+    assert older.score(quoted)["TOXICITY"] > 0.3  # without the column the quoted slur weighed as used
+
+
 # Scores of the shipped artifacts, recorded with the code that trained and evaluated them (before the
 # scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
 # same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
 SHIPPED_SCORES = {
+    ("toxicity-2026.12.01.23", "spam-2026.12.01"): {
+        "A calm and useful article.": {"TOXICITY": 0.04176, "INSULT": 0.02507, "THREAT": 0.003518, "SPAM": 0.000274},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.950274, "INSULT": 0.971689, "SPAM": 6e-06},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.001164, "SPAM": 0.999914},
+        "Срам ве било, идиоти": {"TOXICITY": 0.805883, "INSULT": 0.684698, "SPAM": 0.000682},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.001319, "PROFANITY": 0.008626, "SPAM": 0.107478},
+    },
     ("toxicity-2026.12.01.21", "spam-2026.12.01"): {
         "A calm and useful article.": {"TOXICITY": 0.03342, "INSULT": 0.017553, "THREAT": 0.003286, "SPAM": 0.000274},
         "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.952313, "INSULT": 0.976527, "SPAM": 6e-06},
