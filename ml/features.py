@@ -162,6 +162,9 @@ _QUOTATION = re.compile(
     r'["\u201c\u201d\u201e\u00ab\u00bb\u201f\uff02\u2039\u203a](?!\w)'
     r"|(?<!\w)['\u2018\u201a]([^'\u2018\u2019\u201a\n]{1,80}?)['\u2019](?!\w)"
 )
+# Every character that may open a quotation. Each match of _QUOTATION begins with one, so trying it
+# only there finds what its finditer would, without trying the look-behind at every position.
+_OPENING = re.compile("[\"\u201c\u201d\u201e\u00ab\u00bb\u201f\uff02\u2039\u203a'\u2018\u201a]")
 _WORD = re.compile(r"\w+")
 MAX_QUOTED_WORDS = 4
 
@@ -170,8 +173,12 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
     """Return the ``[begin, end)`` of each short quotation of a normalised text: at most
     ``MAX_QUOTED_WORDS`` words between quotation marks (a longer one is a quoted sentence, a retweet,
     whose words are used as much as mentioned), and none when the quotations hold all the text's words."""
-    spans = []
-    for match in _QUOTATION.finditer(text):
+    spans: list[tuple[int, int]] = []
+    resume = 0  # as finditer: the next match starts where the last one ended
+    for opening in _OPENING.finditer(text):
+        if opening.start() < resume or (match := _QUOTATION.match(text, opening.start())) is None:
+            continue
+        resume = match.end()
         group = 1 if match.group(1) is not None else 2
         if len(_WORD.findall(match.group(group))) <= MAX_QUOTED_WORDS:
             spans.append((match.start(group), match.end(group)))

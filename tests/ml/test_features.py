@@ -229,6 +229,28 @@ def test_unclosed_quotation_marks_quote_nothing() -> None:
 QUOTE_TEXT = st.text(alphabet=st.sampled_from(list("idotmrn kyulw\"'„“«»,.")), max_size=60)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab \"'.\n\u201e\u201c\u201d\u00ab\u00bb\u2018\u2019\u201a\u2039\u203a")),
+        max_size=40,
+    )
+)
+def test_trying_quotations_only_at_quotation_marks_finds_what_a_full_search_finds(text: str) -> None:
+    """quoted_spans tries the pattern only where a quotation mark stands; a search at every position
+    (finditer) must agree, nested and overlapping marks included."""
+    from ml.features import _QUOTATION, _WORD, MAX_QUOTED_WORDS
+
+    spans = []
+    for match in _QUOTATION.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        if len(_WORD.findall(match.group(group))) <= MAX_QUOTED_WORDS:
+            spans.append((match.start(group), match.end(group)))
+    gaps = zip([(0, 0), *spans], [*spans, (len(text), 0)], strict=True)
+    outside = "".join(text[end:begin] for (_, end), (begin, _) in gaps)
+    assert quoted_spans(text) == (spans if not spans or _WORD.search(outside) else [])
+
+
 @settings(max_examples=200, deadline=None)
 @given(QUOTE_TEXT)
 def test_quoted_hits_are_the_same_on_every_path(text: str) -> None:
