@@ -126,19 +126,24 @@ class Decision:
 # Toxic comments are held for a person, never discarded unseen; blatant spam is discarded. The
 # numbers were chosen on the development corpus (ml/corpus/dev, never trained on) for the shipped
 # models, whose probabilities are calibrated for traffic with a few per cent of toxic comments:
-# `bench/choose_thresholds.py` holds as much toxicity and spam as it can while at most 4 % of civil
+# `bench/choose_thresholds.py` holds as much toxicity and spam as it can while at most 3.5 % of civil
 # comments are held (7 % in any language and script with 100 civil comments or more), at most 4 % of
-# legitimate comments that cite sources, and no legitimate comment is rejected. 4 % is what it takes
-# to hold 80 % of toxic comments on that set (at 3 %, 78 %; with `toxicity-2026.12.01.23` 3.9 % holds
-# 87.2 %). The THREAT, IDENTITY_ATTACK and SEVERE_TOXICITY heads catch threats and dehumanisation
-# that TOXICITY alone scores low. A shipped model carries the defaults chosen for it (``default_thresholds`` in its
-# meta.json), which win over these; these are the fallback for a model that carries none, and only
-# for the attributes the active models produce (``thresholds_effective``).
+# legitimate comments that cite sources, and no legitimate comment is rejected. With
+# `toxicity-2026.12.01.23` 3.5 % holds 86.9 % of toxic comments on that set (at 3 %, 85.7 %; at 4 %,
+# 87.5 %), and the held-out check 3.3 % of civil and 86.0 % of toxic ones. The THREAT,
+# IDENTITY_ATTACK, SEVERE_TOXICITY, INSULT and PROFANITY heads, each at the score one civil comment
+# in 250 reaches (THREAT at one in 125), catch what TOXICITY alone scores low: at the same share of
+# civil comments held they add about 1.5 points of toxic ones. A shipped model carries the defaults
+# chosen for it (``default_thresholds`` in its meta.json), which win over these; these are the
+# fallback for a model that carries none, and only for the attributes the active models produce
+# (``thresholds_effective``).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "TOXICITY": Threshold(publish=0.11),
-    "THREAT": Threshold(publish=0.144),
+    "TOXICITY": Threshold(publish=0.147),
+    "THREAT": Threshold(publish=0.093),
     "IDENTITY_ATTACK": Threshold(publish=0.254),
     "SEVERE_TOXICITY": Threshold(publish=0.06),
+    "INSULT": Threshold(publish=0.154),
+    "PROFANITY": Threshold(publish=0.076),
     "SPAM": Threshold(publish=0.808, reject=0.935),
 }
 

@@ -40,7 +40,7 @@ def test_it_holds_a_toxic_reply_and_does_not_list_it(worker, live_server, site):
     accepted = submit(live_server.url, site, TOXIC)
     assert wait_for_status(accepted["id"], {"published", "held", "rejected"}) == "held"
     comment = Comment.objects.get(pk=accepted["id"])
-    assert comment.reasons[0]["attribute"] == "TOXICITY"
+    assert "TOXICITY" in {reason["attribute"] for reason in comment.reasons}
     assert httpx.get(accepted["status_url"]).json()["status"] == "held"
     thread = httpx.get(f"{live_server.url}/api/v1/comments", params={"site": "planet", "thread": "/news/bridge"})
     assert thread.json()["total"] == 0
@@ -243,4 +243,4 @@ def test_a_site_in_shadow_mode_publishes_a_toxic_reply_and_records_that_it_would
     assert [c["comment"] for c in thread.json()["results"]] == [TOXIC]
     record = ShadowDecision.objects.get(comment_id=accepted["id"])
     assert (record.outcome, record.applied) == ("held", "published")
-    assert record.reasons[0]["attribute"] == "TOXICITY"
+    assert "TOXICITY" in {reason["attribute"] for reason in record.reasons}

@@ -95,8 +95,8 @@ def test_a_rescore_that_changes_the_status_notifies(thread, django_capture_on_co
     with django_capture_on_commit_callbacks() as callbacks:  # still held: nothing new to tell
         services.held_comments_rescore(comment_ids=[comment.pk])
     assert queued(callbacks) == []
-    thread.site.policy.thresholds = {name: {"publish": 1.0} for name in ("TOXICITY", "THREAT", "SEVERE_TOXICITY")}
-    thread.site.policy.thresholds |= {"IDENTITY_ATTACK": {"publish": 1.0}, "SPAM": {"publish": 1.0}}
+    heads = ("TOXICITY", "THREAT", "SEVERE_TOXICITY", "IDENTITY_ATTACK", "INSULT", "PROFANITY", "SPAM")
+    thread.site.policy.thresholds = {name: {"publish": 1.0} for name in heads}
     thread.site.policy.save()
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.held_comments_rescore(comment_ids=[comment.pk]).decided == {comment.pk: "published"}

@@ -151,13 +151,14 @@ def test_the_shipped_models_carry_the_defaults_sites_were_moved_to():
     assert carried("toxicity-2026.11.30.4", "spam-2026.11.30")["IDENTITY_ATTACK"] == {"publish": 0.432, "reject": None}
     assert carried("toxicity-2026.12.01.5", "spam-2026.12.01")["THREAT"] == {"publish": 0.108, "reject": None}
     assert carried("toxicity-2026.12.01.21", "spam-2026.12.01")["TOXICITY"] == {"publish": 0.129, "reject": None}
+    assert "INSULT" not in carried("toxicity-2026.12.01.21", "spam-2026.12.01")  # rolling back stops holding for it
     assert carried("toxicity-2026.12.01.23", "spam-2026.12.01") == thresholds_to_json(DEFAULT_THRESHOLDS)
 
 
 def test_effective_thresholds_take_the_site_then_the_model_then_the_code():
     site = {"TOXICITY": Threshold(publish=0.3), "LIKELY_TO_REJECT": Threshold(publish=0.5)}
     models = {"TOXICITY": Threshold(publish=0.2), "THREAT": Threshold(publish=0.4)}
-    produced = ["TOXICITY", "THREAT", "IDENTITY_ATTACK", "INSULT", "SPAM"]
+    produced = ["TOXICITY", "THREAT", "IDENTITY_ATTACK", "SEXUALLY_EXPLICIT", "SPAM"]
     effective = thresholds_effective(produced=produced, site=site, models=models)
     assert effective == {
         "TOXICITY": Threshold(publish=0.3),  # the site's
@@ -165,7 +166,7 @@ def test_effective_thresholds_take_the_site_then_the_model_then_the_code():
         "IDENTITY_ATTACK": DEFAULT_THRESHOLDS["IDENTITY_ATTACK"],  # the code's
         "SPAM": DEFAULT_THRESHOLDS["SPAM"],
         "LIKELY_TO_REJECT": Threshold(publish=0.5),  # the site asked for it: its missing score holds
-    }  # INSULT: no default anywhere, so no threshold
+    }  # SEXUALLY_EXPLICIT: no default anywhere, so no threshold
 
 
 def test_a_model_without_a_head_leaves_its_default_out():
@@ -176,7 +177,7 @@ def test_a_model_without_a_head_leaves_its_default_out():
 
 
 def test_the_default_thresholds_hold_threats_that_toxicity_scores_low():
-    scores = {"TOXICITY": 0.1, "THREAT": 0.9, "IDENTITY_ATTACK": 0.0, "SEVERE_TOXICITY": 0.0, "SPAM": 0.0}
+    scores = dict.fromkeys(DEFAULT_THRESHOLDS, 0.0) | {"TOXICITY": 0.1, "THREAT": 0.9}
     decision = decide(scores=scores, thresholds=DEFAULT_THRESHOLDS)
     assert decision.outcome is Outcome.HELD
     assert [reason.attribute for reason in decision.reasons] == ["THREAT"]
@@ -358,3 +359,17 @@ def test_it_reads_thread_thresholds_from_0_to_1():
         "SPAM": 1.0,
     }
     assert thread_holds_from_json({"INSULT": 0.5}) == {"INSULT": 0.5}  # the model's validator knows no models
+
+
+def test_the_default_insult_head_holds_an_insult_that_toxicity_scores_low():
+    """From toxicity-2026.12.01.23 the INSULT and PROFANITY heads hold too (chosen on the development corpus)."""
+    from ml.scoring import load_scorer
+
+    scores = load_scorer().score("you are trash")
+    assert scores["TOXICITY"] < DEFAULT_THRESHOLDS["TOXICITY"].publish
+    decision = decide(scores=scores, thresholds=DEFAULT_THRESHOLDS)
+    assert decision.outcome is Outcome.HELD
+    assert [reason.attribute for reason in decision.reasons] == ["INSULT"]
+    assert (
+        decide(scores=load_scorer().score("you are right"), thresholds=DEFAULT_THRESHOLDS).outcome is Outcome.PUBLISHED
+    )
