@@ -10,7 +10,9 @@ that teach one new insult then move that insult, not every sentence that shares 
 
 ``gates_compare`` decides whether a candidate may replace the active model: it must not be worse
 on any gate (AUC on the held-out window, false-positive rate at the publish threshold, AUC with
-the toxic rows obfuscated, the false-positive slice, and any extra test sets).
+the toxic rows obfuscated, the false-positive slice, and any extra test sets). ``head_gates_compare``
+adds the gates of an extra head refitted on civil labels alone (``fine_tune_civil``), where no AUC
+can be measured.
 """
 
 from __future__ import annotations
@@ -138,6 +140,41 @@ def fine_tune(
     )
 
 
+def fine_tune_civil(
+    base: LinearTextModel,
+    *,
+    attributes: Sequence[str],
+    texts: Sequence[str],
+    anchor: Anchor | None = None,
+) -> LinearTextModel:
+    """Refit each of ``attributes`` (extra heads: INSULT, THREAT, ...) to civil texts, each labelled 0.
+
+    A comment moderators call not toxic is, by the labelling guide, none of the heads either; a
+    toxic one does not say which head it is, so it teaches them nothing. With only 0 labels the
+    heads' weights on the civil texts' n-grams come down, as far as the prior and the anchor let
+    them: what a head held in error it holds less. ``base`` keeps its version and meta.
+    """
+    if not texts:
+        return base
+    anchor = corpus_anchor() if anchor is None else anchor
+    model = base
+    for attribute in attributes:
+        model = fine_tune(
+            model, attribute=attribute, texts=texts, labels=[0] * len(texts), version=base.version, anchor=anchor
+        )
+    return LinearTextModel(
+        name=base.name,
+        version=base.version,
+        attributes=base.attributes,
+        features=base.features,
+        coefficients=model.coefficients,
+        intercepts=model.intercepts,
+        thresholds=base.thresholds,
+        meta=base.meta,
+        calibration=base.calibration,
+    )
+
+
 def false_positive_slice(path: Path = FALSE_POSITIVE_SLICE) -> list[str]:
     """The shipped hard non-toxic sentences (identity mentions, news quotes, sharp civil criticism)."""
     return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -257,3 +294,43 @@ def gates_compare(
             True,
         )
     return report
+
+
+def head_gates_compare(
+    active: LinearTextModel,
+    candidate: LinearTextModel,
+    *,
+    attribute: str,
+    civil_window: Sequence[str],
+    publish_threshold: float,
+    report: GateReport,
+    fp_slice: Sequence[str] | None = None,
+    positives: Sequence[str] | None = None,
+) -> None:
+    """Add an extra head's gates to ``report``: on the held-out civil labels and the false-positive
+    slice it may hold no more than the active model, and of the positive slice's toxic sentences
+    (one borderline sentence either way forgiven) no fewer."""
+
+    def held(model: LinearTextModel, texts: Sequence[str]) -> float:
+        scores = model.probabilities(list(texts))[:, model.attributes.index(attribute)]
+        return float(np.mean(scores >= publish_threshold))
+
+    slices = (
+        (f"recent civil labels ({len(civil_window)})", list(civil_window), False, TOLERANCE),
+        ("false-positive slice", list(false_positive_slice() if fp_slice is None else fp_slice), False, None),
+        (
+            "positive slice of TOXICITY",
+            list(positive_slice("TOXICITY") if positives is None else positives),
+            True,
+            None,
+        ),
+    )
+    for name, texts, higher_is_better, tolerance in slices:
+        if texts:
+            report.add(
+                f"{attribute}, {name}: share at or above {publish_threshold:g}",
+                held(active, texts),
+                held(candidate, texts),
+                higher_is_better,
+                tolerance=TOLERANCE + 1 / len(texts) if tolerance is None else tolerance,
+            )

@@ -1,7 +1,8 @@
 """The learning loop: moderators' labels make candidate models, and only better ones are promoted.
 
 ``candidate_build`` fine-tunes the shipped model on the labels (``ml.retrain.fine_tune``, a prior
-centred on the shipped weights), holds out the most recent labels by time, compares candidate and
+centred on the shipped weights; the extra heads the policy holds on learn from the civil labels,
+``ml.retrain.fine_tune_civil``), holds out the most recent labels by time, compares candidate and
 active model on every gate (``ml.retrain.gates_compare``), replays the last decided comments, and
 records the result as a ``ModelVersion`` (``candidate`` or ``refused``) with its files stored in the
 database (``moderation.model_store``), where every process reads them. ``model_promote`` makes a
@@ -102,19 +103,20 @@ def window_split(rows: list[LabelledRow], fraction: float = 0.2) -> tuple[list[L
     return rows[:-held], rows[-held:]
 
 
-def publish_threshold(*, name: str, site: Site | None) -> float:
-    """The threshold the gates compare models at: the site's (``sites.site_thresholds``), or for the
-    loop over every site the active models' default."""
+def thresholds_in_force(*, site: Site | None) -> dict[str, policy.Threshold]:
+    """The thresholds the gates compare models at: the site's (``sites.site_thresholds``), or for the
+    loop over every site the active models' defaults."""
     if site is not None:
-        thresholds = sites.site_thresholds(site=site)
-    else:
-        produced, defaults = sites.model_default_thresholds()
-        thresholds = policy.thresholds_effective(produced=produced, site={}, models=defaults)
-    return thresholds[ATTRIBUTE[name]].publish
+        return sites.site_thresholds(site=site)
+    produced, defaults = sites.model_default_thresholds()
+    return policy.thresholds_effective(produced=produced, site={}, models=defaults)
 
 
-def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENTS) -> dict[str, Any]:
-    """How the candidate would have decided the last decided comments, against how they were decided."""
+def replay(
+    *, candidate: LinearTextModel, name: str, heads: tuple[str, ...] = (), limit: int = REPLAY_COMMENTS
+) -> dict[str, Any]:
+    """How the candidate would have decided the last decided comments, against how they were decided
+    (its main attribute's score and those of the extra ``heads`` it refitted replace the stored ones)."""
     attribute = ATTRIBUTE[name]
     recent = (
         Comment.objects.select_related("thread__site", "thread__policy")
@@ -124,15 +126,21 @@ def replay(*, candidate: LinearTextModel, name: str, limit: int = REPLAY_COMMENT
     comments = [comment for comment in recent if attribute in comment.scores]
     if not comments:
         return {"comments": 0, "changed": 0, "changes": {}, "examples": []}
-    row = candidate.attributes.index(attribute)
-    new_scores = candidate.probabilities([c.body for c in comments])[:, row]
+    refitted = [attribute, *heads]
+    probabilities = candidate.probabilities([c.body for c in comments])
+    new_scores = probabilities[:, candidate.attributes.index(attribute)]
+    head_scores = [
+        dict(zip(heads, values, strict=True))
+        for values in probabilities[:, [candidate.attributes.index(head) for head in refitted[1:]]].tolist()
+    ]
     changes: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
-    for comment, score in zip(comments, new_scores.tolist(), strict=True):
+    for comment, score, head_score in zip(comments, new_scores.tolist(), head_scores, strict=True):
         thresholds = thread_thresholds(thread=comment.thread, in_force=sites.site_thresholds(site=comment.thread.site))
         facts = comment_facts(comment=comment)
         before = policy.decide(scores=comment.scores, thresholds=thresholds, facts=facts).outcome
-        after = policy.decide(scores=comment.scores | {attribute: score}, thresholds=thresholds, facts=facts).outcome
+        rescored = comment.scores | {attribute: score} | head_score
+        after = policy.decide(scores=rescored, thresholds=thresholds, facts=facts).outcome
         if before != after:
             changes[f"{before.value} -> {after.value}"] += 1
             if len(examples) < 10:
@@ -164,7 +172,14 @@ def candidate_build(
     """
     # Imported here: scikit-learn and SciPy's optimiser cost seconds at start-up in every process
     # (the admin imports this module), and only a retraining needs them.
-    from ml.retrain import LabelledSet, fine_tune, gates_compare
+    from ml.retrain import (
+        LabelledSet,
+        corpus_anchor,
+        fine_tune,
+        fine_tune_civil,
+        gates_compare,
+        head_gates_compare,
+    )
 
     if name not in ATTRIBUTE:
         raise ValidationError(f"Unknown model {name!r}: use toxicity or spam.")
@@ -179,16 +194,36 @@ def candidate_build(
     version = f"{name}-{timezone.now():%Y.%m.%d.%H%M%S.%f}-local"
     texts = [text for labelled in public_rows for text in labelled.texts] + [r.text for r in train]
     labels = [label for labelled in public_rows for label in labelled.labels] + [r.label for r in train]
-    candidate = fine_tune(shipped, attribute=attribute, texts=texts, labels=labels, version=version)
-    threshold = publish_threshold(name=name, site=site)
+    anchor = corpus_anchor()
+    candidate = fine_tune(shipped, attribute=attribute, texts=texts, labels=labels, version=version, anchor=anchor)
+    thresholds = thresholds_in_force(site=site)
+    civil = [text for text, label in zip(texts, labels, strict=True) if label == 0]
+    # The extra heads the policy holds on (INSULT, THREAT, ...) learn from the civil labels: a comment
+    # held for INSULT that moderators call not toxic is not an insult either.
+    heads = tuple(
+        head
+        for head in candidate.attributes
+        if head != attribute and head in thresholds and head in active.attributes and civil
+    )
+    candidate = fine_tune_civil(candidate, attributes=heads, texts=civil, anchor=anchor)
     gates = gates_compare(
         active,
         candidate,
         attribute=attribute,
         window=LabelledSet("recent labels", [r.text for r in window], [r.label for r in window]),
-        publish_threshold=threshold,
+        publish_threshold=thresholds[attribute].publish,
         extra_sets=extra_sets,
     )
+    civil_window = [r.text for r in window if r.label == 0]
+    for head in heads:
+        head_gates_compare(
+            active,
+            candidate,
+            attribute=head,
+            civil_window=civil_window,
+            publish_threshold=thresholds[head].publish,
+            report=gates,
+        )
     meta = dict(shipped.meta) | {
         "version": version,
         "based_on": shipped.version,
@@ -197,6 +232,7 @@ def candidate_build(
             "held_out": len(window),
             "site": site.public_key if site else None,
             "public_sets": {labelled.name: len(labelled.texts) for labelled in public_rows},
+            "heads_refitted_on_civil_labels": {head: len(civil) for head in heads},
         },
         "gates": gates.as_json(),
     }
@@ -204,7 +240,7 @@ def candidate_build(
         f"# {version}\n\nFine-tuned from {shipped.version} on {len(train)} local labels "
         f"({len(window)} most recent held out).\n\nGates: {'passed' if gates.passed else 'failed'}.\n"
     )
-    replayed = replay(candidate=candidate, name=name)
+    replayed = replay(candidate=candidate, name=name, heads=heads)
     # Written to a scratch directory, then stored in the database, where every process reads it.
     with tempfile.TemporaryDirectory(prefix="moderato-candidate-") as scratch, transaction.atomic():
         version_dir = save_artifact(Path(scratch), candidate, meta, card)

@@ -2,7 +2,17 @@ import numpy as np
 import pytest
 
 from ml.artifacts import load_model
-from ml.retrain import Anchor, LabelledSet, corpus_anchor, false_positive_slice, fine_tune, gates_compare
+from ml.retrain import (
+    Anchor,
+    GateReport,
+    LabelledSet,
+    corpus_anchor,
+    false_positive_slice,
+    fine_tune,
+    fine_tune_civil,
+    gates_compare,
+    head_gates_compare,
+)
 from ml.scoring import DEFAULT_ARTIFACTS_DIR
 
 NEW_INSULT = "you are a glorbnak"
@@ -146,3 +156,60 @@ def test_the_anchor_keeps_sentences_that_only_share_words_with_the_labels_where_
     assert shift(anchored) < shift(loose) / 3
     insult = "you glorbnak"
     assert anchored.score(insult)["TOXICITY"] > shipped.score(insult)["TOXICITY"] + 0.02  # it still learns
+
+
+QUOTED_SLURS = [
+    "Calling people 'Shiptars' is a slur and should be banned",
+    "The word 'Shiptar' is a slur, the minister should apologise",
+    "He called Albanians 'Shiptars' on live TV, that is hate speech",
+    "Using 'Shiptar' in a headline is unacceptable, editors",
+    "Stop calling our neighbours 'Shiptari', it is an insult",
+    "The court fined him for calling a colleague 'Shiptar'",
+    "Chanting 'Shiptars out' at a match should mean a ban for the club",
+    "My grandfather never used the word 'Shiptar', he said it was shameful",
+    "Reporting this: a user keeps calling people 'Shiptars' in the comments",
+    "'Shiptar' is not a neutral word, it was always meant to demean",
+]
+
+
+def test_civil_labels_lower_an_extra_head_on_what_it_held_and_leave_the_rest_as_shipped():
+    """Moderators call quoted slurs not toxic: the INSULT head, which held them, scores them lower;
+    every other head and an insult used stay as shipped."""
+    shipped = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity")
+    candidate = fine_tune_civil(shipped, attributes=("INSULT",), texts=QUOTED_SLURS * 3)
+    row = shipped.attributes.index("INSULT")
+    probe = "Calling them 'Shiptars' is a slur"
+    assert candidate.probabilities([probe])[0, row] < shipped.probabilities([probe])[0, row] - 0.02
+    assert candidate.score("you are trash")["INSULT"] == pytest.approx(
+        shipped.score("you are trash")["INSULT"], abs=0.01
+    )
+    others = [index for index in range(len(shipped.attributes)) if index != row]
+    assert np.array_equal(candidate.coefficients[others], shipped.coefficients[others])
+    assert candidate.version == shipped.version and candidate.meta == shipped.meta
+
+
+def test_the_head_gates_refuse_a_head_that_stops_holding_insults(attribute_artifacts):
+    multi = load_model(attribute_artifacts, "toxicity")
+    insults = [f"{NEW_INSULT} number {i}" for i in range(20)] + ["you idiot", "shut up you moron"]
+    threshold = float(np.median(multi.probabilities(insults)[:, 1]))
+    # Labels that call insults civil, with nothing to hold the words where they were.
+    steered = fine_tune_civil(multi, attributes=("INSULT",), texts=insults, anchor=Anchor((), 0.0))
+    report = GateReport()
+    head_gates_compare(
+        multi,
+        steered,
+        attribute="INSULT",
+        civil_window=[],
+        publish_threshold=threshold,
+        report=report,
+        positives=insults,
+    )
+    assert not report.passed
+    assert [check["gate"] for check in report.checks if not check["passed"]] == [
+        f"INSULT, positive slice of TOXICITY: share at or above {threshold:g}"
+    ]
+    report = GateReport()
+    head_gates_compare(
+        multi, multi, attribute="INSULT", civil_window=[], publish_threshold=threshold, report=report, positives=insults
+    )
+    assert report.passed

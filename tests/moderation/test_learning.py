@@ -176,3 +176,20 @@ def test_api_labels_count_at_most_a_capped_share_per_key_and_never_in_the_weekly
     outcome = learning.models_retrain(promote=True)
     assert outcome["spam"].startswith("0 labels for spam")  # the 300 API labels built nothing
     assert not ModelVersion.objects.filter(name="spam").exists()
+
+
+def test_the_extra_heads_the_policy_holds_on_learn_from_the_civil_labels_and_have_gates(labelled):
+    civil = "you are a star, comment 99 made my day"
+    shipped = scoring.get_scorer().score(civil)
+    row = learning.candidate_build(name="toxicity", min_labels=20)
+    failed = [check for check in row.gates["checks"] if not check["passed"]]
+    assert row.status == "candidate", failed
+    gates = [check["gate"] for check in row.gates["checks"]]
+    for head in ("INSULT", "PROFANITY", "THREAT", "IDENTITY_ATTACK", "SEVERE_TOXICITY"):
+        assert any(gate.startswith(f"{head}, false-positive slice") for gate in gates), head
+    meta = bytes(row.files.get(name="meta.json").content).decode()
+    assert '"INSULT": 32' in meta  # the 32 civil labels of the 48 trained on
+    learning.model_promote(model_version_id=row.pk)
+    promoted = scoring.get_scorer().score(civil)
+    assert promoted["INSULT"] < shipped["INSULT"] and promoted["PROFANITY"] < shipped["PROFANITY"]
+    assert promoted["SEXUALLY_EXPLICIT"] == shipped["SEXUALLY_EXPLICIT"]  # no default threshold: left as shipped
