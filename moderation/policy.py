@@ -152,18 +152,26 @@ def thresholds_effective(
     *,
     produced: Iterable[str],
     site: Mapping[str, Threshold],
-    models: Mapping[str, Threshold],
+    models: Mapping[str, Threshold | None],
 ) -> dict[str, Threshold]:
     """The thresholds that decide a site's comments.
 
     For each attribute the active models produce: the site's own value, else the active model's
     default (``default_thresholds`` in its artifact), else the code's (``DEFAULT_THRESHOLDS``); an
-    attribute with none of them is not a reason to hold. A threshold the site sets on an attribute
-    no active model produces stays: its score is missing, which holds (the site asked for it).
+    attribute with none of them is not a reason to hold. ``models`` maps an attribute to None when
+    its model carries defaults but none for it: that model was released without holding on it (a
+    rollback to it holds as it did), so the code's default, chosen for a later model, stays out. A
+    threshold the site sets on an attribute no active model produces stays: its score is missing,
+    which holds (the site asked for it).
     """
     effective: dict[str, Threshold] = {}
     for attribute in produced:
-        threshold = site.get(attribute) or models.get(attribute) or DEFAULT_THRESHOLDS.get(attribute)
+        if attribute in site:
+            threshold: Threshold | None = site[attribute]
+        elif attribute in models:
+            threshold = models[attribute]
+        else:
+            threshold = DEFAULT_THRESHOLDS.get(attribute)
         if threshold is not None:
             effective[attribute] = threshold
     return effective | dict(site)

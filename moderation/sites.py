@@ -35,23 +35,29 @@ def site_policy(*, site: Site) -> SitePolicy:
 
 
 # model_default_thresholds for the scorer it was read from: a new scorer (a promotion) reads them again.
-_model_defaults: list[tuple[object, tuple[tuple[str, ...], dict[str, policy.Threshold]]]] = []
+_model_defaults: list[tuple[object, tuple[tuple[str, ...], dict[str, policy.Threshold | None]]]] = []
 
 
-def model_default_thresholds() -> tuple[tuple[str, ...], dict[str, policy.Threshold]]:
-    """(the attributes the active models produce, the defaults their artifacts carry)."""
+def model_default_thresholds() -> tuple[tuple[str, ...], dict[str, policy.Threshold | None]]:
+    """(the attributes the active models produce, the defaults their artifacts carry).
+
+    A model that carries defaults maps each attribute it produces without one to None: it was
+    released holding on none of them, and the code's defaults (chosen for a later model) stay out.
+    """
     scorer = get_scorer()
     if _model_defaults and _model_defaults[0][0] is scorer:
         return _model_defaults[0][1]
     produced = tuple(attribute for attributes in scorer.attributes.values() for attribute in attributes)
-    defaults: dict[str, policy.Threshold] = {}
-    for model in scorer.models.values():
+    defaults: dict[str, policy.Threshold | None] = {}
+    for name, model in scorer.models.items():
         raw = model.meta.get("default_thresholds")
         if raw:
             try:
-                defaults |= policy.thresholds_from_json(raw)
+                carried = policy.thresholds_from_json(raw)
             except ValueError as exc:
                 logger.error("%s: unusable default_thresholds, using the code's: %s", model.version, exc)
+                continue
+            defaults |= dict.fromkeys(scorer.attributes[name]) | carried
     _model_defaults[:] = [(scorer, (produced, defaults))]
     return produced, defaults
 

@@ -373,3 +373,11 @@ def test_the_default_insult_head_holds_an_insult_that_toxicity_scores_low():
     assert (
         decide(scores=load_scorer().score("you are right"), thresholds=DEFAULT_THRESHOLDS).outcome is Outcome.PUBLISHED
     )
+
+
+def test_a_model_that_carries_defaults_but_none_for_a_head_keeps_the_codes_out():
+    models = {"TOXICITY": Threshold(publish=0.2), "INSULT": None}
+    effective = thresholds_effective(produced=["TOXICITY", "INSULT", "PROFANITY"], site={}, models=models)
+    assert effective == {"TOXICITY": Threshold(publish=0.2), "PROFANITY": DEFAULT_THRESHOLDS["PROFANITY"]}
+    site = {"INSULT": Threshold(publish=0.3)}
+    assert thresholds_effective(produced=["INSULT"], site=site, models=models) == site

@@ -50,3 +50,21 @@ def test_back_on_a_model_without_a_threat_head_nothing_waits_for_a_missing_score
     clean = "Thanks for the article, I learned a lot about the new bridge."
     comment = Comment.objects.create(thread=Thread.objects.create(site=site, key="/t"), body=clean, author_name="A")
     assert services.comment_score(comment_id=comment.pk) == "published"
+
+
+def test_back_on_a_model_released_without_insult_and_profanity_thresholds_they_hold_nothing(site, settings):
+    """toxicity-2026.12.01.21 has INSULT and PROFANITY heads but was released holding on neither: a
+    rollback to it holds as it did, not at the code's defaults chosen for a later model."""
+    settings.MODERATO_TOXICITY_MODEL = "toxicity-2026.12.01.21"
+    scoring.clear_cache()
+    try:
+        assert {"INSULT", "PROFANITY"} <= set(scoring.get_scorer().attributes["toxicity"])
+        thresholds = sites.site_thresholds(site=site)
+        assert "INSULT" not in thresholds and "PROFANITY" not in thresholds
+        assert thresholds["TOXICITY"] == Threshold(publish=0.129)  # that model's own default
+        site.policy.thresholds = {"INSULT": {"publish": 0.3}}  # a site may still ask for it
+        site.policy.save()
+        assert sites.site_thresholds(site=Site.objects.get(pk=site.pk))["INSULT"] == Threshold(publish=0.3)
+    finally:
+        settings.MODERATO_TOXICITY_MODEL = None
+        scoring.clear_cache()
