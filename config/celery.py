@@ -25,8 +25,10 @@ from celery.signals import (
 from django.db import transaction
 
 from config import logging as moderato_logging
+from config import redis_broker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+redis_broker.install()  # a worker that loses Redis reconnects instead of stopping (config/redis_broker.py)
 
 
 class OnCommitTask(DjangoTask[Any, Any]):
