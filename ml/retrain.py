@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from ml.corpus import read_corpus
+from ml.features import HashedTextFeatures
 from ml.model import LinearTextModel
 from ml.obfuscation import obfuscate_positives
 
@@ -47,6 +49,13 @@ class Anchor:
 
     texts: Sequence[str]
     weight: float
+    # Their feature rows, per feature spec: every head of a model refitted in turn hashes them once.
+    _rows: dict[Any, sp.csr_matrix] = field(default_factory=dict, compare=False, repr=False)
+
+    def matrix(self, features: HashedTextFeatures) -> sp.csr_matrix:
+        if features.spec not in self._rows:
+            self._rows[features.spec] = features.matrix(list(self.texts)).tocsr()
+        return self._rows[features.spec]
 
 
 def corpus_anchor(rows: int = ANCHOR_ROWS) -> Anchor:
@@ -101,7 +110,7 @@ def fine_tune(
     strength = prior_strength / n
     anchor = corpus_anchor() if anchor is None else anchor
     if anchor.texts:
-        anchor_matrix = base.features.matrix(list(anchor.texts)).tocsr()
+        anchor_matrix = anchor.matrix(base.features)
         anchor_z0 = anchor_matrix @ base.coefficients[row].astype(np.float64) + b0
         anchor_targets = expit(anchor_z0)
         anchor_x = anchor_matrix[:, touched].tocsr()
@@ -234,6 +243,36 @@ def _false_positive_rate(labels: Sequence[int], scores: np.ndarray, threshold: f
     return float(np.mean(scores[negatives] >= threshold)) if negatives.any() else None
 
 
+def _share_gate(
+    report: GateReport,
+    name: str,
+    active: LinearTextModel,
+    candidate: LinearTextModel,
+    *,
+    attribute: str,
+    texts: Sequence[str],
+    threshold: float,
+    higher_is_better: bool,
+    forgive_one: bool = True,
+) -> None:
+    """The share of ``texts`` each model holds at ``threshold`` on ``attribute``; with ``forgive_one``
+    one borderline sentence either way is noise, not a worse model."""
+    if not texts:
+        return
+
+    def held(model: LinearTextModel) -> float:
+        scores = model.probabilities(list(texts))[:, model.attributes.index(attribute)]
+        return float(np.mean(scores >= threshold))
+
+    report.add(
+        f"{name} ({len(texts)} sentences): share at or above {threshold:g}",
+        held(active),
+        held(candidate),
+        higher_is_better,
+        tolerance=TOLERANCE + (1 / len(texts) if forgive_one else 0.0),
+    )
+
+
 def gates_compare(
     active: LinearTextModel,
     candidate: LinearTextModel,
@@ -271,15 +310,16 @@ def gates_compare(
     )
 
     def slice_gate(name: str, texts: Sequence[str], higher_is_better: bool) -> None:
-        """The share of a shipped slice held; one borderline sentence either way is noise, not a worse model."""
-        if texts:
-            report.add(
-                f"{name} ({len(texts)} sentences): share at or above {publish_threshold:g}",
-                float(np.mean(scores(active, texts) >= publish_threshold)),
-                float(np.mean(scores(candidate, texts) >= publish_threshold)),
-                higher_is_better,
-                tolerance=TOLERANCE + 1 / len(texts),
-            )
+        _share_gate(
+            report,
+            name,
+            active,
+            candidate,
+            attribute=attribute,
+            texts=texts,
+            threshold=publish_threshold,
+            higher_is_better=higher_is_better,
+        )
 
     slice_gate("false-positive slice", list(false_positive_slice() if fp_slice is None else fp_slice), False)
     # Labels sent to lower the scores of real abuse (an API client steering the shared model) show here.
@@ -307,30 +347,28 @@ def head_gates_compare(
     fp_slice: Sequence[str] | None = None,
     positives: Sequence[str] | None = None,
 ) -> None:
-    """Add an extra head's gates to ``report``: on the held-out civil labels and the false-positive
-    slice it may hold no more than the active model, and of the positive slice's toxic sentences
-    (one borderline sentence either way forgiven) no fewer."""
-
-    def held(model: LinearTextModel, texts: Sequence[str]) -> float:
-        scores = model.probabilities(list(texts))[:, model.attributes.index(attribute)]
-        return float(np.mean(scores >= publish_threshold))
-
-    slices = (
-        (f"recent civil labels ({len(civil_window)})", list(civil_window), False, TOLERANCE),
-        ("false-positive slice", list(false_positive_slice() if fp_slice is None else fp_slice), False, None),
+    """Add an extra head's gates to ``report``: on the held-out civil labels (exactly) and the
+    false-positive slice it may hold no more than the active model, and of the positive slice's toxic
+    sentences no fewer."""
+    gates = (
+        ("recent civil labels", list(civil_window), False, False),
+        ("false-positive slice", list(false_positive_slice() if fp_slice is None else fp_slice), False, True),
         (
             "positive slice of TOXICITY",
             list(positive_slice("TOXICITY") if positives is None else positives),
             True,
-            None,
+            True,
         ),
     )
-    for name, texts, higher_is_better, tolerance in slices:
-        if texts:
-            report.add(
-                f"{attribute}, {name}: share at or above {publish_threshold:g}",
-                held(active, texts),
-                held(candidate, texts),
-                higher_is_better,
-                tolerance=TOLERANCE + 1 / len(texts) if tolerance is None else tolerance,
-            )
+    for name, texts, higher_is_better, forgive_one in gates:
+        _share_gate(
+            report,
+            f"{attribute}, {name}",
+            active,
+            candidate,
+            attribute=attribute,
+            texts=texts,
+            threshold=publish_threshold,
+            higher_is_better=higher_is_better,
+            forgive_one=forgive_one,
+        )

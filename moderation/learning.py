@@ -126,12 +126,11 @@ def replay(
     comments = [comment for comment in recent if attribute in comment.scores]
     if not comments:
         return {"comments": 0, "changed": 0, "changes": {}, "examples": []}
-    refitted = [attribute, *heads]
     probabilities = candidate.probabilities([c.body for c in comments])
     new_scores = probabilities[:, candidate.attributes.index(attribute)]
     head_scores = [
         dict(zip(heads, values, strict=True))
-        for values in probabilities[:, [candidate.attributes.index(head) for head in refitted[1:]]].tolist()
+        for values in probabilities[:, [candidate.attributes.index(head) for head in heads]].tolist()
     ]
     changes: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -200,10 +199,14 @@ def candidate_build(
     civil = [text for text, label in zip(texts, labels, strict=True) if label == 0]
     # The extra heads the policy holds on (INSULT, THREAT, ...) learn from the civil labels: a comment
     # held for INSULT that moderators call not toxic is not an insult either.
-    heads = tuple(
-        head
-        for head in candidate.attributes
-        if head != attribute and head in thresholds and head in active.attributes and civil
+    heads = (
+        tuple(
+            head
+            for head in candidate.attributes
+            if head != attribute and head in thresholds and head in active.attributes
+        )
+        if civil
+        else ()
     )
     candidate = fine_tune_civil(candidate, attributes=heads, texts=civil, anchor=anchor)
     gates = gates_compare(
