@@ -12,6 +12,9 @@ IDENTITY_ATTACK, SEVERE_TOXICITY, INSULT, PROFANITY) hold at the score that one 
 picks among them). Usage::
 
     .venv/bin/python bench/choose_thresholds.py [--artifacts DIR] [--toxicity VERSION] [--spam VERSION]
+
+``--heads THREAT IDENTITY_ATTACK SEVERE_TOXICITY`` chooses as the releases before INSULT and
+PROFANITY held did (what the two heads add at the same share of civil comments held).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def main() -> None:
     parser.add_argument("--sources", type=float, default=0.04, help="most legitimate comments with sources held")
     parser.add_argument("--head-civil", type=float, default=0.004, help="civil share at or above a head's threshold")
     parser.add_argument("--reject-margin", type=float, default=0.02, help="reject this far above any ham")
+    parser.add_argument("--heads", nargs="+", default=list(HEADS), metavar="ATTRIBUTE", help="extra heads that hold")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="GLOB", help="leave out these dev files")
     args = parser.parse_args()
     rows = select_files(read_corpus("dev"), exclude=args.exclude)
@@ -59,7 +63,7 @@ def main() -> None:
     big_groups = {name: np.array(indices) for name, indices in groups.items() if len(indices) >= 100}
 
     heads = {}
-    for head in HEADS:
+    for head in args.heads:
         if head in scores[0]:
             values = np.array([s[head] for s in scores])
             heads[head] = round(float(np.quantile(values[civil], 1 - args.head_civil)), 3)

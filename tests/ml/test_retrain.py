@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from bench.learning_anchor import NEW_WORDING, QUOTED_SLURS  # the figures the README quotes
 from ml.artifacts import load_model
 from ml.retrain import (
     Anchor,
@@ -158,27 +159,13 @@ def test_the_anchor_keeps_sentences_that_only_share_words_with_the_labels_where_
     assert anchored.score(insult)["TOXICITY"] > shipped.score(insult)["TOXICITY"] + 0.02  # it still learns
 
 
-QUOTED_SLURS = [
-    "Calling people 'Shiptars' is a slur and should be banned",
-    "The word 'Shiptar' is a slur, the minister should apologise",
-    "He called Albanians 'Shiptars' on live TV, that is hate speech",
-    "Using 'Shiptar' in a headline is unacceptable, editors",
-    "Stop calling our neighbours 'Shiptari', it is an insult",
-    "The court fined him for calling a colleague 'Shiptar'",
-    "Chanting 'Shiptars out' at a match should mean a ban for the club",
-    "My grandfather never used the word 'Shiptar', he said it was shameful",
-    "Reporting this: a user keeps calling people 'Shiptars' in the comments",
-    "'Shiptar' is not a neutral word, it was always meant to demean",
-]
-
-
 def test_civil_labels_lower_an_extra_head_on_what_it_held_and_leave_the_rest_as_shipped():
     """Moderators call quoted slurs not toxic: the INSULT head, which held them, scores them lower;
     every other head and an insult used stay as shipped."""
     shipped = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity")
     candidate = fine_tune_civil(shipped, attributes=("INSULT",), texts=QUOTED_SLURS * 3)
     row = shipped.attributes.index("INSULT")
-    probe = "Calling them 'Shiptars' is a slur"
+    probe = NEW_WORDING
     assert candidate.probabilities([probe])[0, row] < shipped.probabilities([probe])[0, row] - 0.02
     assert candidate.score("you are trash")["INSULT"] == pytest.approx(
         shipped.score("you are trash")["INSULT"], abs=0.01
@@ -206,7 +193,7 @@ def test_the_head_gates_refuse_a_head_that_stops_holding_insults(attribute_artif
     )
     assert not report.passed
     assert [check["gate"] for check in report.checks if not check["passed"]] == [
-        f"INSULT, positive slice of TOXICITY: share at or above {threshold:g}"
+        f"INSULT, positive slice of TOXICITY ({len(insults)} sentences): share at or above {threshold:g}"
     ]
     report = GateReport()
     head_gates_compare(
