@@ -73,15 +73,17 @@ class Scorer:
         key = tuple(model.version for model in models)
         found = self._transposed.get(key)
         if found is None:
+            # Filled in place, block by block: no stacked or transposed copy of every weight on the way
+            # (those made loading peak at twice the memory the weights keep).
             width = self._width[models[0].version]
-            parts = []
+            found = np.zeros((width, sum(len(model.attributes) for model in models)), dtype=np.float32)
+            first = 0
             for model in models:
-                coefficients = np.asarray(model.coefficients, dtype=np.float32)
-                placed = np.zeros((coefficients.shape[0], width), dtype=np.float32)
+                heads = len(model.attributes)
                 for own, shared, size in self._places[model.version]:
-                    placed[:, shared : shared + size] = coefficients[:, own : own + size]
-                parts.append(placed)
-            found = self._transposed[key] = np.ascontiguousarray(np.vstack(parts).T)
+                    found[shared : shared + size, first : first + heads] = model.coefficients[:, own : own + size].T
+                first += heads
+            self._transposed[key] = found
         return found
 
     @property
