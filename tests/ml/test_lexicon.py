@@ -12,8 +12,10 @@ from ml import features
 from ml.lexicon import CATEGORIES, LEXICON_PATH, PRECEDENCE, WORD_PATTERN, lexicon_sha256, load_lexicon, switch_terms
 from ml.normalise import normalise_text
 
-DEEP = ["en", "de", "fr", "es", "it", "pt", "nl", "tr", "pl", "ru", "bg", "sr", "hr", "mk", "sq", "uk", "ro", "el"]
-SHALLOW = ["sv", "da", "no", "fi", "cs", "hu", "ar", "hi", "id", "ko", "zh", "ja", "bs"]
+DEEP = [
+    "en", "de", "fr", "es", "it", "pt", "nl", "tr", "pl", "ru", "bg", "sr", "hr", "bs", "mk", "sq", "uk", "ro", "el",
+]  # fmt: skip
+SHALLOW = ["sv", "da", "no", "fi", "cs", "hu", "ar", "hi", "id", "ko", "zh", "ja"]
 
 # Neutral words for identity groups: they must never be listed, whole or as a token of a phrase.
 NEUTRAL_IDENTITY_WORDS = [
@@ -82,8 +84,9 @@ def test_it_covers_the_languages_with_the_promised_depth() -> None:
     assert sorted(languages) == sorted(DEEP + SHALLOW)
     for language, block in languages.items():
         count = sum(len(terms) for terms in block.values())
-        # English, the language of most public test sets, and German carry the most insults and phrases.
-        low, high = (80, 400) if language in DEEP else (20, 80)
+        # The readers' languages list their insults in every inflected form (matching is by whole
+        # word): Serbian and German carry the most.
+        low, high = (80, 800) if language in DEEP else (20, 80)
         assert low <= count <= high, (language, count)
 
 
@@ -150,6 +153,19 @@ def test_it_lists_no_neutral_identity_word() -> None:
         ("ammazzo", {"threat"}),
         ("идиот", {"insult"}),
         ("傻逼", {"insult"}),
+        # Inflected forms and compounds, listed one by one (terms match whole words).
+        ("verficktes", {"profanity"}),
+        ("hirnloser", {"insult"}),
+        ("Scheißwetter", {"profanity"}),
+        ("šiptarima", {"slur"}),
+        ("siptari", {"slur"}),  # typed without diacritics: "š" would be "sh"
+        ("balijama", {"slur"}),
+        ("кретене", {"insult"}),
+        ("тъпаците", {"insult"}),
+        ("budallenjtë", {"insult"}),
+        ("μαλάκες", {"insult"}),
+        ("prostule", {"insult"}),
+        ("orospular", {"insult"}),
     ],
 )
 def test_it_spot_checks_well_known_terms(term: str, categories: set[str]) -> None:
@@ -168,10 +184,12 @@ def test_it_leaves_out_ordinary_words_of_covered_languages() -> None:
     # stop), "dura" as Spanish and Italian "dura"; Turkish "ezik" as Bulgarian and Macedonian "ezik"
     # (language); Spanish "hdp" is a Turkish party and "fdp" a German one; Czech "negri" is Romanian's
     # neutral word; Polish "kanalia" reads as Greek "kanalia" (channels); English "twit" is Turkish for
-    # a tweet; German "näher" (closer), "höre" (hear) and "hach" came from Russian and Norwegian terms.
+    # a tweet; German "näher" (closer), "höre" (hear) and "hach" came from Russian and Norwegian terms;
+    # Russian "даун" is the Bulgarian and Macedonian "синдром на Даун" (Down syndrome); Serbian
+    # "pobiti" also means to refute, Bulgarian "педал" is English "pedal", Romanian "prostii" nonsense.
     for word in [
         "her", "got", "pic", "dupa", "banci", "durak", "dura", "ezik", "hdp", "negri", "kanalia", "twit",
-        "naher", "hore", "hach", "fdp",
+        "naher", "hore", "hach", "fdp", "daun", "pobiti", "pedal", "prostii",
     ]:  # fmt: skip
         assert word not in terms, word
 
