@@ -129,8 +129,9 @@ class Decision:
 # `bench/choose_thresholds.py` holds as much toxicity and spam as it can while at most 3.5 % of civil
 # comments are held (7 % in any language and script with 100 civil comments or more), at most 4 % of
 # legitimate comments that cite sources, and no legitimate comment is rejected. With
-# `toxicity-2026.12.01.23` 3.5 % holds 86.9 % of toxic comments on that set (at 3 %, 85.7 %; at 4 %,
-# 87.5 %), and the held-out check 3.3 % of civil and 86.0 % of toxic ones. The THREAT,
+# `toxicity-2026.12.01.25` and `spam-2026.12.01.2` 3.4 % holds 87.9 % of toxic comments on that
+# set (`toxicity-2026.12.01.23`: 3.5 % and 86.9 %), and the held-out check 4.7 % of civil and 86.8 %
+# of toxic ones (3.3 % and 86.0 %). The THREAT,
 # IDENTITY_ATTACK, SEVERE_TOXICITY, INSULT and PROFANITY heads, each at the score one civil comment
 # in 250 reaches (THREAT at one in 125), catch what TOXICITY alone scores low: at the same share of
 # civil comments held they add about 1.5 points of toxic ones. A shipped model carries the defaults
@@ -138,13 +139,13 @@ class Decision:
 # fallback for a model that carries none, and only for the attributes the active models produce
 # (``thresholds_effective``).
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "TOXICITY": Threshold(publish=0.147),
-    "THREAT": Threshold(publish=0.093),
-    "IDENTITY_ATTACK": Threshold(publish=0.254),
-    "SEVERE_TOXICITY": Threshold(publish=0.06),
-    "INSULT": Threshold(publish=0.154),
-    "PROFANITY": Threshold(publish=0.076),
-    "SPAM": Threshold(publish=0.808, reject=0.935),
+    "TOXICITY": Threshold(publish=0.136),
+    "THREAT": Threshold(publish=0.105),
+    "IDENTITY_ATTACK": Threshold(publish=0.258),
+    "SEVERE_TOXICITY": Threshold(publish=0.057),
+    "INSULT": Threshold(publish=0.143),
+    "PROFANITY": Threshold(publish=0.05),
+    "SPAM": Threshold(publish=0.754, reject=0.944),
 }
 
 

@@ -93,12 +93,20 @@ def test_it_shares_one_pass_over_the_features_among_models_of_one_spec(trained_a
         assert scores["TOXICITY"] == pytest.approx(toxicity.score(text)["TOXICITY"])
 
 
-def test_models_whose_lexicon_blocks_differ_still_share_one_pass_and_score_as_alone() -> None:
-    """toxicity-2026.12.01.23 has a quoted-term column that spam-2026.12.01 has not: the scorer reads
-    their shared n-gram blocks once and each model's own lexicon block, and scores as each model alone."""
-    toxicity = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity", "toxicity-2026.12.01.23")
-    spam = load_model(DEFAULT_ARTIFACTS_DIR, "spam", "spam-2026.12.01")
+@pytest.mark.parametrize(
+    ("toxicity_version", "spam_version"),
+    [("toxicity-2026.12.01.23", "spam-2026.12.01"), ("toxicity-2026.12.01.25", "spam-2026.12.01.2")],
+)
+def test_models_whose_lexicon_blocks_differ_still_share_one_pass_and_score_as_alone(
+    toxicity_version: str, spam_version: str
+) -> None:
+    """The toxicity models from 2026.12.01.23 have a quoted-term column that the spam models have not
+    (and from 2026.12.01.25 word blocks of 2^20 columns, as spam-2026.12.01.2): the scorer reads their
+    shared n-gram blocks once and each model's own lexicon block, and scores as each model alone."""
+    toxicity = load_model(DEFAULT_ARTIFACTS_DIR, "toxicity", toxicity_version)
+    spam = load_model(DEFAULT_ARTIFACTS_DIR, "spam", spam_version)
     assert toxicity.features.spec != spam.features.spec
+    assert toxicity.features.spec.blocks[:2] == spam.features.spec.blocks[:2]
     scorer = Scorer({"toxicity": toxicity, "spam": spam})
     features, _ = scorer._groups[0]
     assert len(scorer._groups) == 1 and len(features.spec.blocks) == 4  # word, char_wb, two lexicon blocks
@@ -137,9 +145,17 @@ def test_it_still_scores_with_the_models_of_normalisation_version_2() -> None:
     assert single["TOXICITY"] > 0.9
 
 
-@pytest.mark.parametrize("toxicity", ["toxicity-2026.12.01.5", "toxicity-2026.12.01.21", "toxicity-2026.12.01.23"])
-def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_alike(toxicity: str) -> None:
-    scorer = load_scorer(toxicity_version=toxicity, spam_version="spam-2026.12.01")
+@pytest.mark.parametrize(
+    ("toxicity", "spam"),
+    [
+        ("toxicity-2026.12.01.5", "spam-2026.12.01"),
+        ("toxicity-2026.12.01.21", "spam-2026.12.01"),
+        ("toxicity-2026.12.01.23", "spam-2026.12.01"),
+        ("toxicity-2026.12.01.25", "spam-2026.12.01.2"),
+    ],
+)
+def test_the_shipped_models_of_normalisation_version_4_score_a_group_and_people_alike(toxicity: str, spam: str) -> None:
+    scorer = load_scorer(toxicity_version=toxicity, spam_version=spam)
     for model in scorer.models.values():
         assert model.features.spec.normalisation_version == 4
     # Naming a group, saying "people" or neither weighs the same (the words are dropped).
@@ -163,6 +179,13 @@ def test_the_shipped_model_reads_a_slur_quoted_to_condemn_it_apart_from_one_used
 # scikit-learn hashing was deleted): the hashing scheme and normalisation they name still read them the
 # same way. A change to ml.hashing or ml.normalise that moves these needs a new scheme or version.
 SHIPPED_SCORES = {
+    ("toxicity-2026.12.01.25", "spam-2026.12.01.2"): {
+        "A calm and useful article.": {"TOXICITY": 0.04741, "INSULT": 0.02658, "THREAT": 0.00437, "SPAM": 0.000192},
+        "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.955051, "INSULT": 0.964743, "SPAM": 5e-06},
+        "earn $5000 a week from home, dm me on whatsapp": {"TOXICITY": 0.00092, "SPAM": 0.999926},
+        "Срам ве било, идиоти": {"TOXICITY": 0.759687, "INSULT": 0.671064, "SPAM": 0.000592},
+        "Danke für den Artikel über die Brücke": {"TOXICITY": 0.001061, "PROFANITY": 0.003869, "SPAM": 0.103277},
+    },
     ("toxicity-2026.12.01.23", "spam-2026.12.01"): {
         "A calm and useful article.": {"TOXICITY": 0.04176, "INSULT": 0.02507, "THREAT": 0.003518, "SPAM": 0.000274},
         "You are a pathetic 1d10t, shut up": {"TOXICITY": 0.950274, "INSULT": 0.971689, "SPAM": 6e-06},

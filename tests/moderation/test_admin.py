@@ -426,7 +426,7 @@ def test_an_admin_creates_a_site_with_its_moderation_policy_on_one_page(db, clie
     assert site.policy.thresholds == {"TOXICITY": {"publish": 0.3, "reject": None}}
     page = client.get(f"/admin/comments/site/{site.pk}/change/").content.decode()
     assert "TOXICITY: hold at 0.3 (this site&#x27;s)" in page or "TOXICITY: hold at 0.3 (this site's)" in page
-    assert "THREAT: hold at 0.093 (default)" in page
+    assert "THREAT: hold at 0.105 (default)" in page
     form["policy-0-thresholds"] = '{"TOXICITY": {"publish": 2}}'
     refused = client.post(f"/admin/comments/site/{site.pk}/change/", form | {"policy-INITIAL_FORMS": "1"})
     assert refused.status_code == 200 and "must be a number from 0 to 1" in refused.content.decode()
@@ -699,7 +699,7 @@ def test_model_versions_lists_the_shipped_models_in_use_until_a_version_row_exis
     assert 'id="shipped-versions"' in page
     for name, version in versions.items():
         assert f"<td>{version}</td><td>{name}</td><td>active (shipped)</td>" in page
-    assert "IDENTITY_ATTACK" in page and "SPAM 0.808/0.935" in page
+    assert "IDENTITY_ATTACK" in page and "SPAM 0.754/0.944" in page
     ModelVersion.objects.create(name="spam", version=versions["spam"], status=ModelVersion.Status.ACTIVE)
     page = client.get("/admin/moderation/modelversion/").content.decode()
     assert f"<td>{versions['spam']}</td><td>spam</td><td>active (shipped)</td>" not in page

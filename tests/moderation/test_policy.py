@@ -152,7 +152,8 @@ def test_the_shipped_models_carry_the_defaults_sites_were_moved_to():
     assert carried("toxicity-2026.12.01.5", "spam-2026.12.01")["THREAT"] == {"publish": 0.108, "reject": None}
     assert carried("toxicity-2026.12.01.21", "spam-2026.12.01")["TOXICITY"] == {"publish": 0.129, "reject": None}
     assert "INSULT" not in carried("toxicity-2026.12.01.21", "spam-2026.12.01")  # rolling back stops holding for it
-    assert carried("toxicity-2026.12.01.23", "spam-2026.12.01") == thresholds_to_json(DEFAULT_THRESHOLDS)
+    assert carried("toxicity-2026.12.01.23", "spam-2026.12.01")["PROFANITY"] == {"publish": 0.076, "reject": None}
+    assert carried("toxicity-2026.12.01.25", "spam-2026.12.01.2") == thresholds_to_json(DEFAULT_THRESHOLDS)
 
 
 def test_effective_thresholds_take_the_site_then_the_model_then_the_code():
